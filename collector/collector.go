@@ -19,11 +19,16 @@ import (
 //go:embed collector.js
 var script string
 
-// antiFlickerCSS must stay equal to the rule collector.js injects with its default timeout;
-// a browser test compares them.
-const antiFlickerCSS = `[data-personas-show]:not([data-personas-match]),[data-personas-hide][data-personas-match]` +
-	`{display:none!important}html:not([data-personas-ready]) [data-personas-hide]{visibility:hidden;` +
-	`animation:personas-reveal 0s 300ms forwards}@keyframes personas-reveal{to{visibility:visible}}`
+// defaultTimeoutMS is how long variants wait for an answer before the default content shows.
+const defaultTimeoutMS = 300
+
+// antiFlickerCSS returns the rule with a timeout in milliseconds. It must stay equal to the
+// rule collector.js injects; a browser test compares them.
+func antiFlickerCSS(ms int) string {
+	return `[data-personas-show]:not([data-personas-match]),[data-personas-hide][data-personas-match]` +
+		`{display:none!important}html:not([data-personas-ready]) [data-personas-hide]{visibility:hidden;` +
+		`animation:personas-reveal 0s ` + strconv.Itoa(ms) + `ms forwards}@keyframes personas-reveal{to{visibility:visible}}`
+}
 
 // Script returns the collector script exactly as it is served, as a fresh copy.
 func Script() []byte {
@@ -52,7 +57,7 @@ func Integrity() string {
 // AntiFlickerCSS is the style rule of the snippet: it hides persona variants until the
 // script has chosen them and shows the default content after 300 ms on its own.
 func AntiFlickerCSS() string {
-	return antiFlickerCSS
+	return antiFlickerCSS(defaultTimeoutMS)
 }
 
 // ValidateBase reports whether base can serve as the public base URL in Snippet: an
@@ -81,14 +86,25 @@ func ValidateBase(base string) error {
 // the endpoint. base is the public URL of the Personas server; trailing slashes are dropped.
 // It returns "" when base is not valid (see ValidateBase), which a server checks at start-up.
 func Snippet(base, siteKey string) string {
+	return snippet(base, siteKey, defaultTimeoutMS)
+}
+
+// snippet is Snippet with another anti-flicker timeout; the script tag then carries it
+// in data-anti-flicker, so the style rule and the script agree.
+func snippet(base, siteKey string, timeoutMS int) string {
 	if ValidateBase(base) != nil {
 		return ""
 	}
 	base = strings.TrimRight(base, "/")
 	esc := html.EscapeString
-	return "<style>" + AntiFlickerCSS() + "</style>\n" +
+	timeout := ""
+	if timeoutMS != defaultTimeoutMS {
+		timeout = ` data-anti-flicker="` + strconv.Itoa(timeoutMS) + `"`
+	}
+	return "<style>" + antiFlickerCSS(timeoutMS) + "</style>\n" +
 		`<script async src="` + esc(base+Path()) + `" integrity="` + Integrity() +
-		`" crossorigin="anonymous" data-site-key="` + esc(siteKey) + `" data-endpoint="` + esc(base) + `"></script>`
+		`" crossorigin="anonymous" data-site-key="` + esc(siteKey) + `" data-endpoint="` + esc(base) + `"` +
+		timeout + `></script>`
 }
 
 // handler serves one immutable script, plain or gzipped.
