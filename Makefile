@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+GOFLAGS_BUILD := -tags nomsgpack
+BIN := bin/personas
+STATICCHECK_VERSION := 2026.2.2
+
+.PHONY: run test lint bench build services browser tools clean
+
+build:
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/personas
+
+services:
+	@bash scripts/services.sh
+
+# Debian's Chromium drives the browser tests; installed once, idempotently.
+browser:
+	@command -v chromium >/dev/null || { echo "installing chromium from Debian's packages" >&2; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+
+run: services build
+	./$(BIN) migrate up
+	./$(BIN) demo
+	./$(BIN) all
+
+test: services browser
+	$(GO) vet $(GOFLAGS_BUILD) ./...
+	$(GO) test $(GOFLAGS_BUILD) -race -count=1 -timeout 40m ./...
+
+tools:
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(GOFLAGS_BUILD) ./...
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck -tags nomsgpack ./...
+
+bench: services
+	$(GO) test $(GOFLAGS_BUILD) -run '^$$' -bench . -benchmem -benchtime 3x ./classifier/ ./privacy/
+	$(GO) run $(GOFLAGS_BUILD) ./scripts/load-collect
+
+clean:
+	rm -rf bin

@@ -1,0 +1,319 @@
+package config
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Var describes one environment variable: its name, default and meaning, for --help.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+	Secret  bool
+}
+
+// Vars lists every variable the service reads, in the order `personas --help` shows them.
+var Vars = []Var{
+	{"PERSONAS_ENV", "development", "development or production; production refuses development secrets", false},
+	{"PERSONAS_HTTP_ADDR", ":8080", "address the HTTP server listens on", false},
+	{"PERSONAS_PUBLIC_URL", "http://localhost:8080", "external base URL of the service (collector snippet, links)", false},
+	{"PERSONAS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable", "PostgreSQL data database", false},
+	{"PERSONAS_KEYSTORE_URL", "(database URL with database name + _keys)", "PostgreSQL key store holding the wrapped project keys", false},
+	{"PERSONAS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for the job queues", false},
+	{"PERSONAS_ENCRYPTION_KEYS", "(development key file)", "key-encryption keys \"id:base64,...\"; the first wraps, all unwrap", true},
+	{"PERSONAS_INDEX_KEY", "(development key file)", "base64 key (>= 32 bytes) of the blind indexes", true},
+	{"PERSONAS_SIGNING_KEY", "(development key file)", "base64 Ed25519 seed (32 bytes) that signs deletion receipts", true},
+	{"PERSONAS_KEY_FILE", ".keys/dev.env", "development only: where missing secrets are created (mode 0600)", false},
+	{"PERSONAS_LOG_LEVEL", "info", "debug, info, warn or error", false},
+	{"PERSONAS_LOG_FORMAT", "text", "text or json", false},
+	{"PERSONAS_SHUTDOWN_TIMEOUT", "20s", "how long shutdown waits for in-flight requests and running tasks", false},
+	{"AZURE_OPENAI_ENDPOINT", "", "Azure OpenAI resource endpoint; empty: personas are named by the rule-based namer", false},
+	{"AZURE_OPENAI_API_KEY", "", "Azure OpenAI API key", true},
+	{"AZURE_OPENAI_DEPLOYMENT", "", "Azure OpenAI chat deployment name", false},
+	{"AZURE_OPENAI_API_VERSION", "2024-10-21", "Azure OpenAI API version (structured outputs need 2024-08-01-preview or later)", false},
+}
+
+// Config is the parsed configuration.
+type Config struct {
+	Env             string
+	HTTPAddr        string
+	PublicURL       string
+	DatabaseURL     string
+	KeystoreURL     string
+	RedisURL        string
+	EncryptionKeys  string
+	IndexKey        []byte
+	SigningKey      []byte
+	KeyFile         string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	Azure           Azure
+
+	// DevKeysCreated is true when this load wrote new development secrets to KeyFile.
+	DevKeysCreated bool
+}
+
+// Azure is the Azure OpenAI configuration used by enrichment.
+type Azure struct {
+	Endpoint, APIKey, Deployment, APIVersion string
+}
+
+// Production reports whether the service runs with PERSONAS_ENV=production.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// VarError is a configuration error about one variable.
+type VarError struct {
+	Name string
+	Err  error
+}
+
+func (e *VarError) Error() string { return e.Name + ": " + e.Err.Error() }
+func (e *VarError) Unwrap() error { return e.Err }
+
+// Load reads the configuration through getenv. It may create the development key file.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Env:       get("PERSONAS_ENV", "development"),
+		HTTPAddr:  get("PERSONAS_HTTP_ADDR", ":8080"),
+		PublicURL: strings.TrimRight(get("PERSONAS_PUBLIC_URL", "http://localhost:8080"), "/"),
+		DatabaseURL: get("PERSONAS_DATABASE_URL",
+			"postgres://postgres@127.0.0.1:5432/personas?sslmode=disable"),
+		RedisURL:  get("PERSONAS_REDIS_URL", "redis://127.0.0.1:6379/0"),
+		KeyFile:   get("PERSONAS_KEY_FILE", filepath.Join(".keys", "dev.env")),
+		LogLevel:  get("PERSONAS_LOG_LEVEL", "info"),
+		LogFormat: get("PERSONAS_LOG_FORMAT", "text"),
+		Azure: Azure{
+			Endpoint:   get("AZURE_OPENAI_ENDPOINT", ""),
+			APIKey:     get("AZURE_OPENAI_API_KEY", ""),
+			Deployment: get("AZURE_OPENAI_DEPLOYMENT", ""),
+			APIVersion: get("AZURE_OPENAI_API_VERSION", "2024-10-21"),
+		},
+	}
+	var errs []error
+	bad := func(name string, err error) { errs = append(errs, &VarError{name, err}) }
+
+	if c.Env != "development" && c.Env != "production" {
+		bad("PERSONAS_ENV", fmt.Errorf("must be development or production, not %q", c.Env))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("PERSONAS_HTTP_ADDR", fmt.Errorf("want host:port, e.g. :8080 (%v)", err))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("PERSONAS_PUBLIC_URL", errors.New("want an absolute http(s) URL"))
+	}
+	if err := checkURL(c.DatabaseURL, "postgres", "postgresql"); err != nil {
+		bad("PERSONAS_DATABASE_URL", err)
+	}
+	if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
+		bad("PERSONAS_REDIS_URL", err)
+	}
+	c.KeystoreURL = get("PERSONAS_KEYSTORE_URL", "")
+	if c.KeystoreURL == "" && len(errs) == 0 {
+		c.KeystoreURL = KeystoreURLFor(c.DatabaseURL)
+	} else if c.KeystoreURL != "" {
+		if err := checkURL(c.KeystoreURL, "postgres", "postgresql"); err != nil {
+			bad("PERSONAS_KEYSTORE_URL", err)
+		} else if sameDatabase(c.KeystoreURL, c.DatabaseURL) {
+			bad("PERSONAS_KEYSTORE_URL", errors.New("must name another database than PERSONAS_DATABASE_URL: a backup of the data must hold no key"))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("PERSONAS_LOG_LEVEL", fmt.Errorf("must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("PERSONAS_LOG_FORMAT", fmt.Errorf("must be text or json, not %q", c.LogFormat))
+	}
+	d, err := time.ParseDuration(get("PERSONAS_SHUTDOWN_TIMEOUT", "20s"))
+	if err != nil || d <= 0 {
+		bad("PERSONAS_SHUTDOWN_TIMEOUT", errors.New("want a positive duration such as 20s"))
+	}
+	c.ShutdownTimeout = d
+	if c.Azure.Endpoint != "" {
+		if err := checkURL(c.Azure.Endpoint, "https", "http"); err != nil {
+			bad("AZURE_OPENAI_ENDPOINT", err)
+		}
+		if c.Azure.APIKey == "" {
+			bad("AZURE_OPENAI_API_KEY", errors.New("required when AZURE_OPENAI_ENDPOINT is set"))
+		}
+		if c.Azure.Deployment == "" {
+			bad("AZURE_OPENAI_DEPLOYMENT", errors.New("required when AZURE_OPENAI_ENDPOINT is set"))
+		}
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	if err := c.loadSecrets(getenv); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (c *Config) loadSecrets(getenv func(string) string) error {
+	secrets := map[string]string{}
+	for _, n := range []string{"PERSONAS_ENCRYPTION_KEYS", "PERSONAS_INDEX_KEY", "PERSONAS_SIGNING_KEY"} {
+		secrets[n] = strings.TrimSpace(getenv(n))
+	}
+	var missing []string
+	for _, n := range []string{"PERSONAS_ENCRYPTION_KEYS", "PERSONAS_INDEX_KEY", "PERSONAS_SIGNING_KEY"} {
+		if secrets[n] == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 && c.Production() {
+		var errs []error
+		for _, n := range missing {
+			errs = append(errs, &VarError{n, errors.New("required in production (development key files are refused)")})
+		}
+		return errors.Join(errs...)
+	}
+	if len(missing) > 0 {
+		file, created, err := loadOrCreateKeyFile(c.KeyFile)
+		if err != nil {
+			return &VarError{"PERSONAS_KEY_FILE", err}
+		}
+		c.DevKeysCreated = created
+		for _, n := range missing {
+			secrets[n] = file[n]
+		}
+	}
+	c.EncryptionKeys = secrets["PERSONAS_ENCRYPTION_KEYS"]
+	var errs []error
+	var err error
+	if c.IndexKey, err = decodeKey(secrets["PERSONAS_INDEX_KEY"], 32, 0); err != nil {
+		errs = append(errs, &VarError{"PERSONAS_INDEX_KEY", err})
+	}
+	if c.SigningKey, err = decodeKey(secrets["PERSONAS_SIGNING_KEY"], 32, 32); err != nil {
+		errs = append(errs, &VarError{"PERSONAS_SIGNING_KEY", err})
+	}
+	return errors.Join(errs...)
+}
+
+func decodeKey(s string, minLen, exactLen int) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		if b, err = base64.RawURLEncoding.DecodeString(s); err != nil {
+			return nil, errors.New("not valid base64")
+		}
+	}
+	if exactLen > 0 && len(b) != exactLen {
+		return nil, fmt.Errorf("must decode to %d bytes, got %d", exactLen, len(b))
+	}
+	if len(b) < minLen {
+		return nil, fmt.Errorf("must decode to at least %d bytes, got %d", minLen, len(b))
+	}
+	return b, nil
+}
+
+// loadOrCreateKeyFile reads KEY=value lines from path; a missing file is created with fresh keys.
+func loadOrCreateKeyFile(path string) (map[string]string, bool, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		m := map[string]string{}
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if ok {
+				m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		for _, n := range []string{"PERSONAS_ENCRYPTION_KEYS", "PERSONAS_INDEX_KEY", "PERSONAS_SIGNING_KEY"} {
+			if m[n] == "" {
+				return nil, false, fmt.Errorf("development key file %s lacks %s", path, n)
+			}
+		}
+		return m, false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("read development key file: %w", err)
+	}
+	rnd := func(n int) string {
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	m := map[string]string{
+		"PERSONAS_ENCRYPTION_KEYS": "dev1:" + rnd(32),
+		"PERSONAS_INDEX_KEY":       rnd(32),
+		"PERSONAS_SIGNING_KEY":     rnd(32),
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, false, fmt.Errorf("create key file folder: %w", err)
+	}
+	body := "# Development secrets of personas, created automatically. Never use them in production.\n" +
+		"PERSONAS_ENCRYPTION_KEYS=" + m["PERSONAS_ENCRYPTION_KEYS"] + "\n" +
+		"PERSONAS_INDEX_KEY=" + m["PERSONAS_INDEX_KEY"] + "\n" +
+		"PERSONAS_SIGNING_KEY=" + m["PERSONAS_SIGNING_KEY"] + "\n"
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) { // another process won the race: read its keys
+			return loadOrCreateKeyFile(path)
+		}
+		return nil, false, fmt.Errorf("create development key file: %w", err)
+	}
+	if _, err := f.WriteString(body); err != nil {
+		f.Close()
+		return nil, false, fmt.Errorf("write development key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, false, fmt.Errorf("write development key file: %w", err)
+	}
+	return m, true, nil
+}
+
+func checkURL(s string, schemes ...string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	for _, sc := range schemes {
+		if u.Scheme == sc {
+			if u.Host == "" {
+				return errors.New("URL has no host")
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("URL scheme must be %s", strings.Join(schemes, " or "))
+}
+
+// KeystoreURLFor derives the key store URL from the data database URL: same server, database
+// name + "_keys".
+func KeystoreURLFor(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return ""
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		name = "postgres"
+	}
+	u.Path = "/" + name + "_keys"
+	return u.String()
+}
+
+func sameDatabase(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Host == ub.Host && ua.Path == ub.Path
+}

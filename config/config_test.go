@@ -1,0 +1,118 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"personas/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaultsCreateDevKeys(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "keys", "dev.env")
+	c, err := config.Load(env(map[string]string{"PERSONAS_KEY_FILE": keyFile}))
+	if err != nil {
+		t.Fatalf("Load with defaults: %v", err)
+	}
+	if !c.DevKeysCreated {
+		t.Error("DevKeysCreated = false on first load, want true")
+	}
+	if c.HTTPAddr != ":8080" || c.Env != "development" {
+		t.Errorf("defaults: addr %q env %q", c.HTTPAddr, c.Env)
+	}
+	if c.KeystoreURL != "postgres://postgres@127.0.0.1:5432/personas_keys?sslmode=disable" {
+		t.Errorf("KeystoreURL = %q, want the data database name + _keys", c.KeystoreURL)
+	}
+	st, err := os.Stat(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode = %o, want 600", st.Mode().Perm())
+	}
+	again, err := config.Load(env(map[string]string{"PERSONAS_KEY_FILE": keyFile}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.DevKeysCreated || again.EncryptionKeys != c.EncryptionKeys || string(again.IndexKey) != string(c.IndexKey) {
+		t.Error("second load did not reuse the key file's secrets")
+	}
+	if len(c.SigningKey) != 32 || len(c.IndexKey) < 32 {
+		t.Errorf("key sizes: signing %d index %d", len(c.SigningKey), len(c.IndexKey))
+	}
+}
+
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	good := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	secrets := map[string]string{"PERSONAS_ENCRYPTION_KEYS": "k1:" + good, "PERSONAS_INDEX_KEY": good, "PERSONAS_SIGNING_KEY": good}
+	tests := []struct {
+		name, variable, value string
+	}{
+		{"bad env", "PERSONAS_ENV", "staging"},
+		{"bad addr", "PERSONAS_HTTP_ADDR", "8080"},
+		{"bad database URL", "PERSONAS_DATABASE_URL", "mysql://x/y"},
+		{"database URL without host", "PERSONAS_DATABASE_URL", "postgres:///x"},
+		{"bad redis URL", "PERSONAS_REDIS_URL", "http://127.0.0.1:6379"},
+		{"keystore same as data", "PERSONAS_KEYSTORE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable"},
+		{"bad log level", "PERSONAS_LOG_LEVEL", "loud"},
+		{"bad log format", "PERSONAS_LOG_FORMAT", "xml"},
+		{"bad shutdown timeout", "PERSONAS_SHUTDOWN_TIMEOUT", "soon"},
+		{"negative shutdown timeout", "PERSONAS_SHUTDOWN_TIMEOUT", "-1s"},
+		{"bad public URL", "PERSONAS_PUBLIC_URL", "localhost:8080"},
+		{"index key not base64", "PERSONAS_INDEX_KEY", "!!!"},
+		{"index key too short", "PERSONAS_INDEX_KEY", "AAAA"},
+		{"signing key wrong size", "PERSONAS_SIGNING_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		{"azure endpoint not a URL", "AZURE_OPENAI_ENDPOINT", "not a url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := map[string]string{"PERSONAS_KEY_FILE": filepath.Join(t.TempDir(), "k.env")}
+			for k, v := range secrets {
+				m[k] = v
+			}
+			m[tt.variable] = tt.value
+			_, err := config.Load(env(m))
+			if err == nil {
+				t.Fatalf("Load accepted %s=%q", tt.variable, tt.value)
+			}
+			var ve *config.VarError
+			if !errors.As(err, &ve) || !strings.Contains(err.Error(), tt.variable) {
+				t.Errorf("error %q does not name %s", err, tt.variable)
+			}
+			if strings.Contains(err.Error(), good) {
+				t.Errorf("error %q echoes key material", err)
+			}
+		})
+	}
+}
+
+func TestProductionRefusesDevelopmentSecrets(t *testing.T) {
+	dir := t.TempDir()
+	_, err := config.Load(env(map[string]string{"PERSONAS_ENV": "production", "PERSONAS_KEY_FILE": filepath.Join(dir, "k.env")}))
+	if err == nil {
+		t.Fatal("production started without secrets")
+	}
+	for _, v := range []string{"PERSONAS_ENCRYPTION_KEYS", "PERSONAS_INDEX_KEY", "PERSONAS_SIGNING_KEY"} {
+		if !strings.Contains(err.Error(), v) {
+			t.Errorf("error %q does not name %s", err, v)
+		}
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, "k.env")); statErr == nil {
+		t.Error("production wrote a development key file")
+	}
+}
+
+func TestAzureNeedsKeyAndDeployment(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"PERSONAS_KEY_FILE": filepath.Join(t.TempDir(), "k"),
+		"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"}))
+	if err == nil || !strings.Contains(err.Error(), "AZURE_OPENAI_API_KEY") || !strings.Contains(err.Error(), "AZURE_OPENAI_DEPLOYMENT") {
+		t.Fatalf("error %v does not name the missing Azure variables", err)
+	}
+}
