@@ -424,7 +424,8 @@ func (e *Env) Open(t *testing.T, path string) {
 
 // Quiesce lets the page go (to about:blank, so its pagehide handlers run and its beacons
 // leave), then loads a sentinel page from the API server and returns what was recorded
-// before the sentinel.
+// before the sentinel. A beacon can still arrive after the sentinel, so a test that needs
+// one waits for it with APIRecorder.WaitFor; Quiesce serves tests that expect silence.
 func (e *Env) Quiesce(t *testing.T) []Recorded {
 	t.Helper()
 	Do(t, e.Tab, chromedp.Navigate("about:blank"), chromedp.Navigate(e.APIURL+"/sentinel"))

@@ -276,3 +276,17 @@ func FuzzSnippet(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkHandler(b *testing.B) {
+	h := Handler()
+	for _, enc := range []string{"identity", "gzip"} {
+		b.Run(enc, func(b *testing.B) {
+			req := httptest.NewRequest("GET", Path(), nil)
+			req.Header.Set("Accept-Encoding", enc)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+	}
+}

@@ -191,7 +191,7 @@ func TestScriptInBrowser(t *testing.T) {
 			{Tag: "input", Attrs: map[string]string{"type": "text"}},
 			{Tag: "div", Attrs: none},
 			{Tag: "label", ID: "label", Attrs: none, Selector: "label#label"}, // no text: it holds a field
-			{Tag: "input", Attrs: map[string]string{"type": "text"}},           // the click the label passes on
+			{Tag: "input", Attrs: map[string]string{"type": "text"}},          // the click the label passes on
 			{Tag: "button", ID: "send", Text: "Send", Attrs: map[string]string{"type": "submit"}, Selector: "button#send"},
 		}
 		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
@@ -216,8 +216,9 @@ func TestScriptInBrowser(t *testing.T) {
 		e.Open(t, "/long")
 		e.API.WaitFor(t, "the page view", HasEvent(t, func(ev Event) bool { return ev.Type == "pageview" }))
 		Eval[bool](t, e.Tab, `window.scrollTo(0, document.body.scrollHeight); new Promise(r => requestAnimationFrame(() => r(true)))`)
-		Do(t, e.Tab, chromedp.Click(chromedp.ID("end")))
-		reqs := e.Quiesce(t)
+		Do(t, e.Tab, chromedp.Click(chromedp.ID("end")), chromedp.Navigate("about:blank"))
+		reqs := e.API.WaitFor(t, "the leave event", HasEvent(t, func(ev Event) bool { return ev.Type == "leave" }))
+		reqs = append(reqs, e.Quiesce(t)[len(reqs):]...)
 		bodies, from := Collected(t, reqs)
 		var leave *Event
 		var mode string
@@ -283,6 +284,22 @@ func TestScriptInBrowser(t *testing.T) {
 					t.Errorf("requests of a visitor who is not collected (-want +got):\n%s", diff)
 				}
 			})
+		}
+	})
+
+	t.Run("cookie-less mode keeps the id in sessionStorage only", func(t *testing.T) {
+		api := DefaultAPI()
+		api.Config = strings.Replace(testConfig, `"cookieless":false`, `"cookieless":true`, 1)
+		e := NewEnv(t, browser, EnvOptions{API: api, Pages: map[string]string{"/": `<p>p</p>`}})
+		e.Open(t, "/")
+		reqs := e.API.WaitFor(t, "the page view", HasEvent(t, func(ev Event) bool { return ev.Type == "pageview" }))
+		bodies, _ := Collected(t, reqs)
+		got := Eval[map[string]any](t, e.Tab, `({cookie: document.cookie,
+			local: Object.keys(localStorage).filter(k => k.startsWith("personas_")),
+			session: JSON.parse(sessionStorage.getItem("personas_id"))})`)
+		want := map[string]any{"cookie": "", "local": []any{}, "session": bodies[0].VisitorID}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("storage in cookie-less mode (-want +got):\n%s", diff)
 		}
 	})
 
