@@ -1,0 +1,134 @@
+package classifier
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// MiniBatchOptions tune MiniBatchKMeans. Zero values take the defaults, close to scikit-learn's
+// MiniBatchKMeans as bench/sklearn_anchor.py runs it.
+type MiniBatchOptions struct {
+	BatchSize        int    // rows per step (default 4096)
+	MaxSteps         int    // upper bound on steps (default 100 passes' worth of batches, at most 10,000)
+	Starts           int    // k-means++ seedings tried, each on InitSize rows, scored on another sample (default 3)
+	InitSize         int    // rows each seeding draws (default 3 × BatchSize, at least 10 × k)
+	MaxNoImprovement int    // stop after this many steps without a better smoothed batch inertia (default 10)
+	Seed             uint64 // seed of every draw
+}
+
+func (o MiniBatchOptions) withDefaults(n, k int) MiniBatchOptions {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 4096
+	}
+	o.BatchSize = min(o.BatchSize, n)
+	if o.MaxSteps <= 0 {
+		o.MaxSteps = min(10000, max(100, 100*n/o.BatchSize))
+	}
+	if o.Starts <= 0 {
+		o.Starts = 3
+	}
+	if o.InitSize <= 0 {
+		o.InitSize = max(3*o.BatchSize, 10*k)
+	}
+	o.InitSize = min(o.InitSize, n)
+	if o.MaxNoImprovement <= 0 {
+		o.MaxNoImprovement = 10
+	}
+	return o
+}
+
+// MiniBatchKMeans clusters the n × d row-major matrix X into k clusters by mini-batch k-means
+// (Sculley 2010): centres move towards the means of small random batches with per-centre learning
+// rates, and stop when the smoothed batch inertia stops improving. It costs a few full passes
+// instead of many, for large projects. The result's centroids are then set to the means of their
+// rows (one full pass) and the rows relabelled to them, so Labels, Centroids and Inertia agree as
+// they do for KMeans.
+func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansResult, error) {
+	if err := checkClustering(X, n, d, k); err != nil {
+		return KMeansResult{}, fmt.Errorf("mini-batch k-means with k=%d: %w", k, err)
+	}
+	opts = opts.withDefaults(n, k)
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x6d62))
+
+	// Seed several times on samples and keep the seeding with the lowest inertia on a shared
+	// validation sample, as scikit-learn does.
+	valid := gatherRows(X, d, sampleRows(n, opts.InitSize, rng))
+	nv := len(valid) / d
+	var c []float64
+	bestV := math.Inf(1)
+	scratch := make([]float64, opts.InitSize)
+	for range opts.Starts {
+		ci := make([]float64, k*d)
+		S := gatherRows(X, d, sampleRows(n, opts.InitSize, rng))
+		kmeansPlusPlus(S, opts.InitSize, d, k, rng, ci, scratch)
+		var v float64
+		for i := range nv {
+			_, dd := nearest(valid[i*d:(i+1)*d], ci, k)
+			v += dd
+		}
+		if v < bestV {
+			bestV, c = v, ci
+		}
+	}
+
+	counts := make([]float64, k)
+	batchSums := make([]float64, k*d)
+	batchCounts := make([]float64, k)
+	batch := make([]int, opts.BatchSize)
+	alpha := min(1, 2*float64(opts.BatchSize)/float64(n+1))
+	ewa, bestEWA := math.NaN(), math.Inf(1)
+	noImprovement, step := 0, 0
+	for step < opts.MaxSteps {
+		step++
+		for t := range batch {
+			batch[t] = rng.IntN(n)
+		}
+		clear(batchSums)
+		clear(batchCounts)
+		var inertia float64
+		for _, r := range batch {
+			x := X[r*d : (r+1)*d]
+			j, dd := nearest(x, c, k)
+			inertia += dd
+			batchCounts[j]++
+			s := batchSums[j*d : (j+1)*d]
+			for t, v := range x {
+				s[t] += v
+			}
+		}
+		for j := range k {
+			if batchCounts[j] == 0 {
+				continue
+			}
+			counts[j] += batchCounts[j]
+			rate := 1 / counts[j]
+			cj := c[j*d : (j+1)*d]
+			for t := range cj {
+				// c ← c + (Σ batch − m·c)/count: the running mean of all rows seen
+				cj[t] += (batchSums[j*d+t] - batchCounts[j]*cj[t]) * rate
+			}
+		}
+		inertia /= float64(len(batch))
+		if math.IsNaN(ewa) {
+			ewa = inertia
+		} else {
+			ewa = ewa*(1-alpha) + inertia*alpha
+		}
+		if ewa < bestEWA {
+			bestEWA, noImprovement = ewa, 0
+		} else if noImprovement++; noImprovement >= opts.MaxNoImprovement {
+			break
+		}
+	}
+
+	w := newLloydWork(X, n, d, k)
+	for i := range w.labels {
+		w.labels[i] = -1
+	}
+	w.assign(c)
+	w.update(c)
+	inertia, _ := w.assign(c)
+	return KMeansResult{K: k, Centroids: c, Labels: w.labels, Sizes: clusterSizes(w.labels, k),
+		Inertia: inertia, Iter: step, Converged: step < opts.MaxSteps}, nil
+}

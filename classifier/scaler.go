@@ -1,0 +1,82 @@
+package classifier
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/stat"
+)
+
+// Scaler maps raw feature vectors to the space clusters live in: each kept feature is centred on
+// its median and divided by its interquartile range (robust to the heavy tails of behaviour
+// counts), or by its standard deviation when the IQR is 0 (a feature that is mostly one value).
+// Features constant over the population are dropped: they carry no information and would divide
+// by zero.
+type Scaler struct {
+	Keep   []int     // indexes of the raw features kept, increasing
+	Center []float64 // per kept feature: median
+	Scale  []float64 // per kept feature: IQR, or standard deviation, > 0
+}
+
+// FitScaler fits a Scaler to the n × d row-major matrix X of raw vectors. It fails with
+// ErrDegenerate when every feature is constant and ErrInvalidInput on non-finite values.
+func FitScaler(X []float64, n, d int) (Scaler, error) {
+	if err := checkMatrix(X, n, d); err != nil {
+		return Scaler{}, fmt.Errorf("fit scaler: %w", err)
+	}
+	if n == 0 {
+		return Scaler{}, fmt.Errorf("fit scaler: %w: no rows", ErrTooLittleData)
+	}
+	var s Scaler
+	col := make([]float64, n)
+	for j := range d {
+		for i := range n {
+			col[i] = X[i*d+j]
+		}
+		slices.Sort(col)
+		if col[n-1]-col[0] <= 1e-12*max(1, math.Abs(col[0]), math.Abs(col[n-1])) {
+			continue // constant
+		}
+		med := stat.Quantile(0.5, stat.LinInterp, col, nil)
+		scale := stat.Quantile(0.75, stat.LinInterp, col, nil) - stat.Quantile(0.25, stat.LinInterp, col, nil)
+		if !(scale > 1e-12) {
+			_, sd := stat.PopMeanStdDev(col, nil)
+			scale = sd
+		}
+		if !(scale > 1e-12) {
+			continue
+		}
+		s.Keep = append(s.Keep, j)
+		s.Center = append(s.Center, med)
+		s.Scale = append(s.Scale, scale)
+	}
+	if len(s.Keep) == 0 {
+		return Scaler{}, fmt.Errorf("fit scaler: %w: all %d features are constant over %d rows", ErrDegenerate, d, n)
+	}
+	return s, nil
+}
+
+// D is the number of features after scaling.
+func (s Scaler) D() int { return len(s.Keep) }
+
+// Transform appends the scaled kept features of the raw vector x to dst[:0] and returns it.
+func (s Scaler) Transform(x, dst []float64) []float64 {
+	dst = dst[:0]
+	for t, j := range s.Keep {
+		dst = append(dst, (x[j]-s.Center[t])/s.Scale[t])
+	}
+	return dst
+}
+
+// transformRows scales the n rows of X (stride d) into a new n × D matrix.
+func (s Scaler) transformRows(X []float64, n, d int) []float64 {
+	D := s.D()
+	out := make([]float64, n*D)
+	forChunks(n, rowChunk, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s.Transform(X[i*d:(i+1)*d], out[i*D:i*D:(i+1)*D])
+		}
+	})
+	return out
+}

@@ -1,0 +1,300 @@
+package classifier
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// TrainOptions tune Train. Zero values take the defaults in brackets.
+type TrainOptions struct {
+	MinK, MaxK     int    // range k is chosen from [2, 12]
+	FixedK         int    // use this k instead of choosing (0: choose)
+	MinClusterSize int    // k-anonymity: no persona has fewer visitors, smaller clusters are merged [50]
+	Starts         int    // k-means++ starts of the final fit [10]
+	Seed           uint64 // the same visitors and seed give the same model
+	SampleSize     int    // visitors the silhouette is measured on [5,000]
+	MiniBatchAbove int    // above this many visitors, mini-batch k-means on a reservoir sample [200,000]
+	Schema         SchemaOptions
+
+	// Prev is the previous version's model, to match new clusters to its personas; nil for a
+	// first version.
+	Prev *Model
+	// PrevLabels is, per visitor of the population, its cluster in Prev (-1 when unknown). When
+	// nil and Prev is set, the visitors are classified with Prev.
+	PrevLabels []int
+	// MatchThreshold is the largest distance (scaled space of the new model) between a new
+	// centroid and a previous cluster's centroid for them to be the same persona [2 × the RMS
+	// distance of visitors to their centroid].
+	MatchThreshold float64
+}
+
+func (o TrainOptions) clusterOptions() ClusterOptions {
+	return ClusterOptions{MinK: o.MinK, MaxK: o.MaxK, FixedK: o.FixedK, MinClusterSize: o.MinClusterSize,
+		Starts: o.Starts, SampleSize: o.SampleSize, MiniBatchAbove: o.MiniBatchAbove, Seed: o.Seed}
+}
+
+// Result is a trained model with what the caller needs to store assignments and keep persona ids.
+type Result struct {
+	Model  *Model
+	Labels []int // per visitor of the population: its cluster
+	// Match is, per new cluster, the previous model's cluster it continues, or -1 for a new persona.
+	Match []int
+	// Stability is, per new cluster matched to previous cluster i, the share of i's visitors (those
+	// known in both versions) that it kept; -1 when unmatched or i had no known visitors.
+	Stability []float64
+	// Drift is, per matched new cluster, the distance its centroid moved from the previous
+	// cluster's (both in the new scaled space); -1 when unmatched.
+	Drift []float64
+}
+
+// Train builds a model from a project's visitors at time now: schema and raw vectors, robust
+// scaling, clustering (Cluster), per-persona aggregates and, with a previous model, matching of
+// the new clusters to its personas. It fails with ErrTooLittleData (fewer visitors than two
+// minimum clusters), ErrDegenerate (every feature constant) or ErrInvalidInput (a non-finite
+// value), each saying why; it never returns a partial model.
+func Train(pop []Aggregates, now time.Time, opts TrainOptions) (*Result, error) {
+	n := len(pop)
+	co := opts.clusterOptions().withDefaults()
+	if n < 2*co.MinClusterSize {
+		return nil, fmt.Errorf("train: %w: %d visitors, need at least %d (two personas of %d)",
+			ErrTooLittleData, n, 2*co.MinClusterSize, co.MinClusterSize)
+	}
+	if opts.PrevLabels != nil && len(opts.PrevLabels) != n {
+		return nil, fmt.Errorf("train: %w: %d previous labels for %d visitors", ErrInvalidInput, len(opts.PrevLabels), n)
+	}
+	schema := BuildSchema(pop, opts.Schema)
+	f := len(schema.Features)
+	raw := make([]float64, n*f)
+	for i := range pop {
+		row := schema.Vector(pop[i], now, raw[i*f:i*f:(i+1)*f])
+		for j, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("train: %w: visitor %d has feature %s = %v", ErrInvalidInput, i, schema.Features[j], v)
+			}
+		}
+	}
+	fitRows, fn := raw, n
+	if n > co.MiniBatchAbove { // quantiles of a large population: a sample tells them as well
+		fn = co.MiniBatchAbove
+		fitRows = gatherRows(raw, f, sampleRows(n, fn, newRand(opts.Seed, 0x7363)))
+	}
+	scaler, err := FitScaler(fitRows, fn, f)
+	if err != nil {
+		return nil, fmt.Errorf("train on %d visitors: %w", n, err)
+	}
+	d := scaler.D()
+	X := scaler.transformRows(raw, n, f)
+	cl, err := Cluster(X, n, d, co)
+	if err != nil {
+		return nil, fmt.Errorf("train on %d visitors: %w", n, err)
+	}
+	m := &Model{
+		Version: FormatVersion, Schema: schema, Scaler: scaler, K: cl.K,
+		Centroids: cl.Centroids, Variances: cl.Variances, Weights: cl.Weights, Sizes: cl.Sizes,
+		OutlierThreshold: cl.OutlierThreshold,
+		Metrics: Metrics{N: n, ChosenK: cl.K, Inertia: cl.Inertia, Silhouette: cl.Silhouette,
+			LogLikelihood: cl.LogLikelihood, KScores: cl.KScores},
+		Personas: personaStats(pop, raw, f, schema, cl.Labels, cl.Sizes),
+	}
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("train on %d visitors: %w: %v", n, ErrDegenerate, err)
+	}
+	res := &Result{Model: m, Labels: cl.Labels}
+
+	prev := opts.PrevLabels
+	prevK := 0
+	if opts.Prev != nil {
+		prevK = opts.Prev.K
+		if prev == nil {
+			prev = make([]int, n)
+			forChunks(n, 256, func(_, lo, hi int) {
+				for i := lo; i < hi; i++ {
+					prev[i] = opts.Prev.Classify(pop[i], now).Cluster
+				}
+			})
+		}
+	} else {
+		for _, l := range prev {
+			prevK = max(prevK, l+1)
+		}
+	}
+	res.Match, res.Stability, res.Drift = MatchClusters(X, n, d, cl.Labels, cl.Centroids, cl.K, prev, prevK, opts.MatchThreshold)
+	return res, nil
+}
+
+// MatchClusters matches the k new clusters (centroids k × d, labels per row of X) to the prevK
+// clusters of the previous version, given per row its previous label (-1 unknown; nil when there
+// is no previous version). A previous cluster's centroid is the mean of its rows' new vectors, so
+// both live in the new space; the Hungarian algorithm pairs clusters at the least total Euclidean
+// distance, and a pair farther apart than threshold (≤ 0: twice the RMS distance of rows to their
+// centroid) is no match. It returns, per new cluster, the previous cluster (-1 for none), the
+// stability (share of the previous cluster's rows it kept, -1 when unmatched) and the drift
+// (centroid distance, -1 when unmatched).
+func MatchClusters(X []float64, n, d int, labels []int, centroids []float64, k int, prevLabels []int, prevK int, threshold float64) (match []int, stability, drift []float64) {
+	match = make([]int, k)
+	stability = make([]float64, k)
+	drift = make([]float64, k)
+	for j := range k {
+		match[j], stability[j], drift[j] = -1, -1, -1
+	}
+	if len(prevLabels) != n || prevK <= 0 {
+		return match, stability, drift
+	}
+	prevC := make([]float64, prevK*d)
+	prevN := make([]int, prevK)
+	overlap := make([]int, k*prevK)
+	for i, p := range prevLabels {
+		if p < 0 || p >= prevK {
+			continue
+		}
+		prevN[p]++
+		overlap[labels[i]*prevK+p]++
+		for t, v := range X[i*d : (i+1)*d] {
+			prevC[p*d+t] += v
+		}
+	}
+	for p := range prevK {
+		for t := range d {
+			prevC[p*d+t] /= max(1, float64(prevN[p]))
+		}
+	}
+	if threshold <= 0 {
+		threshold = 2 * math.Sqrt(inertia(X, n, d, centroids, labels)/float64(n))
+	}
+	cost := make([][]float64, k)
+	for j := range k {
+		cost[j] = make([]float64, prevK)
+		for p := range prevK {
+			cost[j][p] = math.Inf(1)
+			if prevN[p] > 0 {
+				cost[j][p] = math.Sqrt(sqDist(centroids[j*d:(j+1)*d], prevC[p*d:(p+1)*d]))
+			}
+		}
+	}
+	for j, p := range Hungarian(cost) {
+		if p < 0 || !(cost[j][p] <= threshold) {
+			continue
+		}
+		match[j] = p
+		drift[j] = cost[j][p]
+		stability[j] = float64(overlap[j*prevK+p]) / float64(prevN[p])
+	}
+	return match, stability, drift
+}
+
+// personaStats computes the aggregates of every cluster: traits against the population and the
+// shares of paths, channels, devices, hours and goals.
+func personaStats(pop []Aggregates, raw []float64, f int, schema Schema, labels, sizes []int) []PersonaStats {
+	k := len(sizes)
+	n := len(pop)
+	popMean := make([]float64, f)
+	popSq := make([]float64, f)
+	sums := make([]float64, k*f)
+	for i := range n {
+		l := labels[i]
+		for t, v := range raw[i*f : (i+1)*f] {
+			popMean[t] += v
+			popSq[t] += v * v
+			sums[l*f+t] += v
+		}
+	}
+	popSD := make([]float64, f)
+	for t := range f {
+		popMean[t] /= float64(n)
+		popSD[t] = math.Sqrt(max(0, popSq[t]/float64(n)-popMean[t]*popMean[t]))
+	}
+
+	type totals struct {
+		views, visits, events float64
+		paths, channels, devices []float64
+		hours                    [4]float64
+		goalVisitors             []int
+		anyGoal                  int
+	}
+	tt := make([]totals, k)
+	for j := range tt {
+		tt[j] = totals{paths: make([]float64, len(schema.Paths)), channels: make([]float64, len(schema.Channels)),
+			devices: make([]float64, len(schema.Devices)), goalVisitors: make([]int, len(schema.Goals))}
+	}
+	for i := range pop {
+		a, t := &pop[i], &tt[labels[i]]
+		t.views += pos(a.PageViews)
+		for p, key := range schema.Paths {
+			t.paths[p] += pos(a.Paths[key])
+		}
+		for c, key := range schema.Channels {
+			t.channels[c] += pos(a.Channels[key])
+		}
+		for c, key := range schema.Devices {
+			t.devices[c] += pos(a.Devices[key])
+		}
+		for h, v := range a.Hours {
+			t.hours[h/6] += pos(v)
+		}
+		for g, key := range schema.Goals {
+			if a.GoalNames[key] > 0 {
+				t.goalVisitors[g]++
+			}
+		}
+		if a.Goals > 0 {
+			t.anyGoal++
+		}
+	}
+
+	out := make([]PersonaStats, k)
+	for j := range k {
+		ps := PersonaStats{Size: sizes[j], Share: float64(sizes[j]) / float64(n)}
+		for t, name := range schema.Features {
+			if popSD[t] <= 1e-12 {
+				continue
+			}
+			v := sums[j*f+t] / max(1, float64(sizes[j]))
+			ps.Traits = append(ps.Traits, Trait{Feature: name, Value: v, Population: popMean[t], Z: (v - popMean[t]) / popSD[t]})
+		}
+		slices.SortStableFunc(ps.Traits, func(a, b Trait) int { return cmp.Compare(math.Abs(b.Z), math.Abs(a.Z)) })
+		t := tt[j]
+		ps.TopPaths = shares(schema.Paths, t.paths, t.views)
+		if len(ps.TopPaths) > 5 {
+			ps.TopPaths = ps.TopPaths[:5]
+		}
+		ps.Channels = shares(schema.Channels, t.channels, sum(t.channels))
+		ps.Devices = shares(schema.Devices, t.devices, sum(t.devices))
+		ps.Hours = shares(hourBuckets, t.hours[:], sum(t.hours[:]))
+		goals := []float64{float64(t.anyGoal)}
+		for _, v := range t.goalVisitors {
+			goals = append(goals, float64(v))
+		}
+		ps.Goals = shares(append([]string{"any"}, schema.Goals...), goals, float64(sizes[j]))
+		out[j] = ps
+	}
+	return out
+}
+
+// shares divides each value by total and orders the keys by share, largest first (ties by key).
+func shares(keys []string, values []float64, total float64) []Share {
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([]Share, len(keys))
+	for i, key := range keys {
+		out[i] = Share{Key: key, Share: ratio(values[i], total)}
+	}
+	slices.SortStableFunc(out, func(a, b Share) int {
+		if c := cmp.Compare(b.Share, a.Share); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return out
+}
+
+func sum(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
