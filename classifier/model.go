@@ -49,7 +49,7 @@ type PersonaStats struct {
 	Channels []Share // by share of visits
 	Devices  []Share // by share of visits
 	Hours    []Share // night/morning/afternoon/evening by share of events
-	Goals    []Share // "any" and each goal name: share of the cluster's visitors who reached it
+	Goals    []Share // "any" first, then each goal name: share of the cluster's visitors who reached it
 }
 
 // Trait compares the cluster's mean of one raw feature with the population's.
@@ -128,6 +128,9 @@ func (m *Model) validate() error {
 		if !finite(s.Center[t]) || !(s.Scale[t] > 0) || !finite(s.Scale[t]) {
 			return fmt.Errorf("scaler feature %d: centre %v scale %v", j, s.Center[t], s.Scale[t])
 		}
+	}
+	if !(s.Clip >= 0) || math.IsInf(s.Clip, 0) {
+		return fmt.Errorf("scaler clip %v", s.Clip)
 	}
 	if m.K < 1 || m.K > MaxFeatures*16 {
 		return fmt.Errorf("k=%d", m.K)

@@ -9,15 +9,25 @@ import (
 )
 
 // Scaler maps raw feature vectors to the space clusters live in: each kept feature is centred on
-// its median and divided by its interquartile range (robust to the heavy tails of behaviour
-// counts), or by its standard deviation when the IQR is 0 (a feature that is mostly one value).
-// Features constant over the population are dropped: they carry no information and would divide
-// by zero.
+// its median and divided by its interquartile range over 1.349 (robust to the heavy tails of
+// behaviour counts, and equal to the standard deviation on normal data), or by its standard
+// deviation when the IQR is 0 (a feature that is mostly one value). Scaled values are clipped to
+// ±Clip, so that a handful of extreme visitors (a rate of 30 goals per visit, a rare element
+// category) cannot dominate distances and pull a cluster of their own: they stay at the edge of
+// the cluster they resemble. Features constant over the population are dropped: they carry no
+// information and would divide by zero.
 type Scaler struct {
 	Keep   []int     // indexes of the raw features kept, increasing
 	Center []float64 // per kept feature: median
-	Scale  []float64 // per kept feature: IQR, or standard deviation, > 0
+	Scale  []float64 // per kept feature: IQR / 1.349, or standard deviation, > 0
+	Clip   float64   // bound on the absolute scaled value (0: none)
 }
+
+// DefaultClip is the bound FitScaler sets on scaled values, in standard deviations.
+const DefaultClip = 5
+
+// iqrPerSD is the interquartile range of a standard normal distribution.
+const iqrPerSD = 1.349
 
 // FitScaler fits a Scaler to the n × d row-major matrix X of raw vectors. It fails with
 // ErrDegenerate when every feature is constant and ErrInvalidInput on non-finite values.
@@ -28,7 +38,7 @@ func FitScaler(X []float64, n, d int) (Scaler, error) {
 	if n == 0 {
 		return Scaler{}, fmt.Errorf("fit scaler: %w: no rows", ErrTooLittleData)
 	}
-	var s Scaler
+	s := Scaler{Clip: DefaultClip}
 	col := make([]float64, n)
 	for j := range d {
 		for i := range n {
@@ -39,7 +49,7 @@ func FitScaler(X []float64, n, d int) (Scaler, error) {
 			continue // constant
 		}
 		med := stat.Quantile(0.5, stat.LinInterp, col, nil)
-		scale := stat.Quantile(0.75, stat.LinInterp, col, nil) - stat.Quantile(0.25, stat.LinInterp, col, nil)
+		scale := (stat.Quantile(0.75, stat.LinInterp, col, nil) - stat.Quantile(0.25, stat.LinInterp, col, nil)) / iqrPerSD
 		if !(scale > 1e-12) {
 			_, sd := stat.PopMeanStdDev(col, nil)
 			scale = sd
@@ -64,7 +74,11 @@ func (s Scaler) D() int { return len(s.Keep) }
 func (s Scaler) Transform(x, dst []float64) []float64 {
 	dst = dst[:0]
 	for t, j := range s.Keep {
-		dst = append(dst, (x[j]-s.Center[t])/s.Scale[t])
+		v := (x[j] - s.Center[t]) / s.Scale[t]
+		if s.Clip > 0 {
+			v = max(-s.Clip, min(s.Clip, v))
+		}
+		dst = append(dst, v)
 	}
 	return dst
 }

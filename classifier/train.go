@@ -26,8 +26,8 @@ type TrainOptions struct {
 	// nil and Prev is set, the visitors are classified with Prev.
 	PrevLabels []int
 	// MatchThreshold is the largest distance (scaled space of the new model) between a new
-	// centroid and a previous cluster's centroid for them to be the same persona [2 × the RMS
-	// distance of visitors to their centroid].
+	// centroid and a previous cluster's centroid for them to be the same persona [0: the previous
+	// centroid must be nearer to the new centroid than to any other new centroid].
 	MatchThreshold float64
 }
 
@@ -129,8 +129,10 @@ func Train(pop []Aggregates, now time.Time, opts TrainOptions) (*Result, error) 
 // clusters of the previous version, given per row its previous label (-1 unknown; nil when there
 // is no previous version). A previous cluster's centroid is the mean of its rows' new vectors, so
 // both live in the new space; the Hungarian algorithm pairs clusters at the least total Euclidean
-// distance, and a pair farther apart than threshold (≤ 0: twice the RMS distance of rows to their
-// centroid) is no match. It returns, per new cluster, the previous cluster (-1 for none), the
+// distance, and a pair farther apart than threshold is no match. With threshold ≤ 0 the threshold
+// of each new cluster is the distance from the previous centroid to the nearest other new
+// centroid: the previous cluster must lie in the new cluster's cell. That scales with the data and
+// tolerates a previous centroid pulled aside by members who moved to another cluster. It returns, per new cluster, the previous cluster (-1 for none), the
 // stability (share of the previous cluster's rows it kept, -1 when unmatched) and the drift
 // (centroid distance, -1 when unmatched).
 func MatchClusters(X []float64, n, d int, labels []int, centroids []float64, k int, prevLabels []int, prevK int, threshold float64) (match []int, stability, drift []float64) {
@@ -161,9 +163,6 @@ func MatchClusters(X []float64, n, d int, labels []int, centroids []float64, k i
 			prevC[p*d+t] /= max(1, float64(prevN[p]))
 		}
 	}
-	if threshold <= 0 {
-		threshold = 2 * math.Sqrt(inertia(X, n, d, centroids, labels)/float64(n))
-	}
 	cost := make([][]float64, k)
 	for j := range k {
 		cost[j] = make([]float64, prevK)
@@ -175,7 +174,19 @@ func MatchClusters(X []float64, n, d int, labels []int, centroids []float64, k i
 		}
 	}
 	for j, p := range Hungarian(cost) {
-		if p < 0 || !(cost[j][p] <= threshold) {
+		if p < 0 {
+			continue
+		}
+		limit := threshold
+		if limit <= 0 {
+			limit = math.Inf(1)
+			for o := range k {
+				if o != j {
+					limit = min(limit, math.Sqrt(sqDist(centroids[o*d:(o+1)*d], prevC[p*d:(p+1)*d])))
+				}
+			}
+		}
+		if !(cost[j][p] <= limit) {
 			continue
 		}
 		match[j] = p
@@ -263,11 +274,12 @@ func personaStats(pop []Aggregates, raw []float64, f int, schema Schema, labels,
 		ps.Channels = shares(schema.Channels, t.channels, sum(t.channels))
 		ps.Devices = shares(schema.Devices, t.devices, sum(t.devices))
 		ps.Hours = shares(hourBuckets, t.hours[:], sum(t.hours[:]))
-		goals := []float64{float64(t.anyGoal)}
-		for _, v := range t.goalVisitors {
-			goals = append(goals, float64(v))
+		goals := make([]float64, len(t.goalVisitors))
+		for g, v := range t.goalVisitors {
+			goals[g] = float64(v)
 		}
-		ps.Goals = shares(append([]string{"any"}, schema.Goals...), goals, float64(sizes[j]))
+		ps.Goals = append([]Share{{Key: "any", Share: ratio(float64(t.anyGoal), float64(sizes[j]))}},
+			shares(schema.Goals, goals, float64(sizes[j]))...)
 		out[j] = ps
 	}
 	return out
