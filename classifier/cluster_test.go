@@ -2,6 +2,7 @@ package classifier_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -150,7 +151,7 @@ func TestMatchingAcrossVersions(t *testing.T) {
 	})
 
 	for _, s := range []float64{0.1, 0.25, 0.4} {
-		t.Run("shift share "+ftoa(s), func(t *testing.T) {
+		t.Run(fmt.Sprintf("shift share %.0f%%", 100*s), func(t *testing.T) {
 			// Move a share s of the members of the cluster at centres[1] to centres[2].
 			from := first.Labels[400] // the rows 400..799 were drawn around centres[1]
 			X2 := slices.Clone(X)
@@ -189,5 +190,3 @@ func sameMembers(x, y []int, a, b int) bool {
 	}
 	return true
 }
-
-func ftoa(f float64) string { return string(rune('0'+int(f*10))) + string(rune('0'+int(math.Round(f*100))%10)) + "%" }

@@ -48,8 +48,8 @@ func FitScaler(X []float64, n, d int) (Scaler, error) {
 		if col[n-1]-col[0] <= 1e-12*max(1, math.Abs(col[0]), math.Abs(col[n-1])) {
 			continue // constant
 		}
-		med := stat.Quantile(0.5, stat.LinInterp, col, nil)
-		scale := (stat.Quantile(0.75, stat.LinInterp, col, nil) - stat.Quantile(0.25, stat.LinInterp, col, nil)) / iqrPerSD
+		med := quantile(col, 0.5)
+		scale := (quantile(col, 0.75) - quantile(col, 0.25)) / iqrPerSD
 		if !(scale > 1e-12) {
 			_, sd := stat.PopMeanStdDev(col, nil)
 			scale = sd
@@ -93,4 +93,16 @@ func (s Scaler) transformRows(X []float64, n, d int) []float64 {
 		}
 	})
 	return out
+}
+
+// quantile is the p-quantile of sorted values, interpolating linearly between order statistics at
+// position p·(n−1): the usual definition (NumPy's default, and the median of an even count is the
+// mean of the middle two), which gonum's stat.Quantile does not offer.
+func quantile(sorted []float64, p float64) float64 {
+	h := p * float64(len(sorted)-1)
+	lo := int(math.Floor(h))
+	if lo+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
 }

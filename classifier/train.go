@@ -219,7 +219,7 @@ func personaStats(pop []Aggregates, raw []float64, f int, schema Schema, labels,
 	}
 
 	type totals struct {
-		views, visits, events float64
+		views                    float64
 		paths, channels, devices []float64
 		hours                    [4]float64
 		goalVisitors             []int

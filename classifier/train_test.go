@@ -47,9 +47,9 @@ var visitorKinds = []visitorKind{
 		a := classifier.Aggregates{Visits: v, PageViews: pv, Clicks: pv + count(rng, 5), Goals: count(rng, 1),
 			TimeMS: pv * int64(20000+rng.IntN(20000)), ScrollSum: float64(pv) * (0.5 + 0.2*rng.Float64()), ScrollCount: pv,
 			FirstSeen: first, LastSeen: last, ActiveDays: v,
-			Paths:     map[string]int64{"/p/:id": pv / 2, "/cart": pv / 4, "/checkout": pv - pv/2 - pv/4},
-			Elements:  map[string]int64{"button": pv, "cta": count(rng, 3)},
-			Channels:  map[string]int64{"direct": v}, Devices: map[string]int64{"desktop": v},
+			Paths:    map[string]int64{"/p/:id": pv / 2, "/cart": pv / 4, "/checkout": pv - pv/2 - pv/4},
+			Elements: map[string]int64{"button": pv, "cta": count(rng, 3)},
+			Channels: map[string]int64{"direct": v}, Devices: map[string]int64{"desktop": v},
 			GoalNames: map[string]int64{"purchase": 1, "add_to_cart": count(rng, 2)}}
 		a.Hours[12+rng.IntN(6)] = pv
 		a.Weekdays[1+rng.IntN(5)] = pv
