@@ -1,0 +1,180 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"personas/models"
+)
+
+const (
+	principalKey = "principal"
+	projectKey   = "project"
+	roleKey      = "role"
+	// SessionCookie is the dashboard session cookie's name.
+	SessionCookie = "personas_session"
+	csrfHeader    = "X-CSRF-Token"
+)
+
+func principalFrom(c *gin.Context) models.Principal {
+	p, _ := c.Get(principalKey)
+	pr, _ := p.(models.Principal)
+	return pr
+}
+
+func projectFrom(c *gin.Context) models.Project {
+	p, _ := c.Get(projectKey)
+	pr, _ := p.(models.Project)
+	return pr
+}
+
+func roleFrom(c *gin.Context) models.Role {
+	r, _ := c.Get(roleKey)
+	rr, _ := r.(models.Role)
+	return rr
+}
+
+// authenticate resolves the bearer token or the session cookie. Cookie-authenticated writes
+// must carry the session's CSRF token and, when the browser sends one, a same-site Origin.
+func (s *Server) authenticate(c *gin.Context) {
+	p, err := s.principal(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+func (s *Server) principal(c *gin.Context) (models.Principal, error) {
+	if h := c.GetHeader("Authorization"); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return models.Principal{}, models.ErrUnauthenticated
+		}
+		return s.store.AuthenticateToken(c, strings.TrimSpace(tok))
+	}
+	cookie, err := c.Cookie(SessionCookie)
+	if err != nil || cookie == "" {
+		return models.Principal{}, models.ErrUnauthenticated
+	}
+	p, err := s.store.AuthenticateSession(c, cookie)
+	if err != nil {
+		return models.Principal{}, err
+	}
+	if unsafeMethod(c.Request.Method) {
+		if !s.sameOrigin(c.Request) {
+			return models.Principal{}, errStatus(http.StatusForbidden, "csrf", "cross-site request refused")
+		}
+		tok := c.GetHeader(csrfHeader)
+		if tok == "" && isForm(c.Request) {
+			tok = c.PostForm("csrf_token")
+		}
+		if !models.CSRFEqual(tok, p.SessionCSRF) {
+			return models.Principal{}, errStatus(http.StatusForbidden, "csrf", "missing or wrong CSRF token")
+		}
+	}
+	return p, nil
+}
+
+func unsafeMethod(m string) bool {
+	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
+}
+
+func isForm(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
+}
+
+// sameOrigin refuses requests whose Origin (or, failing that, Referer) names another site.
+// Sec-Fetch-Site, when the browser sends it, settles the question.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return false
+	case "same-origin":
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		if ref := r.Header.Get("Referer"); ref != "" {
+			if u, err := url.Parse(ref); err == nil {
+				origin = u.Scheme + "://" + u.Host
+			}
+		}
+	}
+	if origin == "" {
+		return true // not a browser cross-site form: the CSRF token still has to match
+	}
+	if pu, err := url.Parse(s.cfg.PublicURL); err == nil && strings.EqualFold(origin, pu.Scheme+"://"+pu.Host) {
+		return true
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return strings.EqualFold(origin, scheme+"://"+r.Host)
+}
+
+// requireRole is the project policy: it loads the project named by :id, resolves the caller's
+// role in it (platform admins act as owners) and refuses callers below min. A caller who is not
+// a member gets 404: a project of another tenant does not exist for them.
+func (s *Server) requireRole(min models.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := uuid.Parse(c.Param("id"))
+		if err != nil {
+			s.fail(c, models.ErrNotFound)
+			return
+		}
+		p := principalFrom(c)
+		role, err := s.store.RoleOf(c, id, p.UserID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if p.PlatformAdmin {
+			role = models.RoleOwner
+		}
+		if role == models.RoleNone {
+			s.fail(c, models.ErrNotFound)
+			return
+		}
+		project, err := s.store.Project(c, id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if !role.AtLeast(min) {
+			s.fail(c, models.ErrForbidden)
+			return
+		}
+		c.Set(projectKey, project)
+		c.Set(roleKey, role)
+		c.Next()
+	}
+}
+
+// need checks a finer rule inside a route whose policy depends on the body (admin-only
+// settings, owner-only deletion scope). It writes the 403 and reports false when refused.
+func (s *Server) need(c *gin.Context, min models.Role) bool {
+	if !roleFrom(c).AtLeast(min) {
+		s.fail(c, models.ErrForbidden)
+		return false
+	}
+	return true
+}
+
+// audit records a management write; a failure is logged, never shown to the caller, since the
+// write itself succeeded.
+func (s *Server) audit(c *gin.Context, projectID uuid.UUID, action, target string, details map[string]any) {
+	if err := s.store.Audit(c, projectID, principalFrom(c).UserID, action, target, details); err != nil {
+		s.logger.Error("audit write failed", append(logAttrs(c), "action", action, "err", err.Error())...)
+	}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, models.ErrNotFound) }

@@ -1,0 +1,428 @@
+package api
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"personas/classifier"
+	"personas/jobs"
+	"personas/models"
+)
+
+// Classify reasons of the contract.
+const (
+	reasonOK             = "ok"
+	reasonNoModel        = "no_model"
+	reasonUnknownVisitor = "unknown_visitor"
+	reasonOutlier        = "outlier"
+)
+
+// ClassifyRequest is the body of POST /v1/classify.
+type ClassifyRequest struct {
+	SiteKey   string         `json:"site_key"`
+	VisitorID string         `json:"visitor_id"`
+	SessionID string         `json:"session_id,omitempty"`
+	Context   CollectContext `json:"context"`
+	Events    []RawEvent     `json:"events"`
+}
+
+type personaRef struct {
+	ID   uuid.UUID `json:"id"`
+	Name string    `json:"name"`
+	Type string    `json:"type"`
+}
+
+type probability struct {
+	PersonaID uuid.UUID `json:"persona_id"`
+	P         float64   `json:"p"`
+}
+
+// ClassifyResponse is the answer of POST /v1/classify.
+type ClassifyResponse struct {
+	Persona       *personaRef   `json:"persona"`
+	Confidence    float64       `json:"confidence"`
+	Probabilities []probability `json:"probabilities"`
+	ModelVersion  *int          `json:"model_version"`
+	Reason        string        `json:"reason"`
+}
+
+// cachedModel is a project's current model, ready to classify.
+type cachedModel struct {
+	projectID uuid.UUID
+	version   int
+	model     *classifier.Model
+	personas  []personaRef // by cluster
+	broken    bool         // unreadable: answer no_model until a new version
+	loadedAt  time.Time
+}
+
+// modelCache is a bounded LRU of models by project, kept fresh by LISTEN/NOTIFY (and a periodic
+// version check as the safety net).
+type modelCache struct {
+	mu    sync.Mutex
+	max   int
+	ll    *list.List
+	items map[uuid.UUID]*list.Element
+	// loading de-duplicates concurrent loads of one project.
+	loading map[uuid.UUID]*loadCall
+}
+
+type loadCall struct {
+	done chan struct{}
+	m    *cachedModel
+	err  error
+}
+
+func newModelCache(max int) *modelCache {
+	return &modelCache{max: max, ll: list.New(), items: map[uuid.UUID]*list.Element{}, loading: map[uuid.UUID]*loadCall{}}
+}
+
+func (c *modelCache) get(id uuid.UUID) *cachedModel {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		c.ll.MoveToFront(e)
+		return e.Value.(*cachedModel)
+	}
+	return nil
+}
+
+func (c *modelCache) put(m *cachedModel) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[m.projectID]; ok {
+		e.Value = m
+		c.ll.MoveToFront(e)
+		return
+	}
+	c.items[m.projectID] = c.ll.PushFront(m)
+	for c.ll.Len() > c.max {
+		last := c.ll.Back()
+		c.ll.Remove(last)
+		delete(c.items, last.Value.(*cachedModel).projectID)
+	}
+}
+
+func (c *modelCache) evict(id uuid.UUID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		c.ll.Remove(e)
+		delete(c.items, id)
+	}
+}
+
+func (c *modelCache) evictAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ll.Init()
+	c.items = map[uuid.UUID]*list.Element{}
+}
+
+func (c *modelCache) versions() map[uuid.UUID]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[uuid.UUID]int, len(c.items))
+	for id, e := range c.items {
+		out[id] = e.Value.(*cachedModel).version
+	}
+	return out
+}
+
+// model returns the project's model of the given version, loading it once.
+func (s *Server) model(ctx context.Context, projectID uuid.UUID, version int) (*cachedModel, error) {
+	if m := s.models.get(projectID); m != nil && m.version == version {
+		return m, nil
+	}
+	c := s.models
+	c.mu.Lock()
+	if call, ok := c.loading[projectID]; ok {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.m, call.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	call := &loadCall{done: make(chan struct{})}
+	c.loading[projectID] = call
+	c.mu.Unlock()
+	call.m, call.err = s.loadModel(context.WithoutCancel(ctx), projectID, version)
+	c.mu.Lock()
+	delete(c.loading, projectID)
+	c.mu.Unlock()
+	close(call.done)
+	if call.err == nil {
+		c.put(call.m)
+	}
+	return call.m, call.err
+}
+
+func (s *Server) loadModel(ctx context.Context, projectID uuid.UUID, version int) (*cachedModel, error) {
+	cm := &cachedModel{projectID: projectID, version: version, loadedAt: time.Now()}
+	blob, err := s.store.ModelBlob(ctx, projectID, version)
+	if err != nil {
+		if errors.Is(err, models.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		s.logger.Error("model unreadable", "project_id", projectID, "version", version, "err", err.Error())
+		s.metrics.modelErrors.Inc()
+		cm.broken = true
+		return cm, nil
+	}
+	m, err := classifier.UnmarshalModel(blob)
+	if err != nil {
+		s.logger.Error("model corrupt", "project_id", projectID, "version", version, "err", err.Error())
+		s.metrics.modelErrors.Inc()
+		cm.broken = true
+		return cm, nil
+	}
+	ids, err := s.store.PersonaIDsByCluster(ctx, projectID, version)
+	if err != nil {
+		return nil, err
+	}
+	ps, _, err := s.store.Personas(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[uuid.UUID]models.Persona{}
+	for _, p := range ps {
+		byID[p.ID] = p
+	}
+	cm.personas = make([]personaRef, m.K)
+	for k := 0; k < m.K; k++ {
+		id := ids[k]
+		cm.personas[k] = personaRef{ID: id, Name: byID[id].Name, Type: byID[id].Type}
+	}
+	cm.model = m
+	return cm, nil
+}
+
+// classify answers which persona a visitor belongs to, from the stored aggregates and the
+// visitor's unsent events (merged, not stored).
+func (s *Server) classify(c *gin.Context) {
+	body, err := readCollectBody(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req ClassifyRequest
+	if err := strictUnmarshal(body, &req); err != nil {
+		s.fail(c, badRequest(err.Error()))
+		return
+	}
+	if err := checkID("site_key", req.SiteKey); err != nil {
+		s.fail(c, badRequest(err.Error()))
+		return
+	}
+	if err := checkID("visitor_id", req.VisitorID); err != nil {
+		s.fail(c, badRequest(err.Error()))
+		return
+	}
+	if req.SessionID != "" {
+		if err := checkID("session_id", req.SessionID); err != nil {
+			s.fail(c, badRequest(err.Error()))
+			return
+		}
+	}
+	if len(req.Events) > maxEventsPerRequest {
+		s.fail(c, badRequest("events: at most 200 per request"))
+		return
+	}
+	for i := range req.Events {
+		if err := checkEvent(&req.Events[i], false); err != nil {
+			s.fail(c, badRequest("events["+itoa(i)+"]: "+err.Error()))
+			return
+		}
+	}
+	p, err := s.projectBySiteKey(c, req.SiteKey)
+	if err != nil {
+		if isNotFound(err) {
+			s.fail(c, errStatus(http.StatusForbidden, "site_key", "unknown site key"))
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	if !models.OriginAllowed(p.AllowedOrigins, requestOrigin(c.Request)) {
+		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
+		return
+	}
+	if !s.clientLimits.allow("classify:" + c.ClientIP()) {
+		c.Header("Retry-After", "1")
+		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many requests; retry later"))
+		return
+	}
+	resp, err := s.classifyVisitor(c, p, &req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) classifyVisitor(ctx context.Context, p models.Project, req *ClassifyRequest) (ClassifyResponse, error) {
+	resp := ClassifyResponse{Probabilities: []probability{}, Reason: reasonNoModel}
+	if p.ModelVersion == nil {
+		return resp, nil
+	}
+	cm, err := s.model(ctx, p.ID, *p.ModelVersion)
+	if err != nil {
+		return resp, err
+	}
+	if cm.broken {
+		s.metrics.classifyReasons.WithLabelValues(reasonNoModel).Inc()
+		return resp, nil
+	}
+	v := *p.ModelVersion
+	resp.ModelVersion = &v
+	hash := s.store.VisitorHash(p.ID, req.VisitorID)
+	f, err := s.store.VisitorFeatures(ctx, p.ID, hash)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		f = &models.VisitorFeatures{VisitorHash: hash}
+	case err != nil:
+		return resp, err
+	}
+	if len(req.Events) > 0 {
+		now := s.store.Now().UTC()
+		norm := &normalizer{project: p, index: s.store.Index(), now: now, maxAge: eventMaxAge, loc: loadTZ(req.Context.TZ),
+			screenW: screenWidth(req.Context)}
+		session := req.SessionID
+		if session == "" {
+			session = "inline"
+		}
+		for i := range req.Events {
+			if ev, reason := norm.normalize(&req.Events[i], req.VisitorID, session); reason == "" {
+				f.Apply(&ev)
+			}
+		}
+	}
+	if f.Visits == 0 {
+		resp.Reason = reasonUnknownVisitor
+		s.metrics.classifyReasons.WithLabelValues(resp.Reason).Inc()
+		return resp, nil
+	}
+	a := cm.model.Classify(jobs.Aggregates(f), s.store.Now())
+	if a.Cluster < 0 {
+		resp.Reason = reasonUnknownVisitor
+		return resp, nil
+	}
+	for k, pr := range a.Probabilities {
+		resp.Probabilities = append(resp.Probabilities, probability{PersonaID: cm.personas[k].ID, P: round4(pr)})
+	}
+	resp.Confidence = round4(a.Confidence)
+	if a.Outlier {
+		resp.Reason = reasonOutlier
+	} else {
+		ref := cm.personas[a.Cluster]
+		resp.Persona = &ref
+		resp.Reason = reasonOK
+	}
+	s.metrics.classifyReasons.WithLabelValues(resp.Reason).Inc()
+	var pid *uuid.UUID
+	if resp.Persona != nil {
+		id := resp.Persona.ID
+		pid = &id
+	}
+	s.assignments.offer(assignment{project: p.ID, hash: hash, persona: pid, confidence: float32(a.Confidence), version: v})
+	return resp, nil
+}
+
+func round4(x float64) float64 { return float64(int64(x*10000+0.5)) / 10000 }
+
+// assignment is one visitor's persona, written off the request path.
+type assignment struct {
+	project    uuid.UUID
+	hash       []byte
+	persona    *uuid.UUID
+	confidence float32
+	version    int
+}
+
+// assignmentWriter batches classify results into visitor_personas. Its queue is bounded: under
+// pressure a write is dropped and counted, never the answer delayed.
+type assignmentWriter struct {
+	ch      chan assignment
+	dropped prometheus.Counter
+}
+
+func (w *assignmentWriter) offer(a assignment) {
+	select {
+	case w.ch <- a:
+	default:
+		w.dropped.Inc()
+	}
+}
+
+func (s *Server) runAssignmentWriter(ctx context.Context) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	pending := map[uuid.UUID]map[string]assignment{}
+	n := 0
+	flush := func() {
+		for pid, byHash := range pending {
+			var hashes [][]byte
+			var personas []*uuid.UUID
+			var conf []float32
+			version := 0
+			for _, a := range byHash {
+				if a.version != version && version != 0 {
+					continue // a newer model arrived mid-batch: the next classify rewrites it
+				}
+				version = a.version
+				hashes, personas, conf = append(hashes, a.hash), append(personas, a.persona), append(conf, a.confidence)
+			}
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := s.store.UpsertAssignments(wctx, pid, hashes, personas, conf, version); err != nil {
+				s.metrics.assignmentDrops.Add(float64(len(hashes)))
+				s.logger.Warn("write persona assignments", "project_id", pid, "count", len(hashes), "err", err.Error())
+			}
+			cancel()
+		}
+		pending, n = map[uuid.UUID]map[string]assignment{}, 0
+	}
+	for {
+		select {
+		case a := <-s.assignments.ch:
+			if pending[a.project] == nil {
+				pending[a.project] = map[string]assignment{}
+			}
+			pending[a.project][string(a.hash)] = a
+			n++
+			if n >= 1000 {
+				flush()
+			}
+		case <-tick.C:
+			if n > 0 {
+				flush()
+			}
+		case <-ctx.Done():
+			for {
+				select {
+				case a := <-s.assignments.ch:
+					if pending[a.project] == nil {
+						pending[a.project] = map[string]assignment{}
+					}
+					pending[a.project][string(a.hash)] = a
+					n++
+				default:
+					if n > 0 {
+						flush()
+					}
+					return
+				}
+			}
+		}
+	}
+}

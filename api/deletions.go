@@ -1,0 +1,208 @@
+package api
+
+import (
+	"encoding/hex"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"personas/jobs"
+	"personas/models"
+)
+
+type deletionRequest struct {
+	Scope     string `json:"scope"`
+	VisitorID string `json:"visitor_id"`
+}
+
+// deletionView is a deletion as the API shows it: no visitor hash beyond its hex form.
+type deletionView struct {
+	ID             uuid.UUID        `json:"id"`
+	ProjectID      uuid.UUID        `json:"project_id"`
+	Scope          string           `json:"scope"`
+	Status         string           `json:"status"`
+	Step           string           `json:"step,omitempty"`
+	Counts         map[string]int64 `json:"counts"`
+	Error          string           `json:"error,omitempty"`
+	KeyDestroyedAt any              `json:"key_destroyed_at"`
+	RetrainVersion *int             `json:"retrain_version"`
+	CreatedAt      any              `json:"created_at"`
+	StartedAt      any              `json:"started_at"`
+	FinishedAt     any              `json:"finished_at"`
+	HasReceipt     bool             `json:"has_receipt"`
+}
+
+func viewDeletion(d models.Deletion) deletionView {
+	return deletionView{ID: d.ID, ProjectID: d.ProjectID, Scope: d.Scope, Status: d.Status, Step: d.Step,
+		Counts: d.Counts, Error: d.Error, KeyDestroyedAt: d.KeyDestroyedAt, RetrainVersion: d.RetrainVersion,
+		CreatedAt: d.CreatedAt, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt, HasReceipt: len(d.Signature) > 0}
+}
+
+// createDeletion records a deletion and enqueues its cascade: visitor and personas scopes for
+// admins, the whole project for its owner.
+func (s *Server) createDeletion(c *gin.Context) {
+	var req deletionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := projectFrom(c)
+	var hash []byte
+	switch req.Scope {
+	case models.ScopeVisitor:
+		if err := checkID("visitor_id", req.VisitorID); err != nil {
+			s.fail(c, models.Invalid("visitor_id", "required for scope visitor, at most 128 characters"))
+			return
+		}
+		hash = s.store.VisitorHash(p.ID, req.VisitorID)
+	case models.ScopePersonas:
+	case models.ScopeAll:
+		if !s.need(c, models.RoleOwner) {
+			return
+		}
+	default:
+		s.fail(c, models.Invalid("scope", "must be visitor, personas or all"))
+		return
+	}
+	by := principalFrom(c).UserID
+	d, err := s.store.CreateDeletion(c, p.ID, req.Scope, hash, &by, "api")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, p.ID, "deletion.create", d.ID.String(), map[string]any{"scope": d.Scope})
+	s.EvictProject(p.SiteKey)
+	if err := s.jobs.EnqueueDeletion(c, d.ID); err != nil {
+		// The row is committed; the periodic safety net enqueues it again.
+		s.logger.Warn("enqueue deletion", append(logAttrs(c), "deletion_id", d.ID, "err", err.Error())...)
+	}
+	c.JSON(http.StatusAccepted, gin.H{"id": d.ID, "status": d.Status})
+}
+
+func (s *Server) listDeletions(c *gin.Context) {
+	ds, err := s.store.Deletions(c, projectFrom(c).ID, 100)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]deletionView, len(ds))
+	for i, d := range ds {
+		out[i] = viewDeletion(d)
+	}
+	c.JSON(http.StatusOK, gin.H{"deletions": out})
+}
+
+// deletionFor finds a deletion of the project in the path. It works after the project itself
+// is gone for the user who asked and for platform admins: the deletion row is the proof.
+func (s *Server) deletionFor(c *gin.Context) (models.Deletion, bool) {
+	pid, err1 := uuid.Parse(c.Param("id"))
+	did, err2 := uuid.Parse(c.Param("did"))
+	if err1 != nil || err2 != nil {
+		s.fail(c, models.ErrNotFound)
+		return models.Deletion{}, false
+	}
+	d, err := s.store.Deletion(c, did)
+	if err != nil || d.ProjectID != pid {
+		s.fail(c, models.ErrNotFound)
+		return models.Deletion{}, false
+	}
+	p := principalFrom(c)
+	if p.PlatformAdmin || (d.RequestedBy != nil && *d.RequestedBy == p.UserID) {
+		return d, true
+	}
+	role, err := s.store.RoleOf(c, pid, p.UserID)
+	if err != nil {
+		s.fail(c, err)
+		return models.Deletion{}, false
+	}
+	if !role.AtLeast(models.RoleAdmin) {
+		s.fail(c, models.ErrNotFound)
+		return models.Deletion{}, false
+	}
+	return d, true
+}
+
+func (s *Server) getDeletion(c *gin.Context) {
+	d, ok := s.deletionFor(c)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, viewDeletion(d))
+}
+
+// getReceipt returns the signed receipt: the receipt as signed and a detached signature.
+func (s *Server) getReceipt(c *gin.Context) {
+	d, ok := s.deletionFor(c)
+	if !ok {
+		return
+	}
+	if len(d.Signature) == 0 {
+		s.fail(c, errStatus(http.StatusConflict, "not_finished", "the deletion has not finished; its receipt comes when it does"))
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="receipt-`+d.ID.String()+`.json"`)
+	c.JSON(http.StatusOK, jobs.SignedReceipt{Receipt: d.Receipt, Signature: hex.EncodeToString(d.Signature),
+		PublicKey: hex.EncodeToString(s.signer.PublicKey()), Algorithm: "ed25519"})
+}
+
+// receiptKey publishes the public key that signs receipts.
+func (s *Server) receiptKey(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"algorithm": "ed25519", "public_key": hex.EncodeToString(s.signer.PublicKey()),
+		"key_id": s.signer.KeyID()})
+}
+
+type forgetRequest struct {
+	SiteKey   string `json:"site_key"`
+	VisitorID string `json:"visitor_id"`
+}
+
+// forget is a visitor's own erasure request from the site: same origin rules as collect,
+// answered 202 and run as a visitor deletion.
+func (s *Server) forget(c *gin.Context) {
+	body, err := readCollectBody(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req forgetRequest
+	if err := strictUnmarshal(body, &req); err != nil {
+		s.fail(c, badRequest(err.Error()))
+		return
+	}
+	if err := checkID("site_key", req.SiteKey); err != nil {
+		s.fail(c, badRequest(err.Error()))
+		return
+	}
+	if err := checkID("visitor_id", req.VisitorID); err != nil {
+		s.fail(c, badRequest(err.Error()))
+		return
+	}
+	p, err := s.projectBySiteKey(c, req.SiteKey)
+	if err != nil {
+		if isNotFound(err) {
+			s.fail(c, errStatus(http.StatusForbidden, "site_key", "unknown site key"))
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	if !models.OriginAllowed(p.AllowedOrigins, requestOrigin(c.Request)) {
+		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
+		return
+	}
+	if !s.clientLimits.allow("forget:" + c.ClientIP()) {
+		c.Header("Retry-After", "1")
+		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many requests; retry later"))
+		return
+	}
+	d, err := s.store.CreateDeletion(c, p.ID, models.ScopeVisitor, s.store.VisitorHash(p.ID, req.VisitorID), nil, "site")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.jobs.EnqueueDeletion(c, d.ID); err != nil {
+		s.logger.Warn("enqueue deletion", append(logAttrs(c), "deletion_id", d.ID, "err", err.Error())...)
+	}
+	c.JSON(http.StatusAccepted, gin.H{"id": d.ID, "status": d.Status})
+}

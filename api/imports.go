@@ -1,0 +1,196 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"personas/models"
+)
+
+const (
+	maxImportLine   = 16 << 10
+	importBatchSize = 2000
+	maxImportErrors = 100
+)
+
+// importLine is one NDJSON line: an event with its own visitor and session, and optionally the
+// device class and time zone the collector would have derived from the browser.
+type importLine struct {
+	RawEvent
+	Device string `json:"device,omitempty"`
+	TZ     string `json:"tz,omitempty"`
+}
+
+type importError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// importEvents streams NDJSON through the collect pipeline in batches (bounded memory whatever
+// the size) and reports accepted and rejected lines. Events older than the project's event
+// retention are rejected; the rest of the pipeline (scrubbing, counters) is collect's.
+func (s *Server) importEvents(c *gin.Context) {
+	p := projectFrom(c)
+	now := s.store.Now().UTC()
+	maxAge := time.Duration(p.Retention.Effective().EventsDays) * 24 * time.Hour
+	sc := bufio.NewScanner(c.Request.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxImportLine)
+	var (
+		accepted, rejected int64
+		errs               []importError
+		reasons            = map[string]int64{}
+		batch              = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}}
+		norms              = map[string]*normalizer{}
+	)
+	reject := func(line int, reason string) {
+		rejected++
+		reasons[reason]++
+		if len(errs) < maxImportErrors {
+			errs = append(errs, importError{line, reason})
+		}
+	}
+	flush := func() error {
+		if len(batch.Events) == 0 && len(batch.Dropped) == 0 {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(c, 30*time.Second)
+		defer cancel()
+		if err := s.ingester.Submit(ctx, batch); err != nil {
+			return err
+		}
+		accepted += int64(len(batch.Events))
+		batch = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}}
+		return nil
+	}
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		if !utf8.Valid(raw) {
+			reject(line, "invalid UTF-8")
+			batch.Dropped[models.ReasonBadShape]++
+			continue
+		}
+		var l importLine
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			reject(line, "malformed JSON: "+truncateMsg(err.Error()))
+			batch.Dropped[models.ReasonBadShape]++
+			continue
+		}
+		if err := checkID("visitor_id", l.VisitorID); err != nil {
+			reject(line, err.Error())
+			batch.Dropped[models.ReasonBadShape]++
+			continue
+		}
+		if err := checkID("session_id", l.SessionID); err != nil {
+			reject(line, err.Error())
+			batch.Dropped[models.ReasonBadShape]++
+			continue
+		}
+		if err := checkEvent(&l.RawEvent, true); err != nil {
+			reject(line, err.Error())
+			batch.Dropped[models.ReasonBadShape]++
+			continue
+		}
+		switch l.Device {
+		case "", "desktop", "mobile", "tablet", "other":
+		default:
+			reject(line, "device must be desktop, mobile, tablet or other")
+			batch.Dropped[models.ReasonBadShape]++
+			continue
+		}
+		key := l.TZ
+		norm := norms[key]
+		if norm == nil {
+			norm = &normalizer{project: p, index: s.store.Index(), now: now, maxAge: maxAge, loc: loadTZ(l.TZ)}
+			norms[key] = norm
+		}
+		ev, reason := norm.normalize(&l.RawEvent, l.VisitorID, l.SessionID)
+		if reason != "" {
+			reject(line, reason)
+			batch.Dropped[reason]++
+			continue
+		}
+		if l.Device != "" {
+			ev.Device = l.Device
+		}
+		batch.Events = append(batch.Events, ev)
+		if len(batch.Events) >= importBatchSize {
+			if err := flush(); err != nil {
+				s.failImport(c, err, line, accepted)
+				return
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.Is(err, bufio.ErrTooLong):
+			s.fail(c, badRequest(fmt.Sprintf("line %d is longer than %d bytes; %d events were stored before it", line+1, maxImportLine, accepted)))
+		case errors.As(err, &mbe):
+			s.fail(c, errStatus(http.StatusRequestEntityTooLarge, "too_large", "import body too large"))
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.Canceled):
+			s.fail(c, badRequest("the body ended early"))
+		default:
+			s.fail(c, badRequest("could not read the body"))
+		}
+		return
+	}
+	if err := flush(); err != nil {
+		s.failImport(c, err, line, accepted)
+		return
+	}
+	if line == 0 {
+		s.fail(c, badRequest("empty body: one JSON event per line is expected"))
+		return
+	}
+	if errs == nil {
+		errs = []importError{}
+	}
+	s.audit(c, p.ID, "events.import", p.ID.String(), map[string]any{"accepted": accepted, "rejected": rejected})
+	c.JSON(http.StatusOK, gin.H{"accepted": accepted, "rejected": rejected, "rejected_by_reason": reasons, "errors": errs})
+}
+
+func (s *Server) failImport(c *gin.Context, err error, line int, accepted int64) {
+	if errors.Is(err, models.ErrUnavailable) {
+		c.Header("Retry-After", "2")
+		writeError(c, http.StatusServiceUnavailable, "unavailable",
+			fmt.Sprintf("storage became unavailable at line %d; %d events before it were stored", line, accepted), "")
+		return
+	}
+	s.fail(c, err)
+}
+
+// exportVisitor answers a data-subject access request: everything stored about one visitor,
+// decrypted.
+func (s *Server) exportVisitor(c *gin.Context) {
+	p := projectFrom(c)
+	vid := c.Param("visitor_id")
+	if err := checkID("visitor_id", vid); err != nil {
+		s.fail(c, badRequest(err.Error()))
+		return
+	}
+	exp, err := s.store.ExportVisitor(c, p.ID, s.store.VisitorHash(p.ID, vid))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, p.ID, "visitor.export", "visitor", nil)
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, exp)
+}

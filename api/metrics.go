@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the server's own Prometheus series, on a registry of its own (no global state).
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	dropped  *prometheus.CounterVec
+
+	modelErrors     prometheus.Counter
+	classifyReasons *prometheus.CounterVec
+	assignmentDrops prometheus.Counter
+	notifications   *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "personas_http_requests_total", Help: "HTTP requests by method, route template and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "personas_http_request_duration_seconds",
+			Help:    "HTTP request latency by method, route template and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route", "status"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "personas_collect_dropped_events_total", Help: "Collected events dropped, by reason.",
+		}, []string{"reason"}),
+	}
+	m.modelErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "personas_model_load_errors_total", Help: "Persona models that could not be read or decoded."})
+	m.classifyReasons = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "personas_classify_total", Help: "Classify answers by reason."}, []string{"reason"})
+	m.assignmentDrops = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "personas_assignment_writes_dropped_total", Help: "Persona assignments not written (queue full or store error)."})
+	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "personas_cache_notifications_total", Help: "Change notifications received, by kind."}, []string{"kind"})
+	m.registry.MustRegister(m.requests, m.latency, m.dropped, m.modelErrors, m.classifyReasons, m.assignmentDrops, m.notifications,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// poolCollector exposes pgxpool statistics.
+type poolCollector struct {
+	pool                                     *pgxpool.Pool
+	total, idle, acquired, max, acquireCount *prometheus.Desc
+	acquireWait                              *prometheus.Desc
+}
+
+func newPoolCollector(pool *pgxpool.Pool) *poolCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("personas_db_pool_"+name, help, nil, nil)
+	}
+	return &poolCollector{pool: pool,
+		total:        d("connections", "Open connections in the pool."),
+		idle:         d("idle_connections", "Idle connections."),
+		acquired:     d("acquired_connections", "Connections in use."),
+		max:          d("max_connections", "Pool size limit."),
+		acquireCount: d("acquires_total", "Connections acquired since start."),
+		acquireWait:  d("acquire_wait_seconds_total", "Time spent waiting for a connection."),
+	}
+}
+
+func (p *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{p.total, p.idle, p.acquired, p.max, p.acquireCount, p.acquireWait} {
+		ch <- d
+	}
+}
+
+func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := p.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(p.total, prometheus.GaugeValue, float64(st.TotalConns()))
+	ch <- prometheus.MustNewConstMetric(p.idle, prometheus.GaugeValue, float64(st.IdleConns()))
+	ch <- prometheus.MustNewConstMetric(p.acquired, prometheus.GaugeValue, float64(st.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(p.max, prometheus.GaugeValue, float64(st.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(p.acquireCount, prometheus.CounterValue, float64(st.AcquireCount()))
+	ch <- prometheus.MustNewConstMetric(p.acquireWait, prometheus.CounterValue, st.AcquireDuration().Seconds())
+}
+
+// queueCollector exposes asynq queue sizes by state. A Redis outage yields no samples rather
+// than a failed scrape.
+type queueCollector struct {
+	inspector *asynq.Inspector
+	size      *prometheus.Desc
+}
+
+func newQueueCollector(in *asynq.Inspector) *queueCollector {
+	return &queueCollector{inspector: in, size: prometheus.NewDesc("personas_queue_tasks",
+		"asynq tasks by queue and state.", []string{"queue", "state"}, nil)}
+}
+
+func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- q.size }
+
+func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, name := range []string{"critical", "default", "low"} {
+			info, err := q.inspector.GetQueueInfo(name)
+			if err != nil {
+				continue // unknown until the first task, or Redis down
+			}
+			for state, n := range map[string]int{"pending": info.Pending, "active": info.Active,
+				"scheduled": info.Scheduled, "retry": info.Retry, "archived": info.Archived, "completed": info.Completed} {
+				ch <- prometheus.MustNewConstMetric(q.size, prometheus.GaugeValue, float64(n), name, state)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		<-done // the inspector's own timeouts bound this
+	}
+}

@@ -1,0 +1,264 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+
+	"personas/models"
+)
+
+// siteCache maps site keys to projects for a few seconds, so the hot public routes do not read
+// the projects table on every request. Deletions and settings changes evict entries at once.
+type siteCache struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	m   map[string]siteEntry
+}
+
+type siteEntry struct {
+	p   models.Project
+	err error
+	at  time.Time
+}
+
+func newSiteCache(ttl time.Duration) *siteCache {
+	return &siteCache{ttl: ttl, m: map[string]siteEntry{}}
+}
+
+func (s *Server) projectBySiteKey(ctx context.Context, key string) (models.Project, error) {
+	sc := s.sites
+	sc.mu.Lock()
+	e, ok := sc.m[key]
+	sc.mu.Unlock()
+	if ok && time.Since(e.at) < sc.ttl {
+		return e.p, e.err
+	}
+	p, err := s.store.ProjectBySiteKey(ctx, key)
+	if err != nil && !isNotFound(err) {
+		return p, err // do not cache outages
+	}
+	sc.mu.Lock()
+	if len(sc.m) > 100000 {
+		sc.m = map[string]siteEntry{}
+	}
+	sc.m[key] = siteEntry{p: p, err: err, at: time.Now()}
+	sc.mu.Unlock()
+	return p, err
+}
+
+// EvictProject forgets cached lookups of a project (deleted or changed).
+func (s *Server) EvictProject(siteKey string) {
+	s.sites.mu.Lock()
+	if siteKey == "" {
+		s.sites.m = map[string]siteEntry{}
+	} else {
+		delete(s.sites.m, siteKey)
+	}
+	s.sites.mu.Unlock()
+}
+
+// limiters holds token buckets per key, forgotten after a quiet while.
+type limiters struct {
+	mu    sync.Mutex
+	rate  rate.Limit
+	burst int
+	m     map[string]*limiterEntry
+	swept time.Time
+}
+
+type limiterEntry struct {
+	l    *rate.Limiter
+	seen time.Time
+}
+
+func newLimiters(perSecond float64, burst int) *limiters {
+	return &limiters{rate: rate.Limit(perSecond), burst: burst, m: map[string]*limiterEntry{}, swept: time.Now()}
+}
+
+func (l *limiters) allow(key string) bool {
+	if l.rate <= 0 {
+		return true
+	}
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, e := range l.m {
+			if now.Sub(e.seen) > time.Minute {
+				delete(l.m, k)
+			}
+		}
+		l.swept = now
+	}
+	e, ok := l.m[key]
+	if !ok {
+		e = &limiterEntry{l: rate.NewLimiter(l.rate, l.burst)}
+		l.m[key] = e
+	}
+	e.seen = now
+	return e.l.AllowN(now, 1)
+}
+
+// requestOrigin is the Origin header, or the origin of the Referer.
+func requestOrigin(r *http.Request) string {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		return o
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		if u, err := url.Parse(ref); err == nil && u.Scheme != "" && u.Host != "" {
+			return u.Scheme + "://" + u.Host
+		}
+	}
+	return ""
+}
+
+// cors answers the browser's preflight and marks allowed answers readable by the page. The
+// origin check itself is done per project once the body names the site key.
+func cors(c *gin.Context) {
+	if o := c.GetHeader("Origin"); o != "" {
+		h := c.Writer.Header()
+		h.Set("Access-Control-Allow-Origin", o)
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Expose-Headers", "Retry-After")
+		if c.Request.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Content-Type")
+			h.Set("Access-Control-Max-Age", "86400")
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+	}
+	c.Next()
+}
+
+// publicRoutes registers the collector's API: site key and origin checked per request.
+func (s *Server) publicRoutes(r *gin.Engine) {
+	pub := r.Group("/v1", cors)
+	pub.OPTIONS("/collect", func(c *gin.Context) {})
+	pub.POST("/collect", s.collect)
+	pub.GET("/config", s.siteConfig)
+	s.morePublicRoutes(pub)
+}
+
+// siteConfig is what the collector needs to know about its project, by site key.
+func (s *Server) siteConfig(c *gin.Context) {
+	p, err := s.projectBySiteKey(c, c.Query("site_key"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !models.OriginAllowed(p.AllowedOrigins, requestOrigin(c.Request)) {
+		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=300")
+	c.JSON(http.StatusOK, gin.H{
+		"sample_rate": p.SampleRate, "exclude": p.ExcludedSelectors, "respect_gpc": p.RespectGPC,
+		"respect_dnt": p.RespectDNT, "cookieless": p.Cookieless, "data_attrs": p.DataAttributes,
+		"classify": p.ModelVersion != nil,
+	})
+}
+
+// collect takes a batch of events: 204 once every kept event is durably stored.
+func (s *Server) collect(c *gin.Context) {
+	body, err := readCollectBody(c)
+	if err != nil {
+		s.metrics.dropped.WithLabelValues(models.ReasonBadShape).Inc()
+		s.fail(c, err)
+		return
+	}
+	payload, err := ParseCollectPayload(body)
+	if err != nil {
+		s.metrics.dropped.WithLabelValues(models.ReasonBadShape).Inc()
+		s.fail(c, badRequest(err.Error()))
+		return
+	}
+	p, err := s.projectBySiteKey(c, payload.SiteKey)
+	if err != nil {
+		if isNotFound(err) {
+			s.metrics.dropped.WithLabelValues("unknown_site_key").Add(float64(len(payload.Events)))
+			s.fail(c, errStatus(http.StatusForbidden, "site_key", "unknown site key"))
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	n := int64(len(payload.Events))
+	if !models.OriginAllowed(p.AllowedOrigins, requestOrigin(c.Request)) {
+		s.metrics.dropped.WithLabelValues(models.ReasonOrigin).Add(float64(n))
+		if err := s.ingester.CountDropped(c, p.ID, models.ReasonOrigin, n); err != nil {
+			s.logger.Warn("count dropped events", append(logAttrs(c), "err", err.Error())...)
+		}
+		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
+		return
+	}
+	if !s.siteLimits.allow(p.SiteKey) || !s.clientLimits.allow(c.ClientIP()) {
+		s.metrics.dropped.WithLabelValues(models.ReasonRate).Add(float64(n))
+		_ = s.ingester.CountDropped(c, p.ID, models.ReasonRate, n)
+		c.Header("Retry-After", "1")
+		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many requests; retry later"))
+		return
+	}
+	now := s.store.Now().UTC()
+	batch := &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}}
+	if !sampledIn(payload.VisitorID, p.SampleRate) {
+		batch.Dropped[models.ReasonSampled] = n
+	} else {
+		norm := &normalizer{project: p, index: s.store.Index(), now: now, maxAge: eventMaxAge,
+			userAgent: c.Request.UserAgent(), screenW: screenWidth(payload.Context), loc: loadTZ(payload.Context.TZ)}
+		batch.Events = make([]models.Event, 0, len(payload.Events))
+		for i := range payload.Events {
+			ev, reason := norm.normalize(&payload.Events[i], payload.VisitorID, payload.SessionID)
+			if reason != "" {
+				batch.Dropped[reason]++
+				continue
+			}
+			batch.Events = append(batch.Events, ev)
+		}
+	}
+	for r, k := range batch.Dropped {
+		s.metrics.dropped.WithLabelValues(r).Add(float64(k))
+	}
+	ctx, cancel := context.WithTimeout(c, 10*time.Second)
+	defer cancel()
+	if err := s.ingester.Submit(ctx, batch); err != nil {
+		s.metrics.dropped.WithLabelValues(models.ReasonUnavailable).Add(float64(len(batch.Events)))
+		s.fail(c, errStatus(http.StatusServiceUnavailable, "unavailable", "storage is unavailable; retry later"))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func screenWidth(ctx CollectContext) int {
+	if len(ctx.Screen) > 0 && ctx.Screen[0] > 0 && ctx.Screen[0] < 100000 {
+		return ctx.Screen[0]
+	}
+	return 0
+}
+
+// sampledIn decides, the same way as collector.js, whether a visitor is in the sample: the
+// first 32 bits of the (random, hex) visitor id as a fraction of 2^32, below the rate. Ids that
+// do not start with 8 hex digits (imports, other clients) use FNV-1a of the whole id.
+func sampledIn(visitorID string, rate float64) bool {
+	if rate >= 1 {
+		return true
+	}
+	var h uint32
+	if v, err := strconv.ParseUint(visitorID[:min(8, len(visitorID))], 16, 32); err == nil && len(visitorID) >= 8 {
+		h = uint32(v)
+	} else {
+		h = 2166136261
+		for i := 0; i < len(visitorID); i++ {
+			h ^= uint32(visitorID[i])
+			h *= 16777619
+		}
+	}
+	return float64(h)/4294967296.0 < rate
+}

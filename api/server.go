@@ -1,0 +1,198 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"personas/jobs"
+	"personas/models"
+	"personas/privacy"
+)
+
+// Config is what the server needs to know about its environment.
+type Config struct {
+	PublicURL  string // external base URL, for snippets and links
+	Production bool   // Secure cookies, no development affordances
+	// Collect rate limits in requests per second (burst twice as much); 0 takes the default,
+	// a negative value disables the limit.
+	RatePerClient, RatePerSite float64
+	// VersionCheck is how often cached models are compared with the database (default 30 s).
+	VersionCheck time.Duration
+}
+
+func (c Config) versionCheckInterval() time.Duration {
+	if c.VersionCheck > 0 {
+		return c.VersionCheck
+	}
+	return 30 * time.Second
+}
+
+func (c Config) rates() (client, site float64) {
+	client, site = c.RatePerClient, c.RatePerSite
+	if client == 0 {
+		client = 200
+	}
+	if site == 0 {
+		site = 5000
+	}
+	return client, site
+}
+
+// Deps are the server's collaborators, built once in main.
+type Deps struct {
+	Store    *models.Store
+	Ingester *models.Ingester
+	Jobs     *jobs.Client
+	Redis  *redis.Client
+	Logger *slog.Logger
+	Signer *privacy.Signer
+	Config Config
+	// SchemaCheck reports whether the data schema is current (readiness).
+	SchemaCheck func(context.Context) error
+}
+
+// Server is the HTTP API and dashboard.
+type Server struct {
+	store   *models.Store
+	jobs    *jobs.Client
+	redis   *redis.Client
+	logger  *slog.Logger
+	cfg     Config
+	metrics *metrics
+	schema  func(context.Context) error
+	router  *gin.Engine
+	signer  *privacy.Signer
+
+	ingester     *models.Ingester
+	models       *modelCache
+	assignments  *assignmentWriter
+	listening    atomic.Bool
+	sites        *siteCache
+	siteLimits   *limiters
+	clientLimits *limiters
+
+	schemaOK atomic.Bool // cached once true: migrations only move forward
+}
+
+// NewServer builds the server and its routes.
+func NewServer(d Deps) *Server {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
+		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(5 * time.Second)}
+	s.models = newModelCache(256)
+	s.assignments = &assignmentWriter{ch: make(chan assignment, 10000), dropped: s.metrics.assignmentDrops}
+	cr, sr := d.Config.rates()
+	s.clientLimits = newLimiters(cr, int(2*cr))
+	s.siteLimits = newLimiters(sr, int(2*sr))
+	if d.Store != nil {
+		s.metrics.registry.MustRegister(newPoolCollector(d.Store.Pool()))
+	}
+	if d.Redis != nil {
+		s.metrics.registry.MustRegister(newQueueCollector(asynq.NewInspectorFromRedisClient(d.Redis)))
+	}
+	s.router = s.routes()
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Routes lists the registered method and path templates, for the OpenAPI agreement test.
+func (s *Server) Routes() []gin.RouteInfo { return s.router.Routes() }
+
+// Serve answers on ln until ctx ends, then stops accepting, lets in-flight requests finish for
+// up to grace, and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	hs := &http.Server{
+		Handler:           s.router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	// Background work of the instance: the change listener and the assignment writer. They stop
+	// after the HTTP server, so in-flight requests still find them.
+	bctx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); s.listen(bctx, s.cfg.versionCheckInterval()) }()
+	go func() { defer bg.Done(); s.runAssignmentWriter(bctx) }()
+	defer func() { stopBackground(); bg.Wait() }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("serve HTTP: %w", serr)
+	}
+	if err != nil {
+		return fmt.Errorf("shut down HTTP server: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz answers 200 only when PostgreSQL (both databases) and Redis answer and the schema is
+// current; otherwise 503 with what is wrong.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+	defer cancel()
+	checks := gin.H{}
+	ok := true
+	if err := s.store.Ping(ctx); err != nil {
+		checks["postgres"], ok = "unreachable", false
+	} else {
+		checks["postgres"] = "ok"
+		if !s.schemaOK.Load() && s.schema != nil {
+			if err := s.schema(ctx); err != nil {
+				checks["schema"], ok = err.Error(), false
+			} else {
+				s.schemaOK.Store(true)
+			}
+		}
+		if s.schemaOK.Load() || s.schema == nil {
+			checks["schema"] = "ok"
+		}
+	}
+	if err := s.redis.Ping(ctx).Err(); err != nil {
+		checks["redis"], ok = "unreachable", false
+	} else {
+		checks["redis"] = "ok"
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+		c.Header("Retry-After", "2")
+	}
+	c.JSON(status, gin.H{"ready": ok, "checks": checks})
+}
+
+func (s *Server) metricsHandler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
+}

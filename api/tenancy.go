@@ -1,0 +1,351 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"personas/models"
+)
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// login opens a dashboard session: JSON or form body. Unknown email and wrong password answer
+// the same, in the same time; repeated failures back off per account and per client.
+func (s *Server) login(c *gin.Context) {
+	var req loginRequest
+	if isForm(c.Request) {
+		req.Email, req.Password = c.PostForm("email"), c.PostForm("password")
+	} else if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	acct := s.store.LoginSubject("account", req.Email)
+	client := s.store.LoginSubject("client", c.ClientIP())
+	wait, err := s.store.LoginBackoff(c, acct, client)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if wait > 0 {
+		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
+		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many failed logins; wait before trying again"))
+		return
+	}
+	u, err := s.store.Authenticate(c, req.Email, req.Password)
+	if err != nil {
+		if err == models.ErrUnauthenticated {
+			if rerr := s.store.RecordLoginFailure(c, acct, client); rerr != nil {
+				s.fail(c, rerr)
+				return
+			}
+			s.fail(c, errStatus(http.StatusUnauthorized, "unauthenticated", "wrong email or password"))
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	_ = s.store.ClearLoginFailures(c, acct)
+	se, err := s.store.CreateSession(c, u.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.setSessionCookie(c, se.Secret, int(models.SessionTTL.Seconds()))
+	if isForm(c.Request) {
+		next := c.PostForm("next")
+		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+			next = "/"
+		}
+		c.Redirect(http.StatusSeeOther, next)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"user": u, "csrf_token": se.CSRF, "expires_at": se.ExpiresAt})
+}
+
+func (s *Server) setSessionCookie(c *gin.Context, value string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: SessionCookie, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.cfg.Production, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (s *Server) logout(c *gin.Context) {
+	if cookie, err := c.Cookie(SessionCookie); err == nil {
+		if err := s.store.DeleteSession(c, cookie); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	s.setSessionCookie(c, "", -1)
+	if isForm(c.Request) {
+		c.Redirect(http.StatusSeeOther, "/login")
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) me(c *gin.Context) {
+	p := principalFrom(c)
+	u, err := s.store.User(c, p.UserID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	body := gin.H{"user": u}
+	if p.SessionCSRF != "" {
+		body["csrf_token"] = p.SessionCSRF
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+func (s *Server) listProjects(c *gin.Context) {
+	ps, err := s.store.ProjectsOf(c, principalFrom(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if ps == nil {
+		ps = []models.Project{}
+	}
+	c.JSON(http.StatusOK, gin.H{"projects": ps})
+}
+
+type createProjectRequest struct {
+	Name           string   `json:"name"`
+	AllowedOrigins []string `json:"allowed_origins"`
+}
+
+func (s *Server) createProject(c *gin.Context) {
+	var req createProjectRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if req.AllowedOrigins == nil {
+		req.AllowedOrigins = []string{}
+	}
+	p, err := s.store.CreateProject(c, principalFrom(c).UserID, req.Name, req.AllowedOrigins)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, p.ID, "project.create", p.ID.String(), nil)
+	p.Role = models.RoleOwner
+	c.JSON(http.StatusCreated, p)
+}
+
+func (s *Server) getProject(c *gin.Context) {
+	p := projectFrom(c)
+	p.Role = roleFrom(c)
+	c.JSON(http.StatusOK, p)
+}
+
+// updateProject changes settings: capture settings for editors, origins and retention for
+// admins.
+func (s *Server) updateProject(c *gin.Context) {
+	var set models.Settings
+	if err := decodeJSON(c, &set); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if set.AdminOnly() && !s.need(c, models.RoleAdmin) {
+		return
+	}
+	if len(set.Fields()) == 0 {
+		s.fail(c, badRequest("no setting given"))
+		return
+	}
+	p, err := s.store.UpdateSettings(c, projectFrom(c).ID, set)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, p.ID, "project.update", p.ID.String(), map[string]any{"fields": set.Fields()})
+	p.Role = roleFrom(c)
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) listMembers(c *gin.Context) {
+	ms, err := s.store.Members(c, projectFrom(c).ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if ms == nil {
+		ms = []models.Member{}
+	}
+	c.JSON(http.StatusOK, gin.H{"members": ms})
+}
+
+type memberRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+func (s *Server) addMember(c *gin.Context) {
+	var req memberRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	role, err := models.ParseRole(req.Role)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	pid := projectFrom(c).ID
+	uid, err := s.store.AddMember(c, pid, req.Email, role)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, pid, "member.add", uid.String(), map[string]any{"role": role})
+	c.JSON(http.StatusCreated, gin.H{"user_id": uid, "role": role})
+}
+
+func (s *Server) memberParam(c *gin.Context) (uuid.UUID, bool) {
+	id, err := uuid.Parse(c.Param("user_id"))
+	if err != nil {
+		s.fail(c, models.ErrNotFound)
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
+func (s *Server) updateMember(c *gin.Context) {
+	uid, ok := s.memberParam(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		Role string `json:"role"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	role, err := models.ParseRole(req.Role)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	pid := projectFrom(c).ID
+	if err := s.store.SetMemberRole(c, pid, uid, role); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, pid, "member.update", uid.String(), map[string]any{"role": role})
+	c.JSON(http.StatusOK, gin.H{"user_id": uid, "role": role})
+}
+
+func (s *Server) removeMember(c *gin.Context) {
+	uid, ok := s.memberParam(c)
+	if !ok {
+		return
+	}
+	pid := projectFrom(c).ID
+	if err := s.store.RemoveMember(c, pid, uid); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, pid, "member.remove", uid.String(), nil)
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) transferOwnership(c *gin.Context) {
+	var req struct {
+		UserID uuid.UUID `json:"user_id"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	pid := projectFrom(c).ID
+	if err := s.store.TransferOwnership(c, pid, req.UserID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, pid, "project.transfer", req.UserID.String(), nil)
+	c.JSON(http.StatusOK, gin.H{"owner": req.UserID})
+}
+
+func (s *Server) auditLog(c *gin.Context) {
+	limit := 50
+	if l := c.Query("limit"); l != "" {
+		n, err := atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			s.fail(c, models.Invalid("limit", "must be between 1 and 200"))
+			return
+		}
+		limit = n
+	}
+	entries, next, err := s.store.AuditPage(c, projectFrom(c).ID, c.Query("cursor"), limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"entries": entries, "next": next})
+}
+
+type tokenRequest struct {
+	Name          string `json:"name"`
+	ExpiresInDays *int   `json:"expires_in_days"`
+}
+
+func (s *Server) createToken(c *gin.Context) {
+	var req tokenRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	days := 90
+	if req.ExpiresInDays != nil {
+		days = *req.ExpiresInDays
+	}
+	p := principalFrom(c)
+	t, secret, err := s.store.CreateToken(c, p.UserID, req.Name, days)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, models.AccountScope, "token.create", t.ID.String(), nil)
+	c.JSON(http.StatusCreated, gin.H{"token": secret, "id": t.ID, "name": t.Name, "prefix": t.Prefix,
+		"created_at": t.CreatedAt, "expires_at": t.ExpiresAt})
+}
+
+func (s *Server) listTokens(c *gin.Context) {
+	ts, err := s.store.Tokens(c, principalFrom(c).UserID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if ts == nil {
+		ts = []models.Token{}
+	}
+	c.JSON(http.StatusOK, gin.H{"tokens": ts})
+}
+
+func (s *Server) revokeToken(c *gin.Context) {
+	id, err := uuid.Parse(c.Param("token_id"))
+	if err != nil {
+		s.fail(c, models.ErrNotFound)
+		return
+	}
+	if err := s.store.RevokeToken(c, principalFrom(c), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, models.AccountScope, "token.revoke", id.String(), nil)
+	c.Status(http.StatusNoContent)
+}
+
+
+
+

@@ -1,0 +1,169 @@
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver pgtestdb uses
+	"github.com/peterldowns/pgtestdb"
+	"github.com/peterldowns/pgtestdb/migrators/goosemigrator"
+	"github.com/redis/go-redis/v9"
+
+	"personas/migrations"
+	"personas/models"
+	"personas/privacy"
+)
+
+// PostgresURL is the server tests create their databases on.
+func PostgresURL() string {
+	if u := os.Getenv("PERSONAS_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// RedisAddr is the Redis server tests take a database of.
+func RedisAddr() string {
+	if a := os.Getenv("PERSONAS_TEST_REDIS_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+func pgConfig() pgtestdb.Config {
+	u, _ := url.Parse(PostgresURL())
+	pw, _ := u.User.Password()
+	port := u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	return pgtestdb.Config{DriverName: "pgx", Host: u.Hostname(), Port: port, User: u.User.Username(),
+		Password: pw, Database: "postgres", Options: "sslmode=disable", ForceTerminateConnections: true}
+}
+
+// Databases creates a fresh data database and key store database, both migrated, and returns
+// their URLs.
+func Databases(t testing.TB) (dataURL, keysURL string) {
+	t.Helper()
+	data := pgtestdb.Custom(t, pgConfig(), goosemigrator.New(".", goosemigrator.WithFS(migrations.Data())))
+	keys := pgtestdb.Custom(t, pgConfig(), goosemigrator.New(".", goosemigrator.WithFS(migrations.Keystore()),
+		goosemigrator.WithTableName("goose_db_version")))
+	return data.URL(), keys.URL()
+}
+
+// Pool opens a pgx pool closed at cleanup.
+func Pool(t testing.TB, dbURL string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := models.OpenPool(context.Background(), dbURL, 8)
+	if err != nil {
+		t.Fatalf("open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// Secrets are freshly generated keys for one test.
+type Secrets struct {
+	EncryptionKeys string // keyring spec
+	IndexKey       []byte
+	SigningKey     []byte
+}
+
+// NewSecrets makes random keys.
+func NewSecrets(t testing.TB) Secrets {
+	t.Helper()
+	spec, err := privacy.GenerateKeyringSpec("t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Secrets{EncryptionKeys: spec, IndexKey: randomBytes(32), SigningKey: randomBytes(32)}
+}
+
+// Env reports the secrets as environment variables.
+func (s Secrets) Env() map[string]string {
+	return map[string]string{
+		"PERSONAS_ENCRYPTION_KEYS": s.EncryptionKeys,
+		"PERSONAS_INDEX_KEY":       base64.StdEncoding.EncodeToString(s.IndexKey),
+		"PERSONAS_SIGNING_KEY":     base64.StdEncoding.EncodeToString(s.SigningKey),
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// Env is a complete test environment on real servers.
+type Env struct {
+	DataURL, KeysURL string
+	Pool, Keys       *pgxpool.Pool
+	Store            *models.Store
+	Secrets          Secrets
+	Keyring          *privacy.Keyring
+	Index            *privacy.BlindIndex
+}
+
+// New builds databases, secrets and a Store for one test.
+func New(t testing.TB) *Env {
+	t.Helper()
+	e := &Env{Secrets: NewSecrets(t)}
+	e.DataURL, e.KeysURL = Databases(t)
+	e.Pool, e.Keys = Pool(t, e.DataURL), Pool(t, e.KeysURL)
+	var err error
+	if e.Keyring, err = privacy.ParseKeyring(e.Secrets.EncryptionKeys); err != nil {
+		t.Fatal(err)
+	}
+	if e.Index, err = privacy.NewBlindIndex(e.Secrets.IndexKey); err != nil {
+		t.Fatal(err)
+	}
+	e.Store = models.NewStore(e.Pool, e.Keys, e.Keyring, e.Index)
+	return e
+}
+
+// Redis takes a Redis database of its own for the test (1–15, locked in database 0 so that
+// packages running in parallel never share one), flushes it, and returns a client and its URL.
+func Redis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	ctx := context.Background()
+	lock := redis.NewClient(&redis.Options{Addr: RedisAddr(), DB: 0})
+	defer lock.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	token := base64.RawURLEncoding.EncodeToString(randomBytes(9))
+	for {
+		for db := 1; db <= 15; db++ {
+			key := "personas:test:redis-db:" + strconv.Itoa(db)
+			ok, err := lock.SetNX(ctx, key, token, 30*time.Minute).Result()
+			if err != nil {
+				t.Fatalf("Redis at %s: %v", RedisAddr(), err)
+			}
+			if !ok {
+				continue
+			}
+			c := redis.NewClient(&redis.Options{Addr: RedisAddr(), DB: db})
+			if err := c.FlushDB(ctx).Err(); err != nil {
+				t.Fatalf("flush Redis db %d: %v", db, err)
+			}
+			t.Cleanup(func() {
+				_ = c.FlushDB(context.Background()).Err()
+				_ = c.Close()
+				l := redis.NewClient(&redis.Options{Addr: RedisAddr(), DB: 0})
+				_ = l.Eval(context.Background(), `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`, []string{key}, token).Err()
+				_ = l.Close()
+			})
+			return c, fmt.Sprintf("redis://%s/%d", RedisAddr(), db)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no free Redis test database in 2 minutes")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

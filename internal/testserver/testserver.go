@@ -1,0 +1,287 @@
+// Package testserver runs the whole service in-process for tests: a real Store on fresh
+// databases, the group-commit ingester, the API behind an httptest server, and the job workers
+// on a Redis database of the test's own. Everything stops in t.Cleanup.
+package testserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"personas/api"
+	"personas/classifier"
+	"personas/enrichment"
+	"personas/internal/testenv"
+	"personas/jobs"
+	"personas/models"
+	"personas/privacy"
+)
+
+// Options tune a test server.
+type Options struct {
+	// NoWorker leaves the job workers off (tasks stay queued in Redis).
+	NoWorker bool
+	// Enricher replaces the rule-based enricher (e.g. one pointed at an Azure double).
+	Enricher *enrichment.Enricher
+	// Env reuses databases and secrets (a second instance on the same databases).
+	Env *testenv.Env
+	// RedisURL reuses a Redis database (with Env, for a second instance).
+	Redis *redis.Client
+	// TrainOptions tune the classifier for small test populations.
+	TrainOptions classifier.TrainOptions
+	// RetrainDelay of the debounced retrain after erasures.
+	RetrainDelay time.Duration
+	// APIConfig overrides parts of the API configuration.
+	APIConfig api.Config
+}
+
+// Server is a running service.
+type Server struct {
+	*testenv.Env
+	URL      string
+	HTTP     *httptest.Server
+	API      *api.Server
+	Redis    *redis.Client
+	Jobs     *jobs.Client
+	Signer   *privacy.Signer
+	Logs     *SyncBuffer
+	Logger   *slog.Logger
+	Ingester *models.Ingester
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	worker   *jobs.Worker
+	stopOnce sync.Once
+}
+
+// SyncBuffer is a goroutine-safe log sink.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything logged so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// New starts a service for the test.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	env := opts.Env
+	if env == nil {
+		env = testenv.New(t)
+	}
+	rdb := opts.Redis
+	if rdb == nil {
+		rdb, _ = testenv.Redis(t)
+	}
+	signer, err := privacy.NewSigner(env.Secrets.SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &SyncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{Env: env, Redis: rdb, Jobs: jobs.NewClient(rdb), Signer: signer, Logs: logs, Logger: logger, cancel: cancel}
+	s.Ingester = models.NewIngester(env.Store, models.IngesterConfig{}, logger)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.Ingester.Run(ctx) }()
+	cfg := opts.APIConfig
+	if cfg.RatePerClient == 0 {
+		cfg.RatePerClient = -1
+	}
+	if cfg.RatePerSite == 0 {
+		cfg.RatePerSite = -1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = s.URL
+	}
+	s.API = api.NewServer(api.Deps{Store: env.Store, Ingester: s.Ingester, Jobs: s.Jobs, Redis: rdb, Logger: logger,
+		Signer: signer, Config: cfg})
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); _ = s.API.Serve(ctx, ln, 5*time.Second) }()
+	if !opts.NoWorker {
+		w := jobs.NewWorker(rdb, jobs.WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second}, logger)
+		to := opts.TrainOptions
+		if to.MinClusterSize == 0 {
+			to.MinClusterSize = 10
+		}
+		if err := jobs.Register(w, jobs.Deps{Store: env.Store, Client: s.Jobs, Redis: rdb, Signer: signer,
+			Enricher: opts.Enricher, Logger: logger, TrainOptions: to, RetrainDelay: opts.RetrainDelay}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		s.worker = w
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Stop stops the service (idempotent).
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		if s.worker != nil {
+			s.worker.Shutdown()
+		}
+		s.cancel()
+		s.wg.Wait()
+	})
+}
+
+// Account is a user with a token and a project.
+type Account struct {
+	UserID    uuid.UUID
+	Email     string
+	Token     string
+	ProjectID uuid.UUID
+	SiteKey   string
+}
+
+// Origin is the allowed origin of projects made by NewAccount.
+const Origin = "https://shop.example"
+
+// NewAccount creates a user (platform admin or not), a project it owns and a token.
+func (s *Server) NewAccount(t testing.TB, email string, platformAdmin bool) Account {
+	t.Helper()
+	ctx := context.Background()
+	u, _, err := s.Store.EnsureUser(ctx, email, "correct horse battery staple", platformAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Store.CreateProject(ctx, u.ID, "Project of "+email, []string{Origin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := s.Store.CreateToken(ctx, u.ID, "test", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Account{UserID: u.ID, Email: email, Token: tok, ProjectID: p.ID, SiteKey: p.SiteKey}
+}
+
+// Member adds a user with a role to a project and returns a token of theirs.
+func (s *Server) Member(t testing.TB, projectID uuid.UUID, email string, role models.Role) (uuid.UUID, string) {
+	t.Helper()
+	ctx := context.Background()
+	uid, err := s.Store.AddMember(ctx, projectID, email, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := s.Store.CreateToken(ctx, uid, "test", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uid, tok
+}
+
+// Response is an HTTP answer read whole.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Request is one call to the API.
+type Request struct {
+	Method, Path string
+	Token        string
+	Body         any // string, []byte or a value encoded as JSON
+	Header       map[string]string
+}
+
+// Do sends a request and reads the answer.
+func (s *Server) Do(t testing.TB, r Request) Response {
+	t.Helper()
+	var body io.Reader
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(r.Method, s.URL+r.Path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.Token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Collect posts events for a visitor from the allowed origin and fails the test unless 204.
+func (s *Server) Collect(t testing.TB, siteKey, visitorID, sessionID string, events []map[string]any) {
+	t.Helper()
+	r := s.Do(t, Request{Method: "POST", Path: "/v1/collect", Header: map[string]string{"Origin": Origin, "Content-Type": "text/plain"},
+		Body: map[string]any{"site_key": siteKey, "visitor_id": visitorID, "session_id": sessionID,
+			"context": map[string]any{"tz": "UTC", "screen": []int{1440, 900}}, "events": events}})
+	if r.Status != http.StatusNoContent {
+		t.Fatalf("collect: status %d: %s", r.Status, r.Body)
+	}
+}
+
+// Eventually polls cond until it holds or the deadline passes.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
