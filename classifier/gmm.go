@@ -81,7 +81,7 @@ func FitGMM(X []float64, n, d, k int, init []float64, opts GMMOptions) (GMM, err
 				x := X[i*d : (i+1)*d]
 				ll += tm.posterior(x, resp)
 				for j, r := range resp {
-					if r == 0 {
+					if r < negligible {
 						continue
 					}
 					nk[j] += r
@@ -113,6 +113,11 @@ func FitGMM(X []float64, n, d, k int, init []float64, opts GMMOptions) (GMM, err
 	}
 	return g, nil
 }
+
+// negligible is the responsibility under which a row is left out of a component's statistics: its
+// contribution is below the rounding of the sums, and skipping it saves most of the E-step on
+// well-separated components.
+const negligible = 1e-12
 
 // gmmStats holds per-chunk sufficient statistics: responsibility sums, Σ r·x and Σ r·x².
 type gmmStats struct {

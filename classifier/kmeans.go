@@ -59,18 +59,23 @@ func KMeans(X []float64, n, d, k int, opts KMeansOptions) (KMeansResult, error) 
 	w := newLloydWork(X, n, d, k)
 	best := KMeansResult{Inertia: math.Inf(1)}
 	bestLabels := make([]int, n)
+	scratch := make([]float64, min(n, opts.InitSample))
+	var prev []float64 // the previous start's final centroids
 	for s := range opts.Starts {
 		rng := rand.New(rand.NewPCG(opts.Seed, uint64(s)))
 		c := make([]float64, k*d)
-		seedCentres(X, n, d, k, opts.InitSample, rng, c, w.dists)
-		inertia, iter, conv := w.lloyd(c, opts.MaxIter, tol)
-		if inertia < best.Inertia {
+		seedCentres(X, n, d, k, opts.InitSample, rng, c, scratch)
+		w.guessLabels(prev, c)
+		iter, conv := w.lloyd(c, opts.MaxIter, tol)
+		prev = c
+		if inertia := w.statsInertia(c); inertia < best.Inertia {
 			best = KMeansResult{K: k, Centroids: c, Inertia: inertia, Iter: iter, Converged: conv}
 			copy(bestLabels, w.labels)
 		}
 	}
 	best.Labels = bestLabels
 	best.Sizes = clusterSizes(bestLabels, k)
+	best.Inertia = inertia(X, n, d, best.Centroids, bestLabels)
 	return best, nil
 }
 
@@ -122,130 +127,236 @@ func clusterSizes(labels []int, k int) []int {
 	return sizes
 }
 
-// lloydWork holds the buffers of Lloyd iterations, reused across starts.
+// lloydWork holds the state of Lloyd iterations, reused across starts. Assignments use Hamerly's
+// bounds (Hamerly 2010): per row an upper bound on the distance to its centroid and a lower bound
+// on the distance to any other, loosened by how far the centroids move. A row whose bounds show
+// that its label cannot change is not read at all, and cluster sums change only for rows that
+// move, so the iterations after the first cost a pass over two small arrays rather than over X,
+// which on large data is bound by memory bandwidth. The labels are exactly those of Lloyd's
+// algorithm.
 type lloydWork struct {
 	X       []float64
 	n, d, k int
 	labels  []int
-	dists   []float64 // squared distance of each row to its centroid
-	// per chunk: sums (k×d), counts (k), inertia and changed labels
+	upper   []float64 // per row: ≥ distance to its centroid
+	lower   []float64 // per row: ≤ distance to every other centroid
+	// per chunk, kept across iterations and updated as rows move: Σx (k×d), Σ‖x‖² (k), counts (k)
 	sums    []float64
+	sq      []float64
 	counts  []int
-	inertia []float64
-	changed []int
-	quarter []float64 // k × k quarter squared distances between centroids
+	changed []int     // per chunk: labels changed in the last assignment
+	ccd     []float64 // k × k distances between centroids
+	half    []float64 // per centroid: half the distance to its nearest other centroid
+	delta   []float64 // per centroid: distance moved by the last update
+	// the two largest moves and the centroid of the largest, to loosen lower bounds
+	maxMove, maxMove2 float64
+	maxMover          int
 }
 
 func newLloydWork(X []float64, n, d, k int) *lloydWork {
 	nc := numChunks(n, rowChunk)
 	return &lloydWork{X: X, n: n, d: d, k: k,
-		labels: make([]int, n), dists: make([]float64, n),
-		sums: make([]float64, nc*k*d), counts: make([]int, nc*k),
-		inertia: make([]float64, nc), changed: make([]int, nc), quarter: make([]float64, k*k)}
+		labels: make([]int, n), upper: make([]float64, n), lower: make([]float64, n),
+		sums: make([]float64, nc*k*d), sq: make([]float64, nc*k), counts: make([]int, nc*k),
+		changed: make([]int, nc), ccd: make([]float64, k*k), half: make([]float64, k), delta: make([]float64, k)}
 }
 
-// assign labels every row with its nearest centroid in c and gathers per-chunk sums; it returns
-// the inertia for c and how many labels changed.
-func (w *lloydWork) assign(c []float64) (float64, int) {
+// centreDistances fills ccd and half for the centroids c.
+func (w *lloydWork) centreDistances(c []float64) {
 	d, k := w.d, w.k
-	quarter := centreQuarters(c, d, k, w.quarter)
+	for a := range k {
+		w.ccd[a*k+a] = 0
+		w.half[a] = math.Inf(1)
+	}
+	for a := range k {
+		for j := a + 1; j < k; j++ {
+			v := math.Sqrt(sqDist(c[a*d:(a+1)*d], c[j*d:(j+1)*d]))
+			w.ccd[a*k+j], w.ccd[j*k+a] = v, v
+			w.half[a] = min(w.half[a], v/2)
+			w.half[j] = min(w.half[j], v/2)
+		}
+	}
+}
+
+// firstAssign labels every row with its nearest centroid in c, starting the search from its
+// current label (a guess) and skipping centroids the triangle inequality rules out; it sets the
+// bounds and recomputes the chunk sums from scratch.
+func (w *lloydWork) firstAssign(c []float64) {
+	d, k := w.d, w.k
+	w.centreDistances(c)
 	forChunks(w.n, rowChunk, func(ch, lo, hi int) {
 		sums := w.sums[ch*k*d : (ch+1)*k*d]
+		sq := w.sq[ch*k : (ch+1)*k]
 		counts := w.counts[ch*k : (ch+1)*k]
 		clear(sums)
+		clear(sq)
 		clear(counts)
-		var inertia float64
-		changed := 0
+		lb := make([]float64, k)
 		for i := lo; i < hi; i++ {
 			x := w.X[i*d : (i+1)*d]
-			j, dd := nearestFrom(x, c, k, max(w.labels[i], 0), quarter)
-			if w.labels[i] != j {
-				changed++
-				w.labels[i] = j
+			best := min(max(w.labels[i], 0), k-1)
+			bd := sqDist(x, c[best*d:(best+1)*d])
+			for j := range k {
+				if j == best {
+					continue
+				}
+				dist := math.Sqrt(bd)
+				if cc := w.ccd[best*k+j]; cc >= 2*dist {
+					lb[j] = cc - dist // d(x, c_j) ≥ d(c_best, c_j) − d(x, c_best) ≥ d(x, c_best)
+					continue
+				}
+				dj := sqDist(x, c[j*d:(j+1)*d])
+				lb[j] = math.Sqrt(dj)
+				if dj < bd {
+					lb[best] = dist
+					best, bd = j, dj
+				}
 			}
-			w.dists[i] = dd
-			inertia += dd
-			counts[j]++
-			s := sums[j*d : (j+1)*d]
+			second := math.Inf(1)
+			for j, v := range lb {
+				if j != best {
+					second = min(second, v)
+				}
+			}
+			w.labels[i], w.upper[i], w.lower[i] = best, math.Sqrt(bd), second
+			counts[best]++
+			sq[best] += sqNorm(x)
+			s := sums[best*d : (best+1)*d]
 			for t, v := range x {
 				s[t] += v
 			}
 		}
-		w.inertia[ch], w.changed[ch] = inertia, changed
 	})
-	var inertia float64
-	changed := 0
-	for ch := range w.inertia {
-		inertia += w.inertia[ch]
-		changed += w.changed[ch]
-	}
-	return inertia, changed
 }
 
-// centreQuarters fills q (k × k) with a quarter of the squared distance between every two
-// centres: a row within sqrt(q[a][j]) of centre a cannot be closer to centre j, which lets
-// nearestFrom skip most distance computations on clustered data (exactly, not approximately).
-func centreQuarters(c []float64, d, k int, q []float64) []float64 {
-	for a := range k {
-		q[a*k+a] = 0
-		for j := a + 1; j < k; j++ {
-			v := sqDist(c[a*d:(a+1)*d], c[j*d:(j+1)*d]) / 4
-			q[a*k+j], q[j*k+a] = v, v
-		}
-	}
-	return q
-}
-
-// nearestFrom is nearest starting from centre a (usually the row's previous label) and skipping
-// every centre j whose quarter squared distance to the best centre so far is at least the best
-// squared distance: by the triangle inequality it cannot be closer.
-func nearestFrom(x, c []float64, k, a int, quarter []float64) (int, float64) {
-	d := len(x)
-	best, bestD := a, sqDist(x, c[a*d:(a+1)*d])
-	for j := range k {
-		if j == a || quarter[best*k+j] >= bestD {
-			continue
-		}
-		if dj := sqDist(x, c[j*d:(j+1)*d]); dj < bestD || (dj == bestD && j < best) {
-			best, bestD = j, dj
-		}
-	}
-	return best, bestD
-}
-
-// update moves the centroids c to the means of their rows (reducing chunk sums in order),
-// relocates empty clusters to the rows farthest from their centroid, and returns the squared
-// shift of all centroids.
-func (w *lloydWork) update(c []float64) float64 {
+// assign relabels the rows for the centroids c after an update, reading only rows whose bounds
+// allow a change, and moves those rows' contributions between cluster sums. It returns how many
+// labels changed.
+func (w *lloydWork) assign(c []float64) int {
 	d, k := w.d, w.k
-	sums := make([]float64, k*d)
-	counts := make([]int, k)
-	nc := len(w.inertia)
-	for ch := range nc {
+	w.centreDistances(c)
+	forChunks(w.n, rowChunk, func(ch, lo, hi int) {
+		sums := w.sums[ch*k*d : (ch+1)*k*d]
+		sq := w.sq[ch*k : (ch+1)*k]
+		counts := w.counts[ch*k : (ch+1)*k]
+		changed := 0
+		for i := lo; i < hi; i++ {
+			a := w.labels[i]
+			u := w.upper[i] + w.delta[a]
+			l := w.lower[i] - w.maxMove
+			if a == w.maxMover {
+				l = w.lower[i] - w.maxMove2
+			}
+			m := max(w.half[a], l)
+			if u <= m {
+				w.upper[i], w.lower[i] = u, l
+				continue
+			}
+			x := w.X[i*d : (i+1)*d]
+			bd := sqDist(x, c[a*d:(a+1)*d])
+			if u = math.Sqrt(bd); u <= m {
+				w.upper[i], w.lower[i] = u, l
+				continue
+			}
+			best, second := a, math.Inf(1)
+			for j := range k {
+				if j == a {
+					continue
+				}
+				dj := sqDist(x, c[j*d:(j+1)*d])
+				if dj < bd {
+					second = bd
+					best, bd = j, dj
+				} else if dj < second {
+					second = dj
+				}
+			}
+			w.upper[i], w.lower[i] = math.Sqrt(bd), math.Sqrt(second)
+			if best == a {
+				continue
+			}
+			changed++
+			w.labels[i] = best
+			counts[a]--
+			counts[best]++
+			nx := sqNorm(x)
+			sq[a] -= nx
+			sq[best] += nx
+			sa, sb := sums[a*d:(a+1)*d], sums[best*d:(best+1)*d]
+			for t, v := range x {
+				sa[t] -= v
+				sb[t] += v
+			}
+		}
+		w.changed[ch] = changed
+	})
+	changed := 0
+	for _, v := range w.changed {
+		changed += v
+	}
+	return changed
+}
+
+func sqNorm(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v * v
+	}
+	return s
+}
+
+// totals reduces the chunk statistics in chunk order.
+func (w *lloydWork) totals() (sums, sq []float64, counts []int) {
+	d, k := w.d, w.k
+	sums = make([]float64, k*d)
+	sq = make([]float64, k)
+	counts = make([]int, k)
+	for ch := range w.changed {
 		for t, v := range w.sums[ch*k*d : (ch+1)*k*d] {
 			sums[t] += v
 		}
-		for j, v := range w.counts[ch*k : (ch+1)*k] {
-			counts[j] += v
+		for j := range k {
+			sq[j] += w.sq[ch*k+j]
+			counts[j] += w.counts[ch*k+j]
 		}
 	}
+	return sums, sq, counts
+}
+
+// update moves the centroids c to the means of their rows, relocates empty clusters to the rows
+// farthest from their centroid, records how far each centroid moved, and returns the sum of the
+// squared moves.
+func (w *lloydWork) update(c []float64) float64 {
+	d, k := w.d, w.k
+	sums, _, counts := w.totals()
 	var shift float64
 	var taken []int
+	w.maxMove, w.maxMove2, w.maxMover = 0, 0, -1
 	for j := range k {
 		cj := c[j*d : (j+1)*d]
+		var moved float64
 		if counts[j] == 0 {
-			far := farthestRow(w.dists, taken)
+			far := farthestRow(w.upper, taken)
 			taken = append(taken, far)
-			shift += sqDist(cj, w.X[far*d:(far+1)*d])
+			moved = sqDist(cj, w.X[far*d:(far+1)*d])
 			copy(cj, w.X[far*d:(far+1)*d])
-			continue
+		} else {
+			inv := 1 / float64(counts[j])
+			for t := range cj {
+				v := sums[j*d+t] * inv
+				dv := v - cj[t]
+				moved += dv * dv
+				cj[t] = v
+			}
 		}
-		inv := 1 / float64(counts[j])
-		for t := range cj {
-			v := sums[j*d+t] * inv
-			dv := v - cj[t]
-			shift += dv * dv
-			cj[t] = v
+		shift += moved
+		w.delta[j] = math.Sqrt(moved)
+		switch {
+		case w.delta[j] > w.maxMove:
+			w.maxMove2 = w.maxMove
+			w.maxMove, w.maxMover = w.delta[j], j
+		case w.delta[j] > w.maxMove2:
+			w.maxMove2 = w.delta[j]
 		}
 	}
 	return shift
@@ -261,27 +372,43 @@ func farthestRow(dists []float64, taken []int) int {
 	return best
 }
 
+// statsInertia is the inertia of the current labels for the centroids c from the cluster
+// statistics: Σ‖x‖² − 2 c·Σx + n‖c‖² per cluster. It ranks starts without a pass over X; the
+// winner's inertia is then computed exactly.
+func (w *lloydWork) statsInertia(c []float64) float64 {
+	d := w.d
+	sums, sq, counts := w.totals()
+	var s float64
+	for j := range w.k {
+		cj := c[j*d : (j+1)*d]
+		s += sq[j] - 2*dot(cj, sums[j*d:(j+1)*d]) + float64(counts[j])*sqNorm(cj)
+	}
+	return max(0, s)
+}
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
 // lloyd iterates from the centroids c (updated in place) until the labels stop changing, the
-// centroids move less than tol, or maxIter; it returns the inertia of the final labels for the
-// final centroids, the iterations run and whether it converged.
-func (w *lloydWork) lloyd(c []float64, maxIter int, tol float64) (float64, int, bool) {
-	for i := range w.labels {
-		w.labels[i] = -1
-	}
-	var inertia float64
+// centroids move less than tol (squared), or maxIter; the labels end consistent with the final
+// centroids. It returns the iterations run and whether it converged.
+func (w *lloydWork) lloyd(c []float64, maxIter int, tol float64) (int, bool) {
+	w.firstAssign(c)
 	for it := 1; it <= maxIter; it++ {
-		var changed int
-		inertia, changed = w.assign(c)
-		if changed == 0 {
-			return inertia, it, true
-		}
 		if shift := w.update(c); shift <= tol {
-			inertia, _ = w.assign(c)
-			return inertia, it, true
+			w.assign(c)
+			return it, true
+		}
+		if w.assign(c) == 0 {
+			return it, true
 		}
 	}
-	inertia, _ = w.assign(c)
-	return inertia, maxIter, false
+	return maxIter, false
 }
 
 // seedCentres runs k-means++ on all rows, or on a uniform sample of m rows when there are more.
@@ -458,4 +585,25 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// guessLabels primes the labels for the first assignment of a start with initial centroids c:
+// the nearest new centroid to each row's centroid in the previous start (or all 0 for the first
+// start). The labels are only where the search starts, but a good start lets the triangle
+// inequality skip most other centroids, which makes the first assignment of later starts, the
+// only one that reads every row, several times cheaper. Results do not depend on the guess (but
+// for exact ties).
+func (w *lloydWork) guessLabels(prev, c []float64) {
+	if prev == nil {
+		clear(w.labels)
+		return
+	}
+	d, k := w.d, w.k
+	to := make([]int, k)
+	for a := range k {
+		to[a], _ = nearest(prev[a*d:(a+1)*d], c, k)
+	}
+	for i, l := range w.labels {
+		w.labels[i] = to[l]
+	}
 }

@@ -4,7 +4,11 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"personas/classifier"
 )
@@ -187,5 +191,39 @@ func TestKMeansDuplicateRows(t *testing.T) {
 	}
 	if res.Inertia != 0 {
 		t.Errorf("inertia %v, want 0", res.Inertia)
+	}
+}
+
+func TestMiniBatchCloseToLloyd(t *testing.T) {
+	const n, d, k = 60000, 24, 8
+	X, _ := mixture(rand.New(rand.NewPCG(1, 0)), n, d, k, 3, 1.5)
+	lloyd, err := classifier.KMeans(X, n, d, k, classifier.KMeansOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := classifier.MiniBatchKMeans(X, n, d, k, classifier.MiniBatchOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb.Inertia > 1.01*lloyd.Inertia {
+		t.Errorf("mini-batch inertia %.1f, want within 1 %% of Lloyd's %.1f", mb.Inertia, lloyd.Inertia)
+	}
+}
+
+func TestKMeansSameOnAnyNumberOfCores(t *testing.T) {
+	X, n, d, _ := syntheticCases[1].generate(6)
+	X = slices.Repeat(X, 4) // several chunks
+	n *= 4
+	run := func(procs int) classifier.KMeansResult {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		res, err := classifier.KMeans(X, n, d, 3, classifier.KMeansOptions{Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	one, four := run(1), run(4)
+	if diff := cmp.Diff(one, four); diff != "" {
+		t.Errorf("1 core vs 4 (-one +four):\n%s", diff)
 	}
 }

@@ -9,12 +9,19 @@ import (
 // MiniBatchOptions tune MiniBatchKMeans. Zero values take the defaults, close to scikit-learn's
 // MiniBatchKMeans as bench/sklearn_anchor.py runs it.
 type MiniBatchOptions struct {
-	BatchSize        int    // rows per step (default 4096)
-	MaxSteps         int    // upper bound on steps (default 100 passes' worth of batches, at most 10,000)
-	Starts           int    // k-means++ seedings tried, each on InitSize rows, scored on another sample (default 3)
-	InitSize         int    // rows each seeding draws (default 3 × BatchSize, at least 10 × k)
-	MaxNoImprovement int    // stop after this many steps without a better smoothed batch inertia (default 10)
-	Seed             uint64 // seed of every draw
+	BatchSize        int // rows per step (default 4096)
+	MaxSteps         int // upper bound on steps (default 100 passes' worth of batches, at most 10,000)
+	Starts           int // k-means++ seedings tried, each on InitSize rows, scored on another sample (default 3)
+	InitSize         int // rows each seeding draws (default 3 × BatchSize, at least 10 × k)
+	MaxNoImprovement int // stop after this many steps without a better smoothed batch inertia (default 10)
+	// Tol stops when the centres move, squared and summed, less than Tol × the mean feature
+	// variance in one step (default 1e-4, as KMeans; scikit-learn's MiniBatchKMeans defaults to no
+	// such test). With per-centre learning rates 1/count the moves shrink like 1/steps, so this
+	// ends the run once the centres rest on some hundred thousand rows, without waiting for the
+	// noisy smoothed inertia to stall; batches hit rows at random, so each step costs memory
+	// latency more than arithmetic.
+	Tol  float64
+	Seed uint64 // seed of every draw
 }
 
 func (o MiniBatchOptions) withDefaults(n, k int) MiniBatchOptions {
@@ -34,6 +41,9 @@ func (o MiniBatchOptions) withDefaults(n, k int) MiniBatchOptions {
 	o.InitSize = min(o.InitSize, n)
 	if o.MaxNoImprovement <= 0 {
 		o.MaxNoImprovement = 10
+	}
+	if o.Tol <= 0 {
+		o.Tol = 1e-4
 	}
 	return o
 }
@@ -55,6 +65,7 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 	// validation sample, as scikit-learn does.
 	valid := gatherRows(X, d, sampleRows(n, opts.InitSize, rng))
 	nv := len(valid) / d
+	tol := opts.Tol * meanVariance(valid, nv, d)
 	var c []float64
 	bestV := math.Inf(1)
 	scratch := make([]float64, opts.InitSize)
@@ -86,7 +97,7 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 		}
 		clear(batchSums)
 		clear(batchCounts)
-		var inertia float64
+		var inertia, shift float64
 		for _, r := range batch {
 			x := X[r*d : (r+1)*d]
 			j, dd := nearest(x, c, k)
@@ -106,8 +117,13 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 			cj := c[j*d : (j+1)*d]
 			for t := range cj {
 				// c ← c + (Σ batch − m·c)/count: the running mean of all rows seen
-				cj[t] += (batchSums[j*d+t] - batchCounts[j]*cj[t]) * rate
+				move := (batchSums[j*d+t] - batchCounts[j]*cj[t]) * rate
+				cj[t] += move
+				shift += move * move
 			}
+		}
+		if step > 1 && shift <= tol {
+			break
 		}
 		inertia /= float64(len(batch))
 		if math.IsNaN(ewa) {
@@ -123,12 +139,9 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 	}
 
 	w := newLloydWork(X, n, d, k)
-	for i := range w.labels {
-		w.labels[i] = -1
-	}
-	w.assign(c)
+	w.firstAssign(c)
 	w.update(c)
-	inertia, _ := w.assign(c)
+	w.assign(c)
 	return KMeansResult{K: k, Centroids: c, Labels: w.labels, Sizes: clusterSizes(w.labels, k),
-		Inertia: inertia, Iter: step, Converged: step < opts.MaxSteps}, nil
+		Inertia: inertia(X, n, d, c, w.labels), Iter: step, Converged: step < opts.MaxSteps}, nil
 }
