@@ -1,0 +1,76 @@
+package jobs
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"personas/internal/testenv"
+)
+
+// TestShutdownFinishesRunningTask checks that a task that is running when shutdown starts
+// completes (its context is not cancelled) before Shutdown returns.
+func TestShutdownFinishesRunningTask(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	w := NewWorker(rdb, WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 10 * time.Second},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	started := make(chan struct{})
+	var finished, cancelled atomic.Bool
+	w.Handle("test:slow", asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		close(started)
+		select {
+		case <-time.After(700 * time.Millisecond):
+			finished.Store(true)
+			return nil
+		case <-ctx.Done():
+			cancelled.Store(true)
+			return ctx.Err()
+		}
+	}))
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(rdb)
+	if _, err := c.Enqueue(context.Background(), asynq.NewTask("test:slow", nil), asynq.Queue(QueueDefault)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("task did not start")
+	}
+	w.Shutdown()
+	if !finished.Load() || cancelled.Load() {
+		t.Fatalf("after Shutdown: finished=%v cancelled=%v, want the running task to finish", finished.Load(), cancelled.Load())
+	}
+}
+
+// TestQueuesAreWeighted checks critical work is served first when queues compete.
+func TestQueuesAreWeighted(t *testing.T) {
+	if Queues[QueueCritical] <= Queues[QueueDefault] || Queues[QueueDefault] <= Queues[QueueLow] {
+		t.Fatalf("queue weights %v: want critical > default > low", Queues)
+	}
+}
+
+func TestEnqueueDuplicateIsNotAnError(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	c := NewClient(rdb)
+	task := asynq.NewTask("test:dup", []byte(`{}`))
+	for i := 0; i < 2; i++ {
+		if _, err := c.Enqueue(context.Background(), task, asynq.TaskID("same"), asynq.Queue(QueueLow)); err != nil {
+			t.Fatalf("enqueue %d: %v", i, err)
+		}
+	}
+	n, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo(QueueLow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Pending != 1 {
+		t.Errorf("pending = %d, want 1 (the second enqueue is the same task)", n.Pending)
+	}
+}
