@@ -55,10 +55,10 @@ type Deps struct {
 	Store    *models.Store
 	Ingester *models.Ingester
 	Jobs     *jobs.Client
-	Redis  *redis.Client
-	Logger *slog.Logger
-	Signer *privacy.Signer
-	Config Config
+	Redis    *redis.Client
+	Logger   *slog.Logger
+	Signer   *privacy.Signer
+	Config   Config
 	// SchemaCheck reports whether the data schema is current (readiness).
 	SchemaCheck func(context.Context) error
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strings"
-	
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -345,7 +344,3 @@ func (s *Server) revokeToken(c *gin.Context) {
 	s.audit(c, models.AccountScope, "token.revoke", id.String(), nil)
 	c.Status(http.StatusNoContent)
 }
-
-
-
-

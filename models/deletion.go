@@ -3,7 +3,7 @@ package models
 import (
 	"context"
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"

@@ -68,7 +68,7 @@ type Ingester struct {
 	reqs   chan ingestRequest
 
 	mu          sync.Mutex
-	partitions  map[string]bool  // days with an events partition
+	partitions  map[string]bool   // days with an events partition
 	pendingDrop map[dropKey]int64 // drops counted while the database was unavailable
 	downUntil   time.Time         // fail fast for a moment after the database refused us
 }
@@ -501,10 +501,10 @@ func upsertFeatures(ctx context.Context, tx pgx.Tx, byVisitor map[visitorKey][]*
 
 type featureArrays struct {
 	visits, pageviews, clicks, goals, bounces, timeMS, scrollCount, activeDays, curPV, curClicks []int64
-	scrollSum                                                                                   []float64
-	firstSeen, lastSeen, lastDay                                                                []time.Time
-	curSession                                                                                  [][]byte
-	paths, elements, channels, devices, goalNames, hours, weekdays                              []string
+	scrollSum                                                                                    []float64
+	firstSeen, lastSeen, lastDay                                                                 []time.Time
+	curSession                                                                                   [][]byte
+	paths, elements, channels, devices, goalNames, hours, weekdays                               []string
 }
 
 func newFeatureArrays(n int) *featureArrays {
