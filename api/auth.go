@@ -126,37 +126,43 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 // a member gets 404: a project of another tenant does not exist for them.
 func (s *Server) requireRole(min models.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := uuid.Parse(c.Param("id"))
-		if err != nil {
-			s.fail(c, models.ErrNotFound)
-			return
-		}
-		p := principalFrom(c)
-		role, err := s.store.RoleOf(c, id, p.UserID)
-		if err != nil {
+		if err := s.projectAccess(c, min); err != nil {
 			s.fail(c, err)
 			return
 		}
-		if p.PlatformAdmin {
-			role = models.RoleOwner
-		}
-		if role == models.RoleNone {
-			s.fail(c, models.ErrNotFound)
-			return
-		}
-		project, err := s.store.Project(c, id)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if !role.AtLeast(min) {
-			s.fail(c, models.ErrForbidden)
-			return
-		}
-		c.Set(projectKey, project)
-		c.Set(roleKey, role)
 		c.Next()
 	}
+}
+
+// projectAccess is the policy of requireRole (and of the dashboard's pages): it resolves the
+// project named by :id and the caller's role, stores both in c, and returns ErrNotFound for
+// non-members and ErrForbidden for members below min.
+func (s *Server) projectAccess(c *gin.Context, min models.Role) error {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return models.ErrNotFound
+	}
+	p := principalFrom(c)
+	role, err := s.store.RoleOf(c, id, p.UserID)
+	if err != nil {
+		return err
+	}
+	if p.PlatformAdmin {
+		role = models.RoleOwner
+	}
+	if role == models.RoleNone {
+		return models.ErrNotFound
+	}
+	project, err := s.store.Project(c, id)
+	if err != nil {
+		return err
+	}
+	if !role.AtLeast(min) {
+		return models.ErrForbidden
+	}
+	c.Set(projectKey, project)
+	c.Set(roleKey, role)
+	return nil
 }
 
 // need checks a finer rule inside a route whose policy depends on the body (admin-only

@@ -25,38 +25,11 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	acct := s.store.LoginSubject("account", req.Email)
-	client := s.store.LoginSubject("client", c.ClientIP())
-	wait, err := s.store.LoginBackoff(c, acct, client)
+	u, se, err := s.openSession(c, req.Email, req.Password)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if wait > 0 {
-		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
-		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many failed logins; wait before trying again"))
-		return
-	}
-	u, err := s.store.Authenticate(c, req.Email, req.Password)
-	if err != nil {
-		if err == models.ErrUnauthenticated {
-			if rerr := s.store.RecordLoginFailure(c, acct, client); rerr != nil {
-				s.fail(c, rerr)
-				return
-			}
-			s.fail(c, errStatus(http.StatusUnauthorized, "unauthenticated", "wrong email or password"))
-			return
-		}
-		s.fail(c, err)
-		return
-	}
-	_ = s.store.ClearLoginFailures(c, acct)
-	se, err := s.store.CreateSession(c, u.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.setSessionCookie(c, se.Secret, int(models.SessionTTL.Seconds()))
 	if isForm(c.Request) {
 		next := c.PostForm("next")
 		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
@@ -66,6 +39,38 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"user": u, "csrf_token": se.CSRF, "expires_at": se.ExpiresAt})
+}
+
+// openSession checks a login (with back-off per account and client), opens a session and sets
+// its cookie. The API's login and the dashboard's login form share it.
+func (s *Server) openSession(c *gin.Context, email, password string) (models.User, models.Session, error) {
+	acct := s.store.LoginSubject("account", email)
+	client := s.store.LoginSubject("client", c.ClientIP())
+	wait, err := s.store.LoginBackoff(c, acct, client)
+	if err != nil {
+		return models.User{}, models.Session{}, err
+	}
+	if wait > 0 {
+		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
+		return models.User{}, models.Session{}, errStatus(http.StatusTooManyRequests, "rate_limited", "too many failed logins; wait before trying again")
+	}
+	u, err := s.store.Authenticate(c, email, password)
+	if err != nil {
+		if err == models.ErrUnauthenticated {
+			if rerr := s.store.RecordLoginFailure(c, acct, client); rerr != nil {
+				return models.User{}, models.Session{}, rerr
+			}
+			return models.User{}, models.Session{}, errStatus(http.StatusUnauthorized, "unauthenticated", "wrong email or password")
+		}
+		return models.User{}, models.Session{}, err
+	}
+	_ = s.store.ClearLoginFailures(c, acct)
+	se, err := s.store.CreateSession(c, u.ID)
+	if err != nil {
+		return models.User{}, models.Session{}, err
+	}
+	s.setSessionCookie(c, se.Secret, int(models.SessionTTL.Seconds()))
+	return u, se, nil
 }
 
 func (s *Server) setSessionCookie(c *gin.Context, value string, maxAge int) {
