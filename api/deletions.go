@@ -96,31 +96,37 @@ func (s *Server) listDeletions(c *gin.Context) {
 // deletionFor finds a deletion of the project in the path. It works after the project itself
 // is gone for the user who asked and for platform admins: the deletion row is the proof.
 func (s *Server) deletionFor(c *gin.Context) (models.Deletion, bool) {
-	pid, err1 := uuid.Parse(c.Param("id"))
-	did, err2 := uuid.Parse(c.Param("did"))
-	if err1 != nil || err2 != nil {
-		s.fail(c, models.ErrNotFound)
-		return models.Deletion{}, false
-	}
-	d, err := s.store.Deletion(c, did)
-	if err != nil || d.ProjectID != pid {
-		s.fail(c, models.ErrNotFound)
-		return models.Deletion{}, false
-	}
-	p := principalFrom(c)
-	if p.PlatformAdmin || (d.RequestedBy != nil && *d.RequestedBy == p.UserID) {
-		return d, true
-	}
-	role, err := s.store.RoleOf(c, pid, p.UserID)
+	d, err := s.deletionAccess(c)
 	if err != nil {
 		s.fail(c, err)
 		return models.Deletion{}, false
 	}
-	if !role.AtLeast(models.RoleAdmin) {
-		s.fail(c, models.ErrNotFound)
-		return models.Deletion{}, false
-	}
 	return d, true
+}
+
+// deletionAccess is deletionFor's rule, shared with the dashboard's deletion page.
+func (s *Server) deletionAccess(c *gin.Context) (models.Deletion, error) {
+	pid, err1 := uuid.Parse(c.Param("id"))
+	did, err2 := uuid.Parse(c.Param("did"))
+	if err1 != nil || err2 != nil {
+		return models.Deletion{}, models.ErrNotFound
+	}
+	d, err := s.store.Deletion(c, did)
+	if err != nil || d.ProjectID != pid {
+		return models.Deletion{}, models.ErrNotFound
+	}
+	p := principalFrom(c)
+	if p.PlatformAdmin || (d.RequestedBy != nil && *d.RequestedBy == p.UserID) {
+		return d, nil
+	}
+	role, err := s.store.RoleOf(c, pid, p.UserID)
+	if err != nil {
+		return models.Deletion{}, err
+	}
+	if !role.AtLeast(models.RoleAdmin) {
+		return models.Deletion{}, models.ErrNotFound
+	}
+	return d, nil
 }
 
 func (s *Server) getDeletion(c *gin.Context) {
