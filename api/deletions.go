@@ -65,11 +65,21 @@ func (s *Server) createDeletion(c *gin.Context) {
 		s.fail(c, models.Invalid("scope", "must be visitor, personas or all"))
 		return
 	}
-	by := principalFrom(c).UserID
-	d, err := s.store.CreateDeletion(c, p.ID, req.Scope, hash, &by, "api")
+	d, err := s.startDeletion(c, p, req.Scope, hash, "api")
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"id": d.ID, "status": d.Status})
+}
+
+// startDeletion records a checked deletion request of the caller, audits it, evicts the
+// project's caches and enqueues the cascade (the API and the dashboard's form share it).
+func (s *Server) startDeletion(c *gin.Context, p models.Project, scope string, hash []byte, origin string) (models.Deletion, error) {
+	by := principalFrom(c).UserID
+	d, err := s.store.CreateDeletion(c, p.ID, scope, hash, &by, origin)
+	if err != nil {
+		return models.Deletion{}, err
 	}
 	s.audit(c, p.ID, "deletion.create", d.ID.String(), map[string]any{"scope": d.Scope})
 	s.EvictProject(p.SiteKey)
@@ -77,7 +87,7 @@ func (s *Server) createDeletion(c *gin.Context) {
 		// The row is committed; the periodic safety net enqueues it again.
 		s.logger.Warn("enqueue deletion", append(logAttrs(c), "deletion_id", d.ID, "err", err.Error())...)
 	}
-	c.JSON(http.StatusAccepted, gin.H{"id": d.ID, "status": d.Status})
+	return d, nil
 }
 
 func (s *Server) listDeletions(c *gin.Context) {
