@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,6 +43,11 @@ func (s *Server) projectBySiteKey(ctx context.Context, key string) (models.Proje
 	}
 	p, err := s.store.ProjectBySiteKey(ctx, key)
 	if err != nil && !isNotFound(err) {
+		if ok && e.err == nil {
+			// Storage is failing: keep answering from the last good entry, so the request is
+			// still attributed to its project and its events are counted as dropped.
+			return e.p, nil
+		}
 		return p, err // do not cache outages
 	}
 	sc.mu.Lock()
@@ -176,7 +182,7 @@ func (s *Server) collect(c *gin.Context) {
 	}
 	payload, err := ParseCollectPayload(body)
 	if err != nil {
-		s.metrics.dropped.WithLabelValues(models.ReasonBadShape).Inc()
+		s.countBadShape(c, body)
 		s.fail(c, badRequest(err.Error()))
 		return
 	}
@@ -261,4 +267,28 @@ func sampledIn(visitorID string, rate float64) bool {
 		}
 	}
 	return float64(h)/4294967296.0 < rate
+}
+
+// countBadShape counts a rejected request's events against its project when the body at least
+// names a known site key, so the delivery counters show malformed traffic too.
+func (s *Server) countBadShape(c *gin.Context, body []byte) {
+	var probe struct {
+		SiteKey string            `json:"site_key"`
+		Events  []json.RawMessage `json:"events"`
+	}
+	n := int64(1)
+	if json.Unmarshal(body, &probe) == nil && len(probe.Events) > 0 {
+		n = int64(len(probe.Events))
+	}
+	s.metrics.dropped.WithLabelValues(models.ReasonBadShape).Add(float64(n))
+	if probe.SiteKey == "" || checkID("site_key", probe.SiteKey) != nil {
+		return
+	}
+	p, err := s.projectBySiteKey(c, probe.SiteKey)
+	if err != nil {
+		return
+	}
+	if err := s.ingester.CountDropped(c, p.ID, models.ReasonBadShape, n); err != nil {
+		s.logger.Warn("count dropped events", append(logAttrs(c), "err", err.Error())...)
+	}
 }
