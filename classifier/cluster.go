@@ -97,7 +97,7 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 		return Clustering{}, fmt.Errorf("cluster: %w: %d rows, need at least %d (two clusters of %d)",
 			ErrTooLittleData, n, 2*o.MinClusterSize, o.MinClusterSize)
 	}
-	rng := rand.New(rand.NewPCG(o.Seed, 0x636c))
+	rng := newRand(o.Seed, 0x636c)
 
 	// The rows the clusters are fitted on: all, or a reservoir sample of large data.
 	T, m := X, n

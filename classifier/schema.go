@@ -11,29 +11,38 @@ import (
 // classification path.
 const MaxFeatures = 64
 
-// Fixed vocabularies: the collector produces exactly these values.
-var (
-	elementCategories = []string{"button", "link", "nav", "cta", "form", "media", "other"}
-	channelNames      = []string{"direct", "search", "social", "referral", "email", "campaign"}
-	deviceNames       = []string{"desktop", "mobile", "tablet", "other"}
-	hourBuckets       = []string{"night", "morning", "afternoon", "evening"} // 0-5, 6-11, 12-17, 18-23
-)
+// The fixed vocabularies: the collector produces exactly these values. They are functions, not
+// package variables, so no caller can change them for everyone.
+func elementCategories() []string {
+	return []string{"button", "link", "nav", "cta", "form", "media", "other"}
+}
+
+func channelNames() []string {
+	return []string{"direct", "search", "social", "referral", "email", "campaign"}
+}
+
+func deviceNames() []string { return []string{"desktop", "mobile", "tablet", "other"} }
+
+// hourBuckets name the hours 0-5, 6-11, 12-17 and 18-23.
+func hourBuckets() []string { return []string{"night", "morning", "afternoon", "evening"} }
 
 // baseFeatures are the behaviour features every schema starts with, in vector order.
-var baseFeatures = []string{
-	"visits",          // log1p(visits)
-	"page_views",      // log1p(page views)
-	"clicks",          // log1p(clicks)
-	"time_on_site",    // log1p(seconds on pages)
-	"pages_per_visit", // log1p(page views / visit)
-	"bounce_rate",     // bounced visits / visits
-	"recency_days",    // days since last seen
-	"frequency",       // visits per day of the first-to-last-seen span
-	"scroll_depth",    // mean scroll depth of leave events (0..1)
-	"goal_rate",       // goals per visit
-	"clicks_per_page", // clicks / page views
-	"time_per_page",   // log1p(seconds per page view)
-	"active_days",     // log1p(active days)
+func baseFeatures() []string {
+	return []string{
+		"visits",          // log1p(visits)
+		"page_views",      // log1p(page views)
+		"clicks",          // log1p(clicks)
+		"time_on_site",    // log1p(seconds on pages)
+		"pages_per_visit", // log1p(page views / visit)
+		"bounce_rate",     // bounced visits / visits
+		"recency_days",    // days since last seen
+		"frequency",       // visits per day of the first-to-last-seen span
+		"scroll_depth",    // mean scroll depth of leave events (0..1)
+		"goal_rate",       // goals per visit
+		"clicks_per_page", // clicks / page views
+		"time_per_page",   // log1p(seconds per page view)
+		"active_days",     // log1p(active days)
+	}
 }
 
 // SchemaOptions tune BuildSchema.
@@ -75,10 +84,11 @@ type Schema struct {
 // features: path groups give way first.
 func BuildSchema(pop []Aggregates, opts SchemaOptions) Schema {
 	opts = opts.withDefaults()
-	fixed := len(baseFeatures) + len(elementCategories) + len(channelNames) + len(deviceNames) + len(hourBuckets) + 1
+	elements, channels, devices := elementCategories(), channelNames(), deviceNames()
+	fixed := len(baseFeatures()) + len(elements) + len(channels) + len(devices) + len(hourBuckets()) + 1
 	goals := topKeys(pop, func(a *Aggregates) map[string]int64 { return a.GoalNames }, min(opts.MaxGoals, MaxFeatures-fixed), opts.MinSupport)
 	paths := topKeys(pop, func(a *Aggregates) map[string]int64 { return a.Paths }, min(opts.MaxPaths, MaxFeatures-fixed-len(goals)), opts.MinSupport)
-	return newSchema(paths, slices.Clone(elementCategories), slices.Clone(channelNames), slices.Clone(deviceNames), goals)
+	return newSchema(paths, elements, channels, devices, goals)
 }
 
 // newSchema derives the feature names from the vocabularies.
@@ -89,7 +99,7 @@ func newSchema(paths, elements, channels, devices, goals []string) Schema {
 }
 
 func (s Schema) featureNames() []string {
-	f := slices.Clone(baseFeatures)
+	f := baseFeatures()
 	for _, p := range s.Paths {
 		f = append(f, "path:"+p)
 	}
@@ -105,7 +115,7 @@ func (s Schema) featureNames() []string {
 	for _, g := range s.Goals {
 		f = append(f, "goal:"+g)
 	}
-	for _, h := range hourBuckets {
+	for _, h := range hourBuckets() {
 		f = append(f, "hours:"+h)
 	}
 	return append(f, "weekend")

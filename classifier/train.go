@@ -273,7 +273,7 @@ func personaStats(pop []Aggregates, raw []float64, f int, schema Schema, labels,
 		}
 		ps.Channels = shares(schema.Channels, t.channels, sum(t.channels))
 		ps.Devices = shares(schema.Devices, t.devices, sum(t.devices))
-		ps.Hours = shares(hourBuckets, t.hours[:], sum(t.hours[:]))
+		ps.Hours = shares(hourBuckets(), t.hours[:], sum(t.hours[:]))
 		goals := make([]float64, len(t.goalVisitors))
 		for g, v := range t.goalVisitors {
 			goals[g] = float64(v)
