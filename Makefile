@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 GOFLAGS_BUILD := -tags nomsgpack
 BIN := bin/personas
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: run test lint bench build services browser tools clean
 

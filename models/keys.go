@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -195,6 +194,3 @@ func (s *Store) RewrapProjectKeys(ctx context.Context) (int, error) {
 		}
 	}
 }
-
-// errKeyGone reports whether err means the project's data can no longer be decrypted.
-func errKeyGone(err error) bool { return errors.Is(err, ErrKeyDestroyed) }
