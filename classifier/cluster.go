@@ -93,6 +93,9 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 		return Clustering{}, fmt.Errorf("cluster: %w", err)
 	}
 	o := opts.withDefaults()
+	if o.MaxK < o.MinK {
+		return Clustering{}, fmt.Errorf("cluster: %w: MaxK=%d below MinK=%d", ErrInvalidInput, o.MaxK, o.MinK)
+	}
 	if n < 2*o.MinClusterSize {
 		return Clustering{}, fmt.Errorf("cluster: %w: %d rows, need at least %d (two clusters of %d)",
 			ErrTooLittleData, n, 2*o.MinClusterSize, o.MinClusterSize)

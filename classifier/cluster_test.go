@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"personas/classifier"
 )
 
@@ -189,4 +191,27 @@ func sameMembers(x, y []int, a, b int) bool {
 		}
 	}
 	return true
+}
+
+func TestClusterLargeProjectPath(t *testing.T) {
+	// Above MiniBatchAbove rows, Cluster fits mini-batch k-means on a reservoir sample and still
+	// labels every row.
+	tc := synthetic{sizes: []int{1500, 1000, 700}, d: 5, spread: 8, sd: 1}
+	X, n, d, truth := tc.generate(31)
+	cl, err := classifier.Cluster(X, n, d, classifier.ClusterOptions{Seed: 3, MiniBatchAbove: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.K != 3 || len(cl.Labels) != n {
+		t.Fatalf("k=%d with %d labels, want 3 and %d", cl.K, len(cl.Labels), n)
+	}
+	if ari := classifier.AdjustedRandIndex(truth, cl.Labels); ari < 0.99 {
+		t.Errorf("adjusted Rand index %.3f, want ≥ 0.99", ari)
+	}
+	if diff := cmp.Diff([]int{1500, 1000, 700}, cl.Sizes); diff != "" {
+		t.Errorf("sizes (-want +got):\n%s", diff)
+	}
+	if _, err := classifier.Cluster(X, n, d, classifier.ClusterOptions{MinK: 5, MaxK: 3}); !errors.Is(err, classifier.ErrInvalidInput) {
+		t.Errorf("MaxK below MinK: error %v, want ErrInvalidInput", err)
+	}
 }

@@ -36,7 +36,7 @@ func TestModelRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(m, got, cmpopts.IgnoreUnexported(classifier.Model{})); diff != "" {
+	if diff := cmp.Diff(m, got, cmpopts.IgnoreUnexported(classifier.Model{}), cmpopts.EquateNaNs()); diff != "" {
 		t.Errorf("round trip changed the model (-want +got):\n%s", diff)
 	}
 	again, err := got.MarshalBinary()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,5 +289,34 @@ func TestClassify(t *testing.T) {
 	fresh.Merge(pop[0])
 	if got := m.Classify(fresh, trainNow); got.Cluster != res.Labels[0] {
 		t.Errorf("merged copy of visitor 0 classified %d, want %d", got.Cluster, res.Labels[0])
+	}
+}
+
+func TestClassifyConcurrently(t *testing.T) {
+	m, err := trainedModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = cloneModel(t, m) // a fresh model: the first Classify calls race to build its cache
+	pop, _ := population(12, []int{20, 20, 20, 20})
+	want := make([]int, len(pop))
+	for i, a := range pop {
+		want[i] = cloneModel(t, m).Classify(a, trainNow).Cluster
+	}
+	var wg sync.WaitGroup
+	got := make([][]int, 4)
+	for g := range got {
+		got[g] = make([]int, len(pop))
+		wg.Go(func() {
+			for i, a := range pop {
+				got[g][i] = m.Classify(a, trainNow).Cluster
+			}
+		})
+	}
+	wg.Wait()
+	for g := range got {
+		if diff := cmp.Diff(want, got[g]); diff != "" {
+			t.Errorf("goroutine %d (-want +got):\n%s", g, diff)
+		}
 	}
 }
