@@ -49,7 +49,9 @@ type KMeansResult struct {
 
 // KMeans clusters the n × d row-major matrix X into k clusters with Lloyd's algorithm from
 // k-means++ starts (greedy, 2 + ln k candidates per centre, as scikit-learn does), keeping the
-// start with the lowest inertia. Assignment steps run a worker per core.
+// start with the lowest inertia. Assignment steps run a worker per core and use Hamerly's bounds,
+// which give Lloyd's labels while skipping most distance computations (see lloydWork). The
+// result is the same on any number of cores.
 func KMeans(X []float64, n, d, k int, opts KMeansOptions) (KMeansResult, error) {
 	if err := checkClustering(X, n, d, k); err != nil {
 		return KMeansResult{}, fmt.Errorf("k-means with k=%d: %w", k, err)
