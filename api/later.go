@@ -25,13 +25,13 @@ func (s *Server) moreProjectRoutes() []route {
 		editor = models.RoleEditor
 		admin  = models.RoleAdmin
 	)
-	return []route{
+	return append([]route{
 		{"GET", "/snippet", viewer, s.snippet},
 		{"POST", "/import", editor, s.importEvents},
 		{"GET", "/visitors/:visitor_id/export", admin, s.exportVisitor},
 		{"POST", "/deletions", admin, s.createDeletion}, // scope all: owner, checked on the body
 		{"GET", "/deletions", admin, s.listDeletions},
-	}
+	}, s.modellingRoutes()...)
 }
 
 // snippet returns the install snippet: the anti-flicker style and the pinned script tag.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -95,6 +96,10 @@ func (s *Server) metricsMiddleware(c *gin.Context) {
 // limitBody caps request bodies; handlers see an error past the limit and answer 413.
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if strings.HasSuffix(c.FullPath(), "/import") {
+			c.Next() // imports stream NDJSON of any size, bounded line by line
+			return
+		}
 		if c.Request.ContentLength > n {
 			writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body larger than %d bytes", n), "")
 			return
