@@ -2,253 +2,248 @@ package privacy
 
 import (
 	"net/url"
-	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
-// ScrubURL cleans a page URL or referrer: userinfo and fragment dropped, query parameters
-// dropped except utm_* and allowKeys (values scrubbed), personal data in path segments replaced,
-// scheme and host lower-cased. It returns "" for anything that is not an absolute http(s) URL.
+// ScrubURL reduces a page URL or referrer to what analytics needs: scheme,
+// host and path, with the query parameters that say where a visit came from.
+// It drops the user information and the fragment, keeps only the utm_*
+// parameters and the allow-listed keys (compared without regard to case)
+// with their values scrubbed, scrubs personal data out of the path
+// segments (an e-mail address becomes "[email]"), lower-cases the scheme and
+// host and drops a default port. Unparseable input and schemes other than
+// http and https give "". Outside an internationalised host name the result
+// is ASCII: other bytes are percent-encoded.
 func ScrubURL(raw string, allowKeys []string) string {
-	raw = strings.TrimSpace(raw)
-	if raw == "" || len(raw) > 8192 {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Opaque != "" || u.Hostname() == "" || !utf8.ValidString(u.Host) {
 		return ""
 	}
 	scheme := strings.ToLower(u.Scheme)
-	if (scheme != "http" && scheme != "https") || u.Host == "" || u.Opaque != "" {
+	if scheme != "http" && scheme != "https" {
 		return ""
 	}
 	host := strings.ToLower(u.Host)
-	if strings.ContainsAny(host, "@ /\\") {
-		return ""
+	if scheme == "http" {
+		host = strings.TrimSuffix(host, ":80")
+	} else {
+		host = strings.TrimSuffix(host, ":443")
 	}
 	var b strings.Builder
+	b.Grow(len(raw))
 	b.WriteString(scheme)
 	b.WriteString("://")
 	b.WriteString(host)
-	segs := strings.Split(u.Path, "/")
-	for i, seg := range segs {
-		if i == 0 {
-			continue
+	for x, seg := range strings.Split(u.EscapedPath(), "/") {
+		if x > 0 {
+			b.WriteByte('/')
 		}
-		b.WriteByte('/')
-		if seg == "" {
-			continue
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			dec = seg
 		}
-		b.WriteString(url.PathEscape(Scrub(seg)))
-	}
-	if len(segs) <= 1 {
-		b.WriteByte('/')
-	}
-	q := u.Query()
-	allowed := map[string]bool{}
-	for _, k := range allowKeys {
-		allowed[k] = true
-	}
-	var keys []string
-	for k := range q {
-		if strings.HasPrefix(strings.ToLower(k), "utm_") || allowed[k] {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for i, k := range keys {
-		if i == 0 {
-			b.WriteByte('?')
+		if scrubbed := Scrub(dec); scrubbed != dec {
+			writeEscaped(&b, scrubbed, escPath)
 		} else {
-			b.WriteByte('&')
+			writeEscaped(&b, seg, escRaw)
 		}
-		b.WriteString(url.QueryEscape(strings.ToLower(k)))
+	}
+	sep := byte('?')
+	for _, pair := range strings.Split(u.RawQuery, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil || !keepQueryKey(key, allowKeys) {
+			continue
+		}
+		b.WriteByte(sep)
+		sep = '&'
+		writeEscaped(&b, Scrub(key), escQuery)
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(Scrub(q.Get(k))))
+		writeEscaped(&b, Scrub(val), escQuery)
 	}
 	return b.String()
 }
 
-const (
-	maxPathSegments = 8
-	maxPathBytes    = 256
-)
-
-// NormalizePath lower-cases a path and replaces ids in it by ":id" (numbers, UUIDs, hashes,
-// slugs mixing letters and digits, emails, scrubber placeholders), so pages group: "/p/42" →
-// "/p/:id". At most 8 segments and 256 bytes; no trailing slash; "" becomes "/".
-func NormalizePath(p string) string {
-	p = strings.ToLower(strings.TrimSpace(p))
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
-		p = p[:i]
+// keepQueryKey reports whether a query parameter survives ScrubURL.
+func keepQueryKey(key string, allowKeys []string) bool {
+	if key == "" {
+		return false
 	}
-	var out []string
-	for _, seg := range strings.Split(p, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			continue
-		}
-		if len(out) == maxPathSegments {
-			break
-		}
-		if isIDSegment(seg) {
-			seg = ":id"
-		}
-		out = append(out, seg)
-	}
-	res := "/" + strings.Join(out, "/")
-	if len(res) > maxPathBytes {
-		res = res[:maxPathBytes]
-		if i := strings.LastIndexByte(res, '/'); i > 0 {
-			res = res[:i]
-		}
-	}
-	return res
-}
-
-func isIDSegment(seg string) bool {
-	if strings.ContainsAny(seg, "@[]%") || len(seg) > 64 {
+	if len(key) > 4 && strings.EqualFold(key[:4], "utm_") {
 		return true
 	}
-	var digits, letters, hex int
-	for _, r := range seg {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-			hex++
-		case r >= 'a' && r <= 'f':
-			letters++
-			hex++
-		case r >= 'g' && r <= 'z':
-			letters++
-		}
-	}
-	n := len(seg)
-	switch {
-	case digits == n: // 42
-		return true
-	case n == 36 && strings.Count(seg, "-") == 4: // UUID
-		return true
-	case hex == n && n >= 8 && digits > 0: // hex hashes
-		return true
-	case digits > 0 && letters > 0 && n >= 8 && digits*4 >= n: // a1b2c3d4e5, order ids
-		return true
-	case digits >= 5: // sku-123456
-		return true
-	}
-	return false
-}
-
-// PathGroup is the first segment of a normalised path: "/p/:id" → "/p"; "/" stays "/".
-func PathGroup(normalized string) string {
-	s := strings.TrimPrefix(normalized, "/")
-	if s == "" {
-		return "/"
-	}
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		s = s[:i]
-	}
-	return "/" + s
-}
-
-var (
-	searchHosts = []string{"google.", "bing.com", "duckduckgo.com", "yahoo.", "baidu.com", "yandex.", "ecosia.org",
-		"qwant.com", "search.brave.com", "startpage.com", "ask.com", "naver.com", "seznam.cz", "kagi.com"}
-	socialHosts = []string{"facebook.com", "fb.com", "instagram.com", "t.co", "twitter.com", "x.com", "linkedin.com",
-		"lnkd.in", "reddit.com", "pinterest.", "tiktok.com", "youtube.com", "youtu.be", "mastodon.", "threads.net",
-		"bsky.app", "snapchat.com", "tumblr.com", "whatsapp.com", "telegram.org", "t.me", "vk.com", "news.ycombinator.com"}
-	mailHosts = []string{"mail.google.com", "outlook.live.com", "outlook.office.com", "mail.yahoo.com", "mail.proton.me",
-		"webmail.", "mail.aol.com", "mail.zoho.com"}
-)
-
-func hostMatches(host string, list []string) bool {
-	host = strings.TrimPrefix(host, "www.")
-	for _, h := range list {
-		if strings.HasSuffix(h, ".") { // a brand on any TLD: "google." matches google.com, news.google.co.uk
-			if strings.HasPrefix(host, h) || strings.Contains(host, "."+h) {
-				return true
-			}
-			continue
-		}
-		if host == h || strings.HasSuffix(host, "."+h) {
+	for _, k := range allowKeys {
+		if strings.EqualFold(k, key) {
 			return true
 		}
 	}
 	return false
 }
 
-// Channel classifies how a visit arrived: direct, search, social, referral, email or campaign.
-func Channel(referrer, pageURL string) string {
-	if pu, err := url.Parse(pageURL); err == nil {
-		q := pu.Query()
-		medium := strings.ToLower(q.Get("utm_medium"))
-		switch {
-		case medium == "email" || medium == "e-mail" || medium == "newsletter" || medium == "mail":
-			return "email"
-		case medium == "social" || medium == "social-media":
-			return "social"
-		case medium == "organic":
-			return "search"
+// Escaping modes of writeEscaped.
+const (
+	escPath  = iota // a decoded path segment: encode '/', '?', '#', '%' and the rest
+	escQuery        // a decoded query key or value: also encode '&', '=' and '+'
+	escRaw          // an already escaped segment: only non-ASCII bytes are encoded
+)
+
+// writeEscaped writes s percent-encoded for its place in a URL. Brackets
+// stay, so placeholders read "[email]" rather than "%5Bemail%5D".
+func writeEscaped(b *strings.Builder, s string, mode int) {
+	const hex = "0123456789ABCDEF"
+	for x := 0; x < len(s); x++ {
+		c := s[x]
+		keep := c > ' ' && c < 0x7f
+		switch mode {
+		case escPath:
+			keep = keep && strings.IndexByte("/?#%\"<>\\^`{|}", c) < 0
+		case escQuery:
+			keep = keep && strings.IndexByte("/?#%\"<>\\^`{|}&=+", c) < 0
+		case escRaw:
+			keep = keep && strings.IndexByte("?#\"<>\\^`{|}", c) < 0
 		}
-		for k := range q {
-			if strings.HasPrefix(strings.ToLower(k), "utm_") {
-				return "campaign"
-			}
+		if keep {
+			b.WriteByte(c)
+			continue
 		}
-		if referrer == "" {
-			return "direct"
-		}
-		ru, err := url.Parse(referrer)
-		if err != nil || ru.Host == "" {
-			return "direct"
-		}
-		rh, ph := strings.ToLower(ru.Hostname()), strings.ToLower(pu.Hostname())
-		if strings.TrimPrefix(rh, "www.") == strings.TrimPrefix(ph, "www.") {
-			return "direct"
-		}
-		switch {
-		case hostMatches(rh, mailHosts):
-			return "email"
-		case hostMatches(rh, searchHosts):
-			return "search"
-		case hostMatches(rh, socialHosts):
-			return "social"
-		}
-		return "referral"
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
 	}
-	return "direct"
 }
 
-// DeviceClass reduces a user agent (and screen width, when known) to desktop, mobile, tablet,
-// bot or other. The user agent itself is never stored.
-func DeviceClass(userAgent string, screenWidth int) string {
-	ua := strings.ToLower(userAgent)
-	for _, b := range []string{"bot", "crawler", "spider", "slurp", "bingpreview", "facebookexternalhit",
-		"curl/", "wget/", "python-requests", "go-http-client", "httpclient", "headlesschrome/", "phantomjs", "lighthouse"} {
-		if strings.Contains(ua, b) && !(b == "headlesschrome/" && screenWidth > 0) {
-			return "bot"
+// Bounds of a normalised path, so that a crafted URL cannot make a path
+// group of unbounded size.
+const (
+	maxPathSegments = 8
+	maxPathBytes    = 256
+)
+
+// NormalizePath turns a page path into the form events are grouped by:
+// identifiers become ":id" (numbers, UUIDs, hex hashes of eight characters or
+// more, slugs mixing letters and digits like "a1b2c3d4e5", and any segment
+// holding personal data, such as an e-mail address), segments are
+// percent-decoded and lower-cased, empty and "." segments dropped, the
+// trailing slash removed ("/" stays), and the result is cut to 8 segments
+// and 256 bytes. A query string or fragment is ignored, and so is the scheme
+// and host of a full URL. NormalizePath(NormalizePath(p)) ==
+// NormalizePath(p).
+func NormalizePath(p string) string {
+	if !utf8.ValidString(p) {
+		p = strings.ToValidUTF8(p, "\uFFFD")
+	}
+	if k := strings.IndexAny(p, "?#"); k >= 0 {
+		p = p[:k]
+	}
+	if k := strings.Index(p, "://"); k >= 0 {
+		rest := p[k+3:]
+		if s := strings.IndexByte(rest, '/'); s >= 0 {
+			p = rest[s:]
+		} else {
+			p = "/"
 		}
 	}
-	switch {
-	case strings.Contains(ua, "ipad") || strings.Contains(ua, "tablet") || strings.Contains(ua, "kindle") ||
-		strings.Contains(ua, "silk/") || (strings.Contains(ua, "android") && !strings.Contains(ua, "mobile")):
-		return "tablet"
-	case strings.Contains(ua, "mobi") || strings.Contains(ua, "iphone") || strings.Contains(ua, "ipod") ||
-		strings.Contains(ua, "windows phone"):
-		return "mobile"
-	case strings.Contains(ua, "windows") || strings.Contains(ua, "macintosh") || strings.Contains(ua, "x11") ||
-		strings.Contains(ua, "cros") || strings.Contains(ua, "linux"):
-		if screenWidth > 0 && screenWidth < 600 {
-			return "mobile"
+	var segs []string
+	for _, seg := range strings.Split(p, "/") {
+		if dec, err := url.PathUnescape(seg); err == nil && utf8.ValidString(dec) {
+			// Re-encode what would change the path's meaning if decoded again.
+			seg = strings.ReplaceAll(strings.ReplaceAll(dec, "%", "%25"), "/", "%2f")
 		}
-		return "desktop"
+		switch {
+		case seg == "" || seg == ".":
+			continue
+		case seg == "..":
+			if len(segs) > 0 {
+				segs = segs[:len(segs)-1]
+			}
+			continue
+		case isIDSegment(seg):
+			seg = ":id"
+		default:
+			seg = strings.ToLower(seg)
+		}
+		segs = append(segs, seg)
+	}
+	if len(segs) > maxPathSegments {
+		segs = segs[:maxPathSegments]
+	}
+	// Whole segments only: a cut one could read as something else next time.
+	size := 0
+	for x, seg := range segs {
+		if size+1+len(seg) > maxPathBytes {
+			if x == 0 {
+				return "/:id" // one huge segment is no page name
+			}
+			segs = segs[:x]
+			break
+		}
+		size += 1 + len(seg)
+	}
+	return "/" + strings.Join(segs, "/")
+}
+
+// isIDSegment reports whether a path segment names one thing rather than a
+// kind of page.
+func isIDSegment(seg string) bool {
+	letters, digits, hexOnly, transitions := 0, 0, true, 0
+	alnum := true
+	prevDigit := false
+	for x := 0; x < len(seg); x++ {
+		c := seg[x]
+		switch {
+		case isASCIIDigit(c):
+			digits++
+		case isASCIILetter(c):
+			letters++
+			hexOnly = hexOnly && isHexLetter(c)
+		default:
+			alnum = false
+			hexOnly = false
+		}
+		if x > 0 && isASCIIAlnum(c) && isASCIIAlnum(seg[x-1]) && isASCIIDigit(c) != prevDigit {
+			transitions++
+		}
+		prevDigit = isASCIIDigit(c)
 	}
 	switch {
-	case screenWidth <= 0:
-		return "other"
-	case screenWidth < 600:
-		return "mobile"
-	case screenWidth < 1024:
-		return "tablet"
+	case digits > 0 && letters == 0 && alnum: // "/p/42"
+		return true
+	case isUUID(seg):
+		return true
+	case alnum && hexOnly && digits > 0 && len(seg) >= 8: // hashes
+		return true
+	case alnum && digits > 0 && letters > 0 && (transitions >= 2 && len(seg) >= 6 || len(seg) >= 16):
+		return true // "a1b2c3d4e5", generated keys
 	}
-	return "desktop"
+	return Scrub(seg) != seg // an e-mail address, a phone number, a token
+}
+
+// isUUID reports whether s is a UUID in its 8-4-4-4-12 form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for x := 0; x < len(s); x++ {
+		c := s[x]
+		if x == 8 || x == 13 || x == 18 || x == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !isASCIIDigit(c) && !isHexLetter(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// PathGroup returns the first segment of a normalised path, the coarse
+// section of a site an event belongs to: "/p/:id" gives "/p", "/" gives "/".
+func PathGroup(normalized string) string {
+	rest := strings.TrimPrefix(normalized, "/")
+	if k := strings.IndexByte(rest, '/'); k >= 0 {
+		rest = rest[:k]
+	}
+	return "/" + rest
 }
