@@ -1,0 +1,357 @@
+package api
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"personas/models"
+)
+
+// The dashboard is server-rendered: one template per page on a shared layout, assets embedded,
+// no build step. Reading works without JavaScript; app.js only adds live deletion status, typed
+// confirmation and copy buttons.
+
+//go:embed web
+var webFS embed.FS
+
+// dashboardPages are the page templates, each parsed with the layout.
+var dashboardPages = []string{"login", "projects", "overview", "persona", "settings", "audit", "deletions",
+	"deletion", "health", "error"}
+
+// dashboardCSP keeps pages to their own scripts and styles; inline SVG needs no exception.
+const dashboardCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+	"connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+
+// dashboard holds the parsed pages.
+type dashboard struct {
+	pages map[string]*template.Template
+}
+
+// parseDashboard parses every page with the layout; a broken template fails here, at start-up.
+func parseDashboard() (*dashboard, error) {
+	d := &dashboard{pages: map[string]*template.Template{}}
+	for _, name := range dashboardPages {
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(webFS, "web/templates/layout.html",
+			"web/templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse dashboard page %s: %w", name, err)
+		}
+		d.pages[name] = t
+	}
+	return d, nil
+}
+
+// page is what every template receives: the layout's needs and the page's own data.
+type page struct {
+	Title   string
+	Nav     string // the active project tab
+	User    models.User
+	CSRF    string
+	Project *models.Project
+	Role    models.Role
+	Notice  string // a success message after a form (post/redirect/get)
+	Data    any
+}
+
+// Can reports whether the viewer's role is at least r: templates show forms only to who may
+// post them (the server checks again on the post).
+func (p page) Can(r string) bool { return p.Role.AtLeast(models.Role(r)) }
+
+// dashRoute is one line of the dashboard's policy table.
+type dashRoute struct {
+	method, path string
+	role         models.Role // minimum project role; RoleNone for pages outside a project
+	handler      func(c *gin.Context) error
+}
+
+// dashboardTable is the policy table of the dashboard: pages (GET) and their forms (POST,
+// outside /v1 so that they can answer with redirects). Roles follow DESIGN.md; finer rules
+// that depend on the form (origins and retention: admin; deleting the project: owner) are
+// checked in the handler with needRole.
+func (s *Server) dashboardTable() []dashRoute {
+	const (
+		none   = models.RoleNone
+		viewer = models.RoleViewer
+		editor = models.RoleEditor
+		admin  = models.RoleAdmin
+	)
+	return []dashRoute{
+		{"GET", "/", none, s.projectsPage},
+		{"POST", "/logout", none, s.logoutForm},
+		{"GET", "/projects/:id", viewer, s.overviewPage},
+		{"POST", "/projects/:id/train", editor, s.trainForm},
+		{"GET", "/projects/:id/personas/:pid", viewer, s.personaPage},
+		{"POST", "/projects/:id/personas/:pid/rename", editor, s.renameForm},
+		{"POST", "/projects/:id/personas/:pid/enrich", editor, s.enrichForm},
+		{"GET", "/projects/:id/settings", viewer, s.settingsPage},
+		{"POST", "/projects/:id/settings/capture", editor, s.captureForm},
+		{"POST", "/projects/:id/settings/access", admin, s.accessForm},
+		{"POST", "/projects/:id/settings/context", editor, s.contextForm},
+		{"POST", "/projects/:id/members", admin, s.addMemberForm},
+		{"POST", "/projects/:id/members/:user_id/role", admin, s.memberRoleForm},
+		{"POST", "/projects/:id/members/:user_id/remove", admin, s.removeMemberForm},
+		{"GET", "/projects/:id/audit", admin, s.auditPage},
+		{"GET", "/projects/:id/deletions", admin, s.deletionsPage},
+		{"POST", "/projects/:id/deletions", admin, s.deletionForm},
+		{"GET", "/projects/:id/health", viewer, s.healthPage},
+	}
+}
+
+// registerDashboard registers the dashboard's pages, forms and assets.
+func (s *Server) registerDashboard(r *gin.Engine) {
+	d, err := parseDashboard()
+	if err != nil {
+		panic(err) // the templates are embedded: a parse error is a build error, caught by the tests
+	}
+	s.dash = d
+	static, _ := fs.Sub(webFS, "web/static")
+	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	r.GET("/static/*file", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(c.Writer, c.Request)
+	})
+	r.GET("/login", s.loginPage)
+	r.POST("/login", s.loginForm)
+	authed := r.Group("", s.dashAuth)
+	for _, rt := range s.dashboardTable() {
+		h := s.dashHandler(rt.handler)
+		if rt.role == models.RoleNone {
+			authed.Handle(rt.method, rt.path, h)
+			continue
+		}
+		authed.Handle(rt.method, rt.path, s.dashRole(rt.role), h)
+	}
+	// The deletion page outlives the project (its status and receipt are the proof), so it
+	// checks access itself, as the API's deletion routes do.
+	authed.GET("/projects/:id/deletions/:did", s.dashHandler(s.deletionPage))
+}
+
+// dashAuth resolves the session (and, on posts, the same-origin and CSRF checks of the API).
+// A reader without a session is sent to the login page.
+func (s *Server) dashAuth(c *gin.Context) {
+	p, err := s.principal(c)
+	if err != nil {
+		if errors.Is(err, models.ErrUnauthenticated) && c.Request.Method == http.MethodGet {
+			c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+			c.Abort()
+			return
+		}
+		s.errorPage(c, err)
+		return
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+// dashRole applies the project policy to a page or form.
+func (s *Server) dashRole(min models.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := s.projectAccess(c, min); err != nil {
+			s.errorPage(c, err)
+			return
+		}
+		c.Next()
+	}
+}
+
+// needRole is the finer rule of a form whose policy depends on its content.
+func needRole(c *gin.Context, min models.Role) error {
+	if !roleFrom(c).AtLeast(min) {
+		return models.ErrForbidden
+	}
+	return nil
+}
+
+func (s *Server) dashHandler(h func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.errorPage(c, err)
+		}
+	}
+}
+
+// newPage fills the layout's data for the signed-in user and the project of the route.
+func (s *Server) newPage(c *gin.Context, title, nav string, data any) (page, error) {
+	pr := principalFrom(c)
+	u, err := s.store.User(c, pr.UserID)
+	if err != nil {
+		return page{}, err
+	}
+	p := page{Title: title, Nav: nav, User: u, CSRF: pr.SessionCSRF, Role: roleFrom(c), Data: data,
+		Notice: notices[c.Query("done")]}
+	if pj := projectFrom(c); pj.ID != uuid.Nil {
+		p.Project = &pj
+	}
+	return p, nil
+}
+
+// notices are the messages a form's redirect may ask for: a fixed set, so that a link cannot
+// put words on the page.
+var notices = map[string]string{
+	"renamed":  "The persona was renamed.",
+	"enrich":   "The persona is being described again; refresh in a few seconds.",
+	"train":    "Training started; the new model appears here when it is published.",
+	"capture":  "Capture settings saved.",
+	"access":   "Origins and retention saved.",
+	"context":  "Business context saved. It is used the next time personas are described.",
+	"member":   "Member added.",
+	"role":     "Role changed.",
+	"removed":  "Member removed.",
+	"loggedin": "",
+}
+
+// render executes a page into a buffer first, so that a template error becomes an error page
+// instead of half a page.
+func (s *Server) render(c *gin.Context, status int, name string, p page) {
+	var buf bytes.Buffer
+	if err := s.dash.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.logger.Error("render dashboard page", append(logAttrs(c), "page", name, "err", err.Error())...)
+		status, buf = http.StatusInternalServerError, *bytes.NewBufferString("internal error")
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", dashboardCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	c.Abort()
+}
+
+// errorView is the error page's data.
+type errorView struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// errorPage maps an error to its status, as fail does for the API, and renders the one error
+// page. Server errors are logged here and only here.
+func (s *Server) errorPage(c *gin.Context, err error) {
+	var ae *apiError
+	var ve *models.ValidationError
+	v := errorView{Status: http.StatusInternalServerError, Heading: "Something went wrong",
+		Message: "The page could not be shown. Try again in a moment."}
+	switch {
+	case errors.As(err, &ae):
+		v.Status, v.Heading, v.Message = ae.Status, http.StatusText(ae.Status), ae.Message
+		if ae.Code == "csrf" {
+			v.Heading = "Request refused"
+			v.Message = "This form did not come from the dashboard (" + ae.Message + "). Reload the page and try again."
+		}
+	case errors.As(err, &ve):
+		v.Status, v.Heading, v.Message = http.StatusBadRequest, "Please check the form", ve.Error()
+	case errors.Is(err, models.ErrNotFound):
+		v.Status, v.Heading, v.Message = http.StatusNotFound, "Not found", "There is nothing here, or you do not have access to it."
+	case errors.Is(err, models.ErrUnauthenticated):
+		v.Status, v.Heading, v.Message = http.StatusUnauthorized, "Please sign in", "Your session has ended."
+	case errors.Is(err, models.ErrForbidden):
+		v.Status, v.Heading, v.Message = http.StatusForbidden, "Not allowed", "Your role in this project does not allow this."
+	case errors.Is(err, models.ErrConflict):
+		v.Status, v.Heading, v.Message = http.StatusConflict, "Conflict", err.Error()
+	case errors.Is(err, models.ErrKeyDestroyed):
+		v.Status, v.Heading, v.Message = http.StatusGone, "Deleted", "The project's data was deleted."
+	case errors.Is(err, models.ErrUnavailable):
+		v.Status, v.Heading, v.Message = http.StatusServiceUnavailable, "Temporarily unavailable", "Storage is unavailable; try again in a moment."
+		c.Header("Retry-After", "2")
+	default:
+		s.logger.Error("dashboard request failed", append(logAttrs(c), "err", err.Error())...)
+	}
+	p := page{Title: v.Heading, Data: v, Role: roleFrom(c)}
+	if pr := principalFrom(c); pr.UserID != uuid.Nil {
+		p.CSRF = pr.SessionCSRF
+		if u, uerr := s.store.User(c, pr.UserID); uerr == nil {
+			p.User = u
+		}
+	}
+	s.render(c, v.Status, "error", p)
+}
+
+// redirect ends a form with a redirect to a page of this site (post/redirect/get).
+func redirect(c *gin.Context, path, notice string) error {
+	if notice != "" {
+		path += "?done=" + url.QueryEscape(notice)
+	}
+	c.Redirect(http.StatusSeeOther, path)
+	return nil
+}
+
+// projectPath is the path of a project page.
+func projectPath(p models.Project, rest string) string { return "/projects/" + p.ID.String() + rest }
+
+// templateFuncs are the helpers the templates use.
+var templateFuncs = template.FuncMap{
+	"pct":      pct,
+	"num":      formatCount,
+	"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+	"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"ago":      ago,
+	"label":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"join":     strings.Join,
+	"lines":    func(v []string) string { return strings.Join(v, "\n") },
+	"deref": func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return *t
+	},
+	"hundred": func(v float64) float64 { return math.Round(v*1000) / 10 },
+}
+
+// pct formats a share in 0..1 as a whole percentage ("<1 %" for small non-zero shares).
+func pct(v float64) string {
+	switch {
+	case v <= 0:
+		return "0 %"
+	case v < 0.01:
+		return "<1 %"
+	}
+	return fmt.Sprintf("%.0f %%", v*100)
+}
+
+// formatCount writes a count with thin thousands separators.
+func formatCount(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + formatCount(-n)
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteRune(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// ago says how long ago a time was, in words.
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour") + " ago"
+	}
+	return plural(int(d.Hours()/24), "day") + " ago"
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

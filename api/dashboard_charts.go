@@ -1,0 +1,273 @@
+package api
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"personas/classifier"
+)
+
+// Charts are computed here as geometry and drawn by the templates as inline SVG: no script,
+// no external library, readable by screen readers through each chart's title and table.
+
+// palette colours personas and reasons; each passes 3:1 against white for graphics.
+var palette = []string{"#4f46e5", "#0d9488", "#d97706", "#db2777", "#2563eb", "#65a30d", "#9333ea", "#dc2626",
+	"#0891b2", "#78716c", "#ca8a04", "#475569"}
+
+func colour(i int) string { return palette[i%len(palette)] }
+
+// segment is one part of a stacked column.
+type segment struct {
+	Y, H  float64
+	Color string
+	Title string
+}
+
+// column is one stacked column of a chart.
+type column struct {
+	Label    string
+	X, W     float64
+	LabelX   float64
+	Segments []segment
+	Total    string
+}
+
+// legendItem names a colour.
+type legendItem struct {
+	Color, Label, Note string
+}
+
+// stackedChart is a chart of stacked columns.
+type stackedChart struct {
+	W, H, Base float64 // view box and the y of the baseline
+	Title      string
+	Columns    []column
+	Legend     []legendItem
+	Ticks      []tick
+}
+
+// tick is a horizontal grid line with its label.
+type tick struct {
+	Y     float64
+	Label string
+}
+
+// stackInput is one column's values, in the order of the series.
+type stackInput struct {
+	Label  string
+	Values []float64
+	Titles []string
+}
+
+// stack lays out columns of stacked values: heights relative to the largest total (or to max
+// when given, e.g. 1 for shares).
+func stack(title string, cols []stackInput, colours []string, maxTotal float64, tickFmt func(float64) string) stackedChart {
+	const w, h, top, left, bottom = 640.0, 240.0, 12.0, 44.0, 28.0
+	ch := stackedChart{W: w, H: h, Base: h - bottom, Title: title}
+	if maxTotal <= 0 {
+		for _, c := range cols {
+			t := 0.0
+			for _, v := range c.Values {
+				t += v
+			}
+			maxTotal = max(maxTotal, t)
+		}
+	}
+	if maxTotal <= 0 {
+		maxTotal = 1
+	}
+	plot := ch.Base - top
+	for i := 0; i <= 4; i++ {
+		v := maxTotal * float64(i) / 4
+		ch.Ticks = append(ch.Ticks, tick{Y: round1(ch.Base - plot*float64(i)/4), Label: tickFmt(v)})
+	}
+	n := max(len(cols), 1)
+	slot := (w - left - 8) / float64(n)
+	bw := min(slot*0.7, 56)
+	for i, c := range cols {
+		x := left + slot*float64(i) + (slot-bw)/2
+		col := column{Label: c.Label, X: round1(x), W: round1(bw), LabelX: round1(x + bw/2)}
+		y := ch.Base
+		total := 0.0
+		for j, v := range c.Values {
+			if v <= 0 {
+				continue
+			}
+			total += v
+			sh := plot * v / maxTotal
+			y -= sh
+			t := ""
+			if j < len(c.Titles) {
+				t = c.Titles[j]
+			}
+			col.Segments = append(col.Segments, segment{Y: round1(y), H: round1(max(sh, 0.5)), Color: colours[j%len(colours)], Title: t})
+		}
+		col.Total = tickFmt(total)
+		ch.Columns = append(ch.Columns, col)
+	}
+	return ch
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// hbar is one horizontal bar row: a value against a reference (the population).
+type hbar struct {
+	Label          string
+	Value, Ref     string
+	W, RefW        float64 // widths in the 0..290 bar area
+	VX, RX         float64 // x of the value and reference labels
+	Y              float64
+	Higher, Strong bool
+	Note           string
+}
+
+// barMax is the width of a full bar.
+const barMax = 290.0
+
+// hbarChart is a list of bars compared with a reference.
+type hbarChart struct {
+	W, H, BarX float64
+	Title      string
+	Rows       []hbar
+}
+
+// traitChart shows the persona's most distinguishing traits against the population.
+func traitChart(traits []classifier.Trait, limit int) hbarChart {
+	ch := hbarChart{W: 640, BarX: 210, Title: "Traits of this persona against all visitors"}
+	n := 0
+	for _, t := range traits {
+		if n == limit {
+			break
+		}
+		if !finite(t.Value) || !finite(t.Population) || !finite(t.Z) {
+			continue
+		}
+		v, p := displayValue(t.Feature, t.Value), displayValue(t.Feature, t.Population)
+		top := max(math.Abs(v), math.Abs(p), 1e-9)
+		row := hbar{Label: traitLabel(t.Feature), Value: formatTrait(t.Feature, v), Ref: formatTrait(t.Feature, p),
+			W: round1(barMax * math.Abs(v) / top), RefW: round1(barMax * math.Abs(p) / top), Y: float64(n) * 48,
+			Higher: t.Z > 0, Strong: math.Abs(t.Z) >= 1, Note: zWords(t.Z)}
+		row.VX, row.RX = ch.BarX+row.W+6, ch.BarX+row.RefW+6
+		ch.Rows = append(ch.Rows, row)
+		n++
+	}
+	ch.H = float64(n)*48 + 4
+	return ch
+}
+
+// shareChart is a list of keys and their shares (channels, devices, hours, pages, goals).
+func shareChart(title string, shares []classifier.Share, label func(string) string) hbarChart {
+	ch := hbarChart{W: 640, BarX: 210, Title: title}
+	for _, s := range shares {
+		if !finite(s.Share) {
+			continue
+		}
+		w := round1(barMax * min(max(s.Share, 0), 1))
+		ch.Rows = append(ch.Rows, hbar{Label: label(s.Key), Value: pct(s.Share), W: w, VX: ch.BarX + w + 6,
+			Y: float64(len(ch.Rows)) * 30})
+	}
+	ch.H = float64(len(ch.Rows))*30 + 4
+	return ch
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// logFeatures are stored as log1p of a count or of seconds: shown in their own units.
+var logFeatures = map[string]bool{"visits": true, "page_views": true, "clicks": true, "time_on_site": true,
+	"pages_per_visit": true, "time_per_page": true, "active_days": true}
+
+// featureLabels name the base features in words.
+var featureLabels = map[string]string{
+	"visits": "Visits", "page_views": "Page views", "clicks": "Clicks", "time_on_site": "Time on site",
+	"pages_per_visit": "Pages per visit", "bounce_rate": "Bounce rate", "recency_days": "Days since last visit",
+	"frequency": "Visits per day", "scroll_depth": "Scroll depth", "goal_rate": "Goals per visit",
+	"clicks_per_page": "Clicks per page", "time_per_page": "Time per page", "active_days": "Active days",
+	"weekend": "Weekend activity",
+}
+
+// traitLabel names a feature for people: "path:/deals" is "Page views on /deals".
+func traitLabel(f string) string {
+	if l, ok := featureLabels[f]; ok {
+		return l
+	}
+	kind, key, ok := strings.Cut(f, ":")
+	if !ok {
+		return strings.ReplaceAll(f, "_", " ")
+	}
+	switch kind {
+	case "path":
+		return "Views of " + key
+	case "element":
+		return "Clicks on " + strings.ReplaceAll(key, "_", " ") + "s"
+	case "channel":
+		return "Visits from " + key
+	case "device":
+		return "Visits on " + key
+	case "goal":
+		return "Goal " + strings.ReplaceAll(key, "_", " ")
+	case "hours":
+		return "Active in the " + key
+	}
+	return strings.ReplaceAll(f, "_", " ")
+}
+
+// displayValue undoes the log1p of count features.
+func displayValue(f string, v float64) float64 {
+	if logFeatures[f] {
+		return math.Expm1(v)
+	}
+	return v
+}
+
+// formatTrait writes a feature's value in its unit.
+func formatTrait(f string, v float64) string {
+	switch {
+	case f == "time_on_site" || f == "time_per_page":
+		if v >= 90 {
+			return fmt.Sprintf("%.1f min", v/60)
+		}
+		return fmt.Sprintf("%.0f s", v)
+	case f == "recency_days":
+		return fmt.Sprintf("%.1f days", v)
+	case f == "goal_rate" || f == "clicks_per_page" || f == "frequency" || logFeatures[f]:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return pct(v) // rates and shares
+}
+
+// zWords reads a z-score as words.
+func zWords(z float64) string {
+	a := math.Abs(z)
+	dir := "higher"
+	if z < 0 {
+		dir = "lower"
+	}
+	switch {
+	case a >= 1.5:
+		return "much " + dir + " than average"
+	case a >= 0.75:
+		return dir + " than average"
+	case a >= 0.3:
+		return "a little " + dir
+	}
+	return "about average"
+}
+
+// stabilityWords reads a persona's stability in plain words.
+func stabilityWords(st *float64) string {
+	if st == nil {
+		return "New in this model: no earlier version to compare with."
+	}
+	v := *st
+	kept := pct(v)
+	switch {
+	case v >= 0.9:
+		return "Very stable: kept " + kept + " of its visitors since the previous model."
+	case v >= 0.75:
+		return "Stable: kept " + kept + " of its visitors; normal movement between retrains."
+	case v >= 0.5:
+		return "Shifting: kept " + kept + " of its visitors. Treat changes in its traits with care."
+	}
+	return "Changed a lot: kept only " + kept + " of its visitors. It may describe a different group now."
+}

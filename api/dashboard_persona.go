@@ -1,0 +1,104 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"personas/models"
+)
+
+// personaView is the persona page's data.
+type personaView struct {
+	Persona   models.Persona
+	Avatar    any
+	Stability string
+	Traits    hbarChart
+	Charts    []hbarChart
+}
+
+func (s *Server) personaOf(c *gin.Context) (models.Persona, error) {
+	id, err := uuid.Parse(c.Param("pid"))
+	if err != nil {
+		return models.Persona{}, models.ErrNotFound
+	}
+	return s.store.Persona(c, projectFrom(c).ID, id)
+}
+
+func (s *Server) personaPage(c *gin.Context) error {
+	pe, err := s.personaOf(c)
+	if err != nil {
+		return err
+	}
+	st := personaStats(pe)
+	same := func(k string) string { return k }
+	goals := st.Goals
+	for i := range goals {
+		if goals[i].Key == "any" {
+			goals[i].Key = "any goal"
+		}
+	}
+	v := personaView{Persona: pe, Avatar: avatarHTML(pe.Picture), Stability: stabilityWords(pe.Stability),
+		Traits: traitChart(st.Traits, 8)}
+	for _, ch := range []hbarChart{
+		shareChart("Top pages (share of their page views)", st.TopPaths, same),
+		shareChart("Channels (share of visits)", st.Channels, titleCase),
+		shareChart("Devices (share of visits)", st.Devices, titleCase),
+		shareChart("Active hours (share of activity)", st.Hours, hourLabel),
+		shareChart("Goals (share of visitors who reached them)", goals, func(k string) string { return strings.ReplaceAll(k, "_", " ") }),
+	} {
+		if len(ch.Rows) > 0 {
+			v.Charts = append(v.Charts, ch)
+		}
+	}
+	p, err := s.newPage(c, pe.Name, "overview", v)
+	if err != nil {
+		return err
+	}
+	s.render(c, http.StatusOK, "persona", p)
+	return nil
+}
+
+func hourLabel(k string) string {
+	return map[string]string{"night": "Night (0–6 h)", "morning": "Morning (6–12 h)", "afternoon": "Afternoon (12–18 h)",
+		"evening": "Evening (18–24 h)"}[k]
+}
+
+// titleCase capitalises an ASCII key for a label.
+func titleCase(k string) string {
+	if k == "" {
+		return k
+	}
+	return strings.ToUpper(k[:1]) + k[1:]
+}
+
+// renameForm renames a persona (editor+), as PATCH /v1/projects/{id}/personas/{pid}.
+func (s *Server) renameForm(c *gin.Context) error {
+	pe, err := s.personaOf(c)
+	if err != nil {
+		return err
+	}
+	pj := projectFrom(c)
+	if _, err := s.store.RenamePersona(c, pj.ID, pe.ID, c.PostForm("name")); err != nil {
+		return err
+	}
+	s.audit(c, pj.ID, "persona.rename", pe.ID.String(), nil)
+	s.models.evict(pj.ID) // classify answers carry the name
+	return redirect(c, projectPath(pj, "/personas/"+pe.ID.String()), "renamed")
+}
+
+// enrichForm describes a persona again (editor+), as POST …/personas/{pid}/enrich.
+func (s *Server) enrichForm(c *gin.Context) error {
+	pe, err := s.personaOf(c)
+	if err != nil {
+		return err
+	}
+	pj := projectFrom(c)
+	if err := s.jobs.EnqueueEnrich(c, pj.ID, pe.ID); err != nil {
+		return errStatus(http.StatusServiceUnavailable, "unavailable", "the job queue is unavailable, retry later")
+	}
+	s.audit(c, pj.ID, "persona.enrich", pe.ID.String(), nil)
+	return redirect(c, projectPath(pj, "/personas/"+pe.ID.String()), "enrich")
+}
