@@ -47,4 +47,5 @@ func (s *Server) dashboardRoutes(r *gin.Engine) {
 	h := collector.Handler()
 	r.GET(collector.Path(), gin.WrapH(h))
 	r.HEAD(collector.Path(), gin.WrapH(h))
+	s.registerDashboard(r)
 }

@@ -74,6 +74,7 @@ type Server struct {
 	schema  func(context.Context) error
 	router  *gin.Engine
 	signer  *privacy.Signer
+	dash    *dashboard // the dashboard's parsed pages
 
 	ingester     *models.Ingester
 	models       *modelCache
