@@ -94,6 +94,12 @@ func (s *Store) CreateDeletion(ctx context.Context, projectID uuid.UUID, scope s
 					return err
 				}
 			}
+		case ScopePersonas:
+			// The project starts over from its events: classification stops using the model now.
+			if _, err := tx.Exec(ctx, `/* Store.CreateDeletion */
+				UPDATE projects SET model_version = NULL, updated_at = now() WHERE id = $1`, projectID); err != nil {
+				return err
+			}
 		case ScopeAll:
 			if err := tx.QueryRow(ctx, `/* Store.CreateDeletion */
 				UPDATE projects SET site_key = 'deleted_' || id::text, updated_at = now() WHERE id = $1
@@ -229,28 +235,52 @@ func (s *Store) DeleteStep(ctx context.Context, d Deletion, table string, size i
 	if table == "projects" {
 		where = "id = $2"
 	}
+	// A ctid names a row only within one physical table: on a partitioned table (events) the
+	// same ctid exists in every partition, so batches run partition by partition.
+	leaves, err := s.leafTables(ctx, table)
+	if err != nil {
+		return 0, fmt.Errorf("delete %s of deletion %s: %w", table, d.ID, err)
+	}
 	var total int64
-	for {
-		var n int64
-		err := s.tx(ctx, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, fmt.Sprintf(`/* Store.DeleteStep */
+	for _, leaf := range leaves {
+		for {
+			var n int64
+			err := s.tx(ctx, func(tx pgx.Tx) error {
+				tag, err := tx.Exec(ctx, fmt.Sprintf(`/* Store.DeleteStep */
 				DELETE FROM %[1]s WHERE ctid IN (SELECT ctid FROM %[1]s WHERE %[2]s LIMIT %[3]d)`,
-				pgx.Identifier{table}.Sanitize(), where, size), args[1:]...)
+					pgx.Identifier{leaf}.Sanitize(), where, size), args[1:]...)
+				if err != nil {
+					return err
+				}
+				n = tag.RowsAffected()
+				if n == 0 {
+					return nil
+				}
+				return addCountTx(ctx, tx, d.ID, table, n)
+			})
 			if err != nil {
-				return err
+				return total, fmt.Errorf("delete %s of deletion %s: %w", table, d.ID, translate(err))
 			}
-			n = tag.RowsAffected()
-			if n == 0 {
-				return nil
+			total += n
+			if n < int64(size) {
+				break
 			}
-			return addCountTx(ctx, tx, d.ID, table, n)
-		})
-		if err != nil {
-			return total, fmt.Errorf("delete %s of deletion %s: %w", table, d.ID, translate(err))
-		}
-		total += n
-		if n < int64(size) {
-			return total, nil
 		}
 	}
+	return total, nil
+}
+
+// leafTables returns the partitions of a partitioned table (oldest first), or the table itself.
+func (s *Store) leafTables(ctx context.Context, table string) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `/* Store.leafTables */
+		SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = to_regclass($1) ORDER BY c.relname`, table)
+	leaves, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list partitions of %s: %w", table, translate(err))
+	}
+	if len(leaves) == 0 {
+		return []string{table}, nil
+	}
+	return leaves, nil
 }

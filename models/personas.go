@@ -345,10 +345,27 @@ func (s *Store) PublishModel(ctx context.Context, p Publication) (int, error) {
 			WHERE project_id = $1 AND (id = $2 OR status IN ('queued', 'running'))`, p.ProjectID, p.RunID, version); err != nil {
 			return err
 		}
+		// A training that read its visitors before an erasure holds the erased visitor: this
+		// version cannot be the erasure's retrain. Its membership goes and it is stale at once,
+		// so the safety net retrains again. (A visitor who came back after the erasure is new.)
+		if _, err := tx.Exec(ctx, `/* Store.PublishModel */
+			WITH leaked AS (
+				DELETE FROM model_members m USING deletion_requests d
+				WHERE m.project_id = $1 AND m.model_version = $2 AND d.project_id = $1 AND d.scope = 'visitor'
+				AND d.retrain_version IS NULL AND m.visitor_hash = d.visitor_hash
+				AND NOT EXISTS (SELECT 1 FROM visitor_features f WHERE f.project_id = $1 AND f.visitor_hash = d.visitor_hash
+					AND f.first_seen >= d.created_at)
+				RETURNING m.visitor_hash)
+			UPDATE persona_models SET stale_since = now() WHERE project_id = $1 AND version = $2 AND EXISTS (SELECT 1 FROM leaked)`,
+			p.ProjectID, version); err != nil {
+			return err
+		}
 		// Receipts of erasures whose retrain this is.
 		if _, err := tx.Exec(ctx, `/* Store.PublishModel */
 			UPDATE deletion_requests SET retrain_version = $2
-			WHERE project_id = $1 AND scope = 'visitor' AND status = 'done' AND retrain_version IS NULL`, p.ProjectID, version); err != nil {
+			WHERE project_id = $1 AND scope = 'visitor' AND status = 'done' AND retrain_version IS NULL
+			AND NOT EXISTS (SELECT 1 FROM persona_models m WHERE m.project_id = $1 AND m.version = $2 AND m.stale_since IS NOT NULL)`,
+			p.ProjectID, version); err != nil {
 			return err
 		}
 		for _, t := range []string{"model_members", "persona_history"} {
@@ -427,7 +444,7 @@ func (s *Store) TrainingRun(ctx context.Context, projectID, id uuid.UUID) (Train
 func (s *Store) ReceiptsAwaitingResign(ctx context.Context, projectID uuid.UUID) ([]uuid.UUID, error) {
 	rows, _ := s.pool.Query(ctx, `/* Store.ReceiptsAwaitingResign */
 		SELECT id FROM deletion_requests WHERE project_id = $1 AND scope = 'visitor' AND status = 'done'
-		AND retrain_version IS NOT NULL AND NOT (receipt ? 'retrain_version')`, projectID)
+		AND retrain_version IS NOT NULL AND NOT (receipt::jsonb ? 'retrain_version')`, projectID)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
 		return nil, fmt.Errorf("list receipts to re-sign: %w", translate(err))
