@@ -133,8 +133,11 @@ func (s *Server) deletionAccess(c *gin.Context) (models.Deletion, error) {
 	if err != nil {
 		return models.Deletion{}, err
 	}
-	if !role.AtLeast(models.RoleAdmin) {
-		return models.Deletion{}, models.ErrNotFound
+	switch {
+	case role == models.RoleNone:
+		return models.Deletion{}, models.ErrNotFound // another tenant's deletion does not exist
+	case !role.AtLeast(models.RoleAdmin):
+		return models.Deletion{}, models.ErrForbidden // a member below admin: the role table's 403
 	}
 	return d, nil
 }
