@@ -48,7 +48,9 @@ func NormalizeEmail(email string) (string, error) {
 	return e, nil
 }
 
-var userEmailAD = privacy.AD("users", "email", "")
+// userEmailAD binds a sealed email to its user's row: a ciphertext copied to another user's
+// row does not open.
+func userEmailAD(userID uuid.UUID) []byte { return privacy.AD("users", "email", userID.String()) }
 
 const (
 	insertUser = `/* Store.EnsureUser */
@@ -77,11 +79,11 @@ func (s *Store) EnsureUser(ctx context.Context, email, password string, platform
 			return User{}, false, fmt.Errorf("hash password: %w", err)
 		}
 	}
-	enc, err := s.keyring.Seal([]byte(e), userEmailAD)
+	id := uuid.New()
+	enc, err := s.keyring.Seal([]byte(e), userEmailAD(id))
 	if err != nil {
 		return User{}, false, fmt.Errorf("seal email: %w", err)
 	}
-	id := uuid.New()
 	tag, err := s.pool.Exec(ctx, insertUser, id, enc, s.index.Email(e), hash, platformAdmin)
 	if err != nil {
 		return User{}, false, fmt.Errorf("create user: %w", translate(err))
@@ -137,7 +139,7 @@ func (s *Store) scanUser(row pgx.Row) (User, error) {
 	if err := row.Scan(&u.ID, &enc, &u.PlatformAdmin, &u.CreatedAt); err != nil {
 		return User{}, translate(err)
 	}
-	e, err := s.keyring.Open(enc, userEmailAD)
+	e, err := s.keyring.Open(enc, userEmailAD(u.ID))
 	if err != nil {
 		return User{}, fmt.Errorf("open email of user %s: %w", u.ID, err)
 	}

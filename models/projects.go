@@ -453,7 +453,7 @@ func (s *Store) Members(ctx context.Context, projectID uuid.UUID) ([]Member, err
 	var m Member
 	var enc []byte
 	_, err := pgx.ForEachRow(rows, []any{&m.UserID, &enc, &m.Role, &m.CreatedAt}, func() error {
-		e, err := s.keyring.Open(enc, userEmailAD)
+		e, err := s.keyring.Open(enc, userEmailAD(m.UserID))
 		if err != nil {
 			return fmt.Errorf("open email: %w", err)
 		}

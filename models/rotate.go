@@ -61,11 +61,11 @@ func (s *Store) ResealUsers(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		for _, r := range batch {
-			pt, err := s.keyring.Open(r.Enc, userEmailAD)
+			pt, err := s.keyring.Open(r.Enc, userEmailAD(r.ID))
 			if err != nil {
 				return n, fmt.Errorf("open email of user %s: %w", r.ID, err)
 			}
-			ct, err := s.keyring.Seal(pt, userEmailAD)
+			ct, err := s.keyring.Seal(pt, userEmailAD(r.ID))
 			if err != nil {
 				return n, err
 			}
