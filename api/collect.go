@@ -345,12 +345,15 @@ func (n *normalizer) normalize(e *RawEvent, visitorID, sessionID string) (models
 			ev.ScrollDepth = &s
 		}
 	case models.EventGoal:
-		g := strings.ToLower(strings.TrimSpace(e.Name))
-		if !identLike(g) || g == "" {
-			g = privacy.Scrub(g)
-			if !identLike(g) {
-				return models.Event{}, models.ReasonBadShape
-			}
+		// A goal name is the page's code talking, but a page can pass what a visitor typed:
+		// scrub it as written (case matters to some patterns) and drop it if anything was found.
+		g := strings.TrimSpace(e.Name)
+		if privacy.Scrub(g) != g {
+			return models.Event{}, models.ReasonBadShape
+		}
+		g = strings.ToLower(g)
+		if !identLike(g) {
+			return models.Event{}, models.ReasonBadShape
 		}
 		ev.Goal = g
 	}
