@@ -83,18 +83,6 @@ func (s Scaler) Transform(x, dst []float64) []float64 {
 	return dst
 }
 
-// transformRows scales the n rows of X (stride d) into a new n × D matrix.
-func (s Scaler) transformRows(X []float64, n, d int) []float64 {
-	D := s.D()
-	out := make([]float64, n*D)
-	forChunks(n, rowChunk, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			s.Transform(X[i*d:(i+1)*d], out[i*D:i*D:(i+1)*D])
-		}
-	})
-	return out
-}
-
 // quantile is the p-quantile of sorted values, interpolating linearly between order statistics at
 // position p·(n−1): the usual definition (NumPy's default, and the median of an even count is the
 // mean of the middle two), which gonum's stat.Quantile does not offer.

@@ -83,12 +83,11 @@ type Schema struct {
 // categories, channels, devices, hour buckets and weekend share. Vectors have at most MaxFeatures
 // features: path groups give way first.
 func BuildSchema(pop []Aggregates, opts SchemaOptions) Schema {
-	opts = opts.withDefaults()
-	elements, channels, devices := elementCategories(), channelNames(), deviceNames()
-	fixed := len(baseFeatures()) + len(elements) + len(channels) + len(devices) + len(hourBuckets()) + 1
-	goals := topKeys(pop, func(a *Aggregates) map[string]int64 { return a.GoalNames }, min(opts.MaxGoals, MaxFeatures-fixed), opts.MinSupport)
-	paths := topKeys(pop, func(a *Aggregates) map[string]int64 { return a.Paths }, min(opts.MaxPaths, MaxFeatures-fixed-len(goals)), opts.MinSupport)
-	return newSchema(paths, elements, channels, devices, goals)
+	var c vocabCounter
+	for i := range pop {
+		c.add(&pop[i])
+	}
+	return c.schema(opts)
 }
 
 // newSchema derives the feature names from the vocabularies.
@@ -121,30 +120,58 @@ func (s Schema) featureNames() []string {
 	return append(f, "weekend")
 }
 
-// topKeys returns up to max keys by total count over the population, among keys at least
+// keyStat is how much of a vocabulary key a population has: the total count and the visitors
+// with a positive count.
+type keyStat struct {
+	total    int64
+	visitors int
+}
+
+// vocabCounter counts path groups and goal names visitor by visitor: all BuildSchema needs to
+// know of a population, so a schema can be built from a stream.
+type vocabCounter struct {
+	paths, goals map[string]*keyStat
+}
+
+func (c *vocabCounter) add(a *Aggregates) {
+	c.paths = countKeys(c.paths, a.Paths)
+	c.goals = countKeys(c.goals, a.GoalNames)
+}
+
+func countKeys(stats map[string]*keyStat, counts map[string]int64) map[string]*keyStat {
+	for k, v := range counts {
+		if v <= 0 {
+			continue
+		}
+		if stats == nil {
+			stats = make(map[string]*keyStat)
+		}
+		st := stats[k]
+		if st == nil {
+			st = &keyStat{}
+			stats[k] = st
+		}
+		st.total += v
+		st.visitors++
+	}
+	return stats
+}
+
+// schema chooses the vocabularies from the counts (see BuildSchema).
+func (c *vocabCounter) schema(opts SchemaOptions) Schema {
+	opts = opts.withDefaults()
+	elements, channels, devices := elementCategories(), channelNames(), deviceNames()
+	fixed := len(baseFeatures()) + len(elements) + len(channels) + len(devices) + len(hourBuckets()) + 1
+	goals := topKeys(c.goals, min(opts.MaxGoals, MaxFeatures-fixed), opts.MinSupport)
+	paths := topKeys(c.paths, min(opts.MaxPaths, MaxFeatures-fixed-len(goals)), opts.MinSupport)
+	return newSchema(paths, elements, channels, devices, goals)
+}
+
+// topKeys returns up to limit keys by total count over the population, among keys at least
 // minSupport visitors have, ties by name.
-func topKeys(pop []Aggregates, get func(*Aggregates) map[string]int64, limit, minSupport int) []string {
+func topKeys(stats map[string]*keyStat, limit, minSupport int) []string {
 	if limit <= 0 {
 		return nil
-	}
-	type stat struct {
-		total    int64
-		visitors int
-	}
-	stats := make(map[string]*stat)
-	for i := range pop {
-		for k, v := range get(&pop[i]) {
-			if v <= 0 {
-				continue
-			}
-			st := stats[k]
-			if st == nil {
-				st = &stat{}
-				stats[k] = st
-			}
-			st.total += v
-			st.visitors++
-		}
 	}
 	var keys []string
 	for k, st := range stats {

@@ -2,7 +2,6 @@ package classifier
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -54,75 +53,19 @@ type Result struct {
 // scaling, clustering (Cluster), per-persona aggregates and, with a previous model, matching of
 // the new clusters to its personas. It fails with ErrTooLittleData (fewer visitors than two
 // minimum clusters), ErrDegenerate (every feature constant) or ErrInvalidInput (a non-finite
-// value), each saying why; it never returns a partial model.
+// value), each saying why; it never returns a partial model. It is TrainSource over pop.
 func Train(pop []Aggregates, now time.Time, opts TrainOptions) (*Result, error) {
-	n := len(pop)
-	co := opts.clusterOptions().withDefaults()
-	if n < 2*co.MinClusterSize {
-		return nil, fmt.Errorf("train: %w: %d visitors, need at least %d (two personas of %d)",
-			ErrTooLittleData, n, 2*co.MinClusterSize, co.MinClusterSize)
-	}
-	if opts.PrevLabels != nil && len(opts.PrevLabels) != n {
-		return nil, fmt.Errorf("train: %w: %d previous labels for %d visitors", ErrInvalidInput, len(opts.PrevLabels), n)
-	}
-	schema := BuildSchema(pop, opts.Schema)
-	f := len(schema.Features)
-	raw := make([]float64, n*f)
-	for i := range pop {
-		row := schema.Vector(pop[i], now, raw[i*f:i*f:(i+1)*f])
-		for j, v := range row {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("train: %w: visitor %d has feature %s = %v", ErrInvalidInput, i, schema.Features[j], v)
+	if opts.Prev != nil && opts.PrevLabels == nil && len(pop) >= 2*opts.clusterOptions().withDefaults().MinClusterSize {
+		// The population is at hand: classify it with the previous model on every core.
+		prev := make([]int, len(pop))
+		forChunks(len(pop), 256, func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				prev[i] = opts.Prev.Classify(pop[i], now).Cluster
 			}
-		}
+		})
+		opts.PrevLabels = prev
 	}
-	fitRows, fn := raw, n
-	if n > co.MiniBatchAbove { // quantiles of a large population: a sample tells them as well
-		fn = co.MiniBatchAbove
-		fitRows = gatherRows(raw, f, sampleRows(n, fn, newRand(opts.Seed, 0x7363)))
-	}
-	scaler, err := FitScaler(fitRows, fn, f)
-	if err != nil {
-		return nil, fmt.Errorf("train on %d visitors: %w", n, err)
-	}
-	d := scaler.D()
-	X := scaler.transformRows(raw, n, f)
-	cl, err := Cluster(X, n, d, co)
-	if err != nil {
-		return nil, fmt.Errorf("train on %d visitors: %w", n, err)
-	}
-	m := &Model{
-		Version: FormatVersion, Schema: schema, Scaler: scaler, K: cl.K,
-		Centroids: cl.Centroids, Variances: cl.Variances, Weights: cl.Weights, Sizes: cl.Sizes,
-		OutlierThreshold: cl.OutlierThreshold,
-		Metrics: Metrics{N: n, ChosenK: cl.K, Inertia: cl.Inertia, Silhouette: cl.Silhouette,
-			LogLikelihood: cl.LogLikelihood, KScores: cl.KScores},
-		Personas: personaStats(pop, raw, f, schema, cl.Labels, cl.Sizes),
-	}
-	if err := m.validate(); err != nil {
-		return nil, fmt.Errorf("train on %d visitors: %w: %v", n, ErrDegenerate, err)
-	}
-	res := &Result{Model: m, Labels: cl.Labels}
-
-	prev := opts.PrevLabels
-	prevK := 0
-	if opts.Prev != nil {
-		prevK = opts.Prev.K
-		if prev == nil {
-			prev = make([]int, n)
-			forChunks(n, 256, func(_, lo, hi int) {
-				for i := lo; i < hi; i++ {
-					prev[i] = opts.Prev.Classify(pop[i], now).Cluster
-				}
-			})
-		}
-	} else {
-		for _, l := range prev {
-			prevK = max(prevK, l+1)
-		}
-	}
-	res.Match, res.Stability, res.Drift = MatchClusters(X, n, d, cl.Labels, cl.Centroids, cl.K, prev, prevK, opts.MatchThreshold)
-	return res, nil
+	return TrainSource(SliceSource(pop), now, opts)
 }
 
 // MatchClusters matches the k new clusters (centroids k × d, labels per row of X) to the prevK
@@ -196,77 +139,90 @@ func MatchClusters(X []float64, n, d int, labels []int, centroids []float64, k i
 	return match, stability, drift
 }
 
-// personaStats computes the aggregates of every cluster: traits against the population and the
-// shares of paths, channels, devices, hours and goals.
-func personaStats(pop []Aggregates, raw []float64, f int, schema Schema, labels, sizes []int) []PersonaStats {
-	k := len(sizes)
-	n := len(pop)
-	popMean := make([]float64, f)
-	popSq := make([]float64, f)
-	sums := make([]float64, k*f)
-	for i := range n {
-		l := labels[i]
-		for t, v := range raw[i*f : (i+1)*f] {
-			popMean[t] += v
-			popSq[t] += v * v
-			sums[l*f+t] += v
+// personaAcc accumulates the aggregates of every cluster, visitor by visitor: sums of the raw
+// features for the traits against the population, and the totals behind the shares of paths,
+// channels, devices, hours and goals.
+type personaAcc struct {
+	schema  Schema
+	f, n    int
+	popMean []float64
+	popSq   []float64
+	sums    []float64 // k × f
+	tt      []personaTotals
+}
+
+type personaTotals struct {
+	views                    float64
+	paths, channels, devices []float64
+	hours                    [4]float64
+	goalVisitors             []int
+	anyGoal                  int
+}
+
+func newPersonaAcc(schema Schema, k int) *personaAcc {
+	f := len(schema.Features)
+	p := &personaAcc{schema: schema, f: f, popMean: make([]float64, f), popSq: make([]float64, f),
+		sums: make([]float64, k*f), tt: make([]personaTotals, k)}
+	for j := range p.tt {
+		p.tt[j] = personaTotals{paths: make([]float64, len(schema.Paths)), channels: make([]float64, len(schema.Channels)),
+			devices: make([]float64, len(schema.Devices)), goalVisitors: make([]int, len(schema.Goals))}
+	}
+	return p
+}
+
+// add counts one visitor a of cluster l whose raw vector is raw.
+func (p *personaAcc) add(a *Aggregates, raw []float64, l int) {
+	p.n++
+	for t, v := range raw {
+		p.popMean[t] += v
+		p.popSq[t] += v * v
+		p.sums[l*p.f+t] += v
+	}
+	schema, t := &p.schema, &p.tt[l]
+	t.views += pos(a.PageViews)
+	for i, key := range schema.Paths {
+		t.paths[i] += pos(a.Paths[key])
+	}
+	for c, key := range schema.Channels {
+		t.channels[c] += pos(a.Channels[key])
+	}
+	for c, key := range schema.Devices {
+		t.devices[c] += pos(a.Devices[key])
+	}
+	for h, v := range a.Hours {
+		t.hours[h/6] += pos(v)
+	}
+	for g, key := range schema.Goals {
+		if a.GoalNames[key] > 0 {
+			t.goalVisitors[g]++
 		}
 	}
+	if a.Goals > 0 {
+		t.anyGoal++
+	}
+}
+
+// stats returns the aggregates of the clusters of the given sizes.
+func (p *personaAcc) stats(sizes []int) []PersonaStats {
+	f, n, schema := p.f, p.n, p.schema
+	popMean := slices.Clone(p.popMean)
 	popSD := make([]float64, f)
 	for t := range f {
 		popMean[t] /= float64(n)
-		popSD[t] = math.Sqrt(max(0, popSq[t]/float64(n)-popMean[t]*popMean[t]))
+		popSD[t] = math.Sqrt(max(0, p.popSq[t]/float64(n)-popMean[t]*popMean[t]))
 	}
-
-	type totals struct {
-		views                    float64
-		paths, channels, devices []float64
-		hours                    [4]float64
-		goalVisitors             []int
-		anyGoal                  int
-	}
-	tt := make([]totals, k)
-	for j := range tt {
-		tt[j] = totals{paths: make([]float64, len(schema.Paths)), channels: make([]float64, len(schema.Channels)),
-			devices: make([]float64, len(schema.Devices)), goalVisitors: make([]int, len(schema.Goals))}
-	}
-	for i := range pop {
-		a, t := &pop[i], &tt[labels[i]]
-		t.views += pos(a.PageViews)
-		for p, key := range schema.Paths {
-			t.paths[p] += pos(a.Paths[key])
-		}
-		for c, key := range schema.Channels {
-			t.channels[c] += pos(a.Channels[key])
-		}
-		for c, key := range schema.Devices {
-			t.devices[c] += pos(a.Devices[key])
-		}
-		for h, v := range a.Hours {
-			t.hours[h/6] += pos(v)
-		}
-		for g, key := range schema.Goals {
-			if a.GoalNames[key] > 0 {
-				t.goalVisitors[g]++
-			}
-		}
-		if a.Goals > 0 {
-			t.anyGoal++
-		}
-	}
-
-	out := make([]PersonaStats, k)
-	for j := range k {
+	out := make([]PersonaStats, len(sizes))
+	for j := range sizes {
 		ps := PersonaStats{Size: sizes[j], Share: float64(sizes[j]) / float64(n)}
 		for t, name := range schema.Features {
 			if popSD[t] <= 1e-12 {
 				continue
 			}
-			v := sums[j*f+t] / max(1, float64(sizes[j]))
+			v := p.sums[j*f+t] / max(1, float64(sizes[j]))
 			ps.Traits = append(ps.Traits, Trait{Feature: name, Value: v, Population: popMean[t], Z: (v - popMean[t]) / popSD[t]})
 		}
 		slices.SortStableFunc(ps.Traits, func(a, b Trait) int { return cmp.Compare(math.Abs(b.Z), math.Abs(a.Z)) })
-		t := tt[j]
+		t := p.tt[j]
 		ps.TopPaths = shares(schema.Paths, t.paths, t.views)
 		if len(ps.TopPaths) > 5 {
 			ps.TopPaths = ps.TopPaths[:5]
