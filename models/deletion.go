@@ -228,12 +228,13 @@ func (s *Store) FailDeletion(ctx context.Context, id uuid.UUID, msg string, fina
 // DeleteStep removes, in batches of size, the rows of table matching the scope of deletion d,
 // adding each batch's count in the batch's own transaction. It returns the rows removed.
 func (s *Store) DeleteStep(ctx context.Context, d Deletion, table string, size int) (int64, error) {
-	where, args := "project_id = $2", []any{d.ID, d.ProjectID}
+	// The statement takes args[1:]: its placeholders count from the project id.
+	where, args := "project_id = $1", []any{d.ID, d.ProjectID}
 	if d.Scope == ScopeVisitor {
-		where, args = "project_id = $2 AND visitor_hash = $3", append(args, d.VisitorHash)
+		where, args = "project_id = $1 AND visitor_hash = $2", append(args, d.VisitorHash)
 	}
 	if table == "projects" {
-		where = "id = $2"
+		where = "id = $1"
 	}
 	// A ctid names a row only within one physical table: on a partitioned table (events) the
 	// same ctid exists in every partition, so batches run partition by partition.
