@@ -314,8 +314,9 @@ func (s *Server) classifyVisitor(ctx context.Context, p models.Project, req *Cla
 		return resp, nil
 	}
 	a := cm.model.Classify(jobs.Aggregates(f), s.store.Now())
-	if a.Cluster < 0 {
-		resp.Reason = reasonUnknownVisitor
+	if a.Cluster < 0 { // aggregates the model cannot place at all (non-finite features): far off
+		resp.Reason = reasonOutlier
+		s.metrics.classifyReasons.WithLabelValues(resp.Reason).Inc()
 		return resp, nil
 	}
 	for k, pr := range a.Probabilities {
