@@ -322,7 +322,9 @@ func TestClassifyFreshAcrossInstances(t *testing.T) {
 		run, err := b.Store.TrainingRun(context.Background(), acct.ProjectID, acc.ID)
 		return err == nil && run.Status == "published"
 	})
-	seenBy("publication", func(ans classifyAnswer) bool { return ans.ModelVersion != nil && *ans.ModelVersion == 1 && ans.Reason != "no_model" })
+	seenBy("publication", func(ans classifyAnswer) bool {
+		return ans.ModelVersion != nil && *ans.ModelVersion == 1 && ans.Reason != "no_model"
+	})
 
 	// Delete the personas through b (a's worker runs the cascade).
 	r = b.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + acct.ProjectID.String() + "/deletions", Token: acct.Token,
@@ -339,5 +341,7 @@ func TestClassifyFreshAcrossInstances(t *testing.T) {
 		}
 		return err == nil && d.Status == "done"
 	})
-	seenBy("deletion", func(ans classifyAnswer) bool { return ans.Reason == "no_model" && ans.Persona == nil && ans.ModelVersion == nil })
+	seenBy("deletion", func(ans classifyAnswer) bool {
+		return ans.Reason == "no_model" && ans.Persona == nil && ans.ModelVersion == nil
+	})
 }
