@@ -63,7 +63,12 @@ type stackInput struct {
 // stack lays out columns of stacked values: heights relative to the largest total (or to max
 // when given, e.g. 1 for shares).
 func stack(title string, cols []stackInput, colours []string, maxTotal float64, tickFmt func(float64) string) stackedChart {
-	const w, h, top, left, bottom = 640.0, 240.0, 12.0, 44.0, 28.0
+	return stackSized(title, cols, colours, maxTotal, tickFmt, 240)
+}
+
+// stackSized is stack with a chart height (small multiples are lower).
+func stackSized(title string, cols []stackInput, colours []string, maxTotal float64, tickFmt func(float64) string, h float64) stackedChart {
+	const w, top, left, bottom = 640.0, 12.0, 44.0, 28.0
 	ch := stackedChart{W: w, H: h, Base: h - bottom, Title: title}
 	if maxTotal <= 0 {
 		for _, c := range cols {
@@ -122,9 +127,6 @@ type hbar struct {
 	Note           string
 }
 
-// barMax is the width of a full bar.
-const barMax = 290.0
-
 // hbarChart is a list of bars compared with a reference.
 type hbarChart struct {
 	W, H, BarX float64
@@ -134,7 +136,8 @@ type hbarChart struct {
 
 // traitChart shows the persona's most distinguishing traits against the population.
 func traitChart(traits []classifier.Trait, limit int) hbarChart {
-	ch := hbarChart{W: 640, BarX: 210, Title: "Traits of this persona against all visitors"}
+	ch := hbarChart{W: 900, BarX: 300, Title: "Traits of this persona against all visitors"}
+	const barMax = 460.0
 	n := 0
 	for _, t := range traits {
 		if n == limit {
@@ -158,7 +161,8 @@ func traitChart(traits []classifier.Trait, limit int) hbarChart {
 
 // shareChart is a list of keys and their shares (channels, devices, hours, pages, goals).
 func shareChart(title string, shares []classifier.Share, label func(string) string) hbarChart {
-	ch := hbarChart{W: 640, BarX: 210, Title: title}
+	ch := hbarChart{W: 400, BarX: 150, Title: title}
+	const barMax = 190.0
 	for _, s := range shares {
 		if !finite(s.Share) {
 			continue

@@ -137,7 +137,7 @@ func healthReport(stats []models.IngestStat, from time.Time, days int) healthVie
 				Titles: []string{fmt.Sprintf("%s: %s dropped", from.AddDate(0, 0, i).Format("2 Jan"), formatCount(n))}}
 		}
 		row := reasonRow{Reason: r, Words: words(r), Events: totals[r], Color: colours[j],
-			Chart: stack("Dropped "+words(r)+", per day", small, colours[j:j+1], 0, count)}
+			Chart: stackSized("Dropped "+words(r)+", per day", small, colours[j:j+1], 0, count, 140)}
 		if v.Received > 0 {
 			row.Share = float64(totals[r]) / float64(v.Received)
 		}
