@@ -75,7 +75,7 @@ func TestEveryTemplateRenders(t *testing.T) {
 			[]string{"named by rules", "Save money", "Expired codes", "Show the coupon early", "Goal coupon applied", "Campaign"}},
 		{"settings", settingsView{Install: install, Retention: project.Retention.Effective(), SamplePct: "100",
 			Members: []models.Member{{UserID: uuid.New(), Email: "a@example.com", Role: models.RoleOwner}, {UserID: uuid.New(), Email: "v@example.com", Role: models.RoleViewer}},
-			Roles: []models.Role{models.RoleViewer, models.RoleEditor, models.RoleAdmin}},
+			Roles:   []models.Role{models.RoleViewer, models.RoleEditor, models.RoleAdmin}},
 			[]string{"sha384-abc", "https://shop.example", "#pay"}},
 		{"audit", auditView{Entries: []auditRow{{AuditEntry: models.AuditEntry{ID: 3, Action: "persona.rename", Target: "x", At: now}, Actor: "a@example.com", Details: "role: viewer"}}, Next: "3"},
 			[]string{"persona.rename", "a@example.com", "cursor=3"}},
