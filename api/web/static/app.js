@@ -35,8 +35,11 @@
   var url = box.getAttribute("data-poll");
   var fmt = function (s) {
     if (!s) return null;
+    // The server's format: "23 Nov 2026, 21:48 UTC".
     var d = new Date(s);
-    return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+    var m = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getUTCMonth()];
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getUTCDate() + " " + m + " " + d.getUTCFullYear() + ", " + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + " UTC";
   };
   var set = function (id, text) {
     var el = document.getElementById(id);
