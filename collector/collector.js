@@ -399,8 +399,12 @@
   if (cached && cached.k === KEY && now() - cached.t < 5 * MIN && cached.c) {
     begin(cached.c);
   } else {
-    fetch(EP + '/v1/config?site_key=' + encodeURIComponent(KEY), { credentials: 'omit' })
+    // A service that never answers must not leave persona() pending for ever.
+    const ctl = w.AbortController ? new AbortController() : null;
+    const t = setTimeout(() => { if (ctl) ctl.abort(new Error('config timed out')); }, 10000);
+    fetch(EP + '/v1/config?site_key=' + encodeURIComponent(KEY), { credentials: 'omit', signal: ctl ? ctl.signal : undefined })
       .then(r => {
+        clearTimeout(t);
         if (!r.ok) throw new Error('config answered ' + r.status);
         return r.json();
       })
