@@ -127,6 +127,11 @@ func (sc *scanner) run() {
 				continue
 			}
 		}
+		if c := s[i]; c < utf8.RuneSelf && !isASCIIDigit(c) {
+			prevAlnum = isASCIILetter(c)
+			i++
+			continue
+		}
 		if _, w := digitAt(s, i); w > 0 {
 			// A digit run no detector claimed: long ones go anyway.
 			j, n := i, 0
@@ -172,7 +177,7 @@ func (sc *scanner) matchAt(i, limit int) (match, bool) {
 		}
 	case c == '+' || c == '(':
 		if i+1 < limit {
-			if _, w := digitAt(s, i+1); w > 0 || (c == '+' && s[i+1] == '(') {
+			if _, w := digitAt(s, i+1); w > 0 || c == '+' && s[i+1] == '(' || c == '(' && s[i+1] == '+' {
 				return matchGroups(s, i, limit)
 			}
 		}

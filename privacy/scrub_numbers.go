@@ -71,6 +71,11 @@ type groupSeq struct {
 func scanGroups(s string, i, limit int) groupSeq {
 	var q groupSeq
 	j := i
+	openParen := false // "(+33) 6 12 34 56 78": the country code in parentheses
+	if s[j] == '(' && j+1 < limit && s[j+1] == '+' {
+		openParen = true
+		j++
+	}
 	if s[j] == '+' {
 		q.plus = true
 		j++
@@ -78,8 +83,8 @@ func scanGroups(s string, i, limit int) groupSeq {
 	var firstSep, restSep byte
 	sep := sepNone
 	for q.k < maxGroups && j < limit {
-		paren := false
-		if s[j] == '(' {
+		paren := q.k == 0 && openParen
+		if s[j] == '(' && !paren {
 			paren = true
 			j++
 		}
@@ -177,7 +182,7 @@ func matchGroups(s string, i, limit int) (match, bool) {
 func (q *groupSeq) classify(k, nd int) string {
 	d := q.d[:nd]
 	if q.plus {
-		if 8 <= nd && nd <= 15 && !q.g[0].paren {
+		if 8 <= nd && nd <= 15 {
 			return phPhone // E.164 allows at most 15 digits
 		}
 		return ""

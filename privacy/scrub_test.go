@@ -72,6 +72,10 @@ var piiCorpus = []scrubCase{
 	{"phone BR", "(11) 91234-5678", "[phone]"},
 	{"phone IN", "98765 43210", "[phone]"},
 	{"phone IN international", "+91 98765 43210", "[phone]"},
+	{"phone country code in parentheses", "(+33) 6 12 34 56 78", "[phone]"},
+	{"phone US dots international", "+1.415.555.2671", "[phone]"},
+	{"phone in JSON", `{"phone":"+1 415 555 2671"}`, `{"phone":"[phone]"}`},
+	{"phone tel link", "tel:+33612345678", "tel:[phone]"},
 	{"phone en dash", "415–555–2671", "[phone]"},
 	{"phone full-width digits", "０６１２３４５６７８", "[phone]"},
 	{"phone Arabic-Indic digits", "رقمي ٠٦١٢٣٤٥٦٧٨", "رقمي [phone]"},
@@ -161,6 +165,7 @@ var piiCorpus = []scrubCase{
 	{"secret password", "password=hunter2", "password=[token]"},
 	{"secret json", `{"api_key":"abc123"}`, `{"api_key":"[token]"}`},
 	{"secret colon", "PIN: 4821", "PIN: [token]"},
+	{"secret at sentence end", "My PIN: 4821.", "My PIN: [token]."},
 	{"secret query", "?token=abc&page=2", "?token=[token]&page=2"},
 	// Mixed.
 	{"mixed sentence", "Jane (jane@example.com, +33 6 12 34 56 78) paid with 4111 1111 1111 1111 from 192.168.0.1",

@@ -573,6 +573,9 @@ func matchSecret(s string, i, limit int) (match, bool) {
 			}
 			e++
 		}
+		for e > k && strings.IndexByte(".:!?", s[e-1]) >= 0 {
+			e-- // the end of the sentence, not of the secret
+		}
 		if e == k || colon && e-k < 12 && !strings.ContainsAny(s[k:e], "0123456789") {
 			return match{}, false
 		}
