@@ -147,6 +147,9 @@ func TestInPagePersonas(t *testing.T) {
 		})
 	}
 
+	t.Run("classify carries nothing collect does not", func(t *testing.T) {
+		checkClassifyCarriesNoMore(t, s, browser, blocks)
+	})
 	t.Run("service unreachable", func(t *testing.T) {
 		endpoint := `data-endpoint="` + s.Srv.URL + `"`
 		if !strings.Contains(s.Snippet, endpoint) {
@@ -164,6 +167,10 @@ func TestInPagePersonas(t *testing.T) {
 			head := strings.ReplaceAll(s.Snippet, s.Srv.URL, closedURL(t))
 			checkUnavailable(t, s, browser, head, blocks, false, false)
 		})
+	})
+	// Last: the visitor deletion marks the model stale and may start a retrain.
+	t.Run("forget", func(t *testing.T) {
+		checkForget(t, s, browser, blocks)
 	})
 }
 

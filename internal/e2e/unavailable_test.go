@@ -79,6 +79,7 @@ func checkUnavailable(t *testing.T, s *shop, browser context.Context, head strin
 	rec := record(t, tab)
 	do(t, tab, chromedp.Navigate(s.Site+"/"))
 	waitFor(t, tab, visible("default"))
+	waitFor(t, tab, `'default' in __painted`)
 	t.Logf("default content painted at %.0f ms", eval[map[string]float64](t, tab, `__painted`)["default"])
 
 	if got := eval[bool](t, tab, `typeof window.personas === 'object'`); got != scriptLoads {
