@@ -1,0 +1,100 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"personas/models"
+	"personas/privacy"
+)
+
+// FuzzCollectPayload feeds arbitrary bodies to the collect parser and every accepted event to
+// the server-side privacy pass. The parser must never panic, must accept only what the
+// contract allows, and what it accepts must survive a round trip; the privacy pass must keep
+// its own promises (bounded UTF-8 text, no form-field text, plain goal names, absolute paths).
+// Seeds live in testdata/fuzz/FuzzCollectPayload.
+func FuzzCollectPayload(f *testing.F) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ts := now.UnixMilli()
+	f.Add([]byte(`{"site_key":"pk_1","visitor_id":"v","session_id":"s","events":[{"type":"pageview","ts":` +
+		jsonNum(ts) + `,"url":"https://shop.example/p/42?utm_source=x&email=a@b.c"}]}`))
+	f.Add([]byte(`{"site_key":"pk_1","visitor_id":"v","session_id":"s","context":{"tz":"Europe/Paris","screen":[390,844]},"events":[{"type":"click","ts":` +
+		jsonNum(ts) + `,"url":"https://shop.example/","element":{"tag":"input","text":"jane@example.com","attrs":{"type":"password","name":"pw"}}}]}`))
+	f.Add([]byte(`{"site_key":"pk_1","visitor_id":"v","session_id":"s","events":[{"type":"goal","ts":` + jsonNum(ts) + `,"name":"Sign-Up"}]}`))
+	f.Add([]byte(`{"site_key":"pk_1","visitor_id":"v","session_id":"s","events":[{"type":"leave","ts":1,"url":"https://a/","duration_ms":5,"scroll_depth":0.5}]}`))
+	f.Add([]byte("{\"site_key\":\"pk\xff\"}"))
+	f.Add([]byte(`[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]`))
+
+	index, err := privacy.NewBlindIndex([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	project := models.Project{ID: uuid.MustParse("00000000-0000-4000-8000-000000000001"), SampleRate: 1,
+		ExcludedSelectors: []string{".promo", "#x", "aside"}, AllowedQueryKeys: []string{"q"}, DataAttributes: []string{"data-product"}}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := ParseCollectPayload(body)
+		if err != nil {
+			if _, ok := err.(*shapeError); !ok {
+				t.Fatalf("error %T is not a bad-shape error: %v", err, err)
+			}
+			return
+		}
+		if !utf8.Valid(body) {
+			t.Fatal("accepted invalid UTF-8")
+		}
+		if n := len(p.Events); n < 1 || n > maxEventsPerRequest {
+			t.Fatalf("accepted %d events", n)
+		}
+		for _, id := range []string{p.SiteKey, p.VisitorID, p.SessionID} {
+			if id == "" || len(id) > maxIDLen || strings.ContainsAny(id, " \t\r\n") {
+				t.Fatalf("accepted id %q", id)
+			}
+		}
+		again, err := json.Marshal(p)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		if _, err := ParseCollectPayload(again); err != nil {
+			t.Fatalf("an accepted payload does not parse again: %v\n%s", err, again)
+		}
+		n := &normalizer{project: project, index: index, now: now, maxAge: eventMaxAge, loc: loadTZ(p.Context.TZ),
+			screenW: screenWidth(p.Context)}
+		for i := range p.Events {
+			ev, reason := n.normalize(&p.Events[i], p.VisitorID, p.SessionID)
+			if reason != "" {
+				continue
+			}
+			if !utf8.ValidString(ev.ElText) || utf8.RuneCountInString(ev.ElText) > maxTextRunes {
+				t.Fatalf("stored text %q", ev.ElText)
+			}
+			if el := p.Events[i].Element; el != nil && (formTags[ev.ElTag] || strings.EqualFold(el.Attrs["type"], "password")) {
+				if ev.ElText != "" {
+					t.Fatalf("kept the text %q of a form field", ev.ElText)
+				}
+				for k := range ev.ElAttrs {
+					if k != "type" && k != "role" {
+						t.Fatalf("kept attribute %q of a form field", k)
+					}
+				}
+			}
+			if ev.Type == models.EventGoal && (!identLike(ev.Goal) || ev.Goal != strings.ToLower(ev.Goal)) {
+				t.Fatalf("stored goal %q", ev.Goal)
+			}
+			if ev.Type != models.EventGoal && !strings.HasPrefix(ev.Path, "/") {
+				t.Fatalf("stored path %q", ev.Path)
+			}
+			for k := range ev.UTM {
+				if !strings.HasPrefix(strings.ToLower(k), "utm_") && !strings.EqualFold(k, "q") {
+					t.Fatalf("kept query key %q", k)
+				}
+			}
+		}
+	})
+}
+
+func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
