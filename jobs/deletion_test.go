@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -575,4 +577,131 @@ func TestErasureReachesTheModel(t *testing.T) {
 		}
 		receiptOf(t, srv, a.Account, d, a.Visitors)
 	}
+}
+
+func p99(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*99/100)]
+}
+
+// BenchmarkDeletion measures a project deletion of 1,000,000 events (inserted with CopyFrom)
+// while another project's collection runs, with that collection's p99 before and during, and
+// the latency of visitor erasures (request path and cascade). Figures: docs/perf-deletion.md.
+func BenchmarkDeletion(b *testing.B) {
+	const events = 1_000_000
+	srv := testserver.New(b, testserver.Options{NoWorker: true})
+	ctx := context.Background()
+	big := srv.NewAccount(b, "big@example.com", false)
+	live := srv.NewAccount(b, "live@example.com", false)
+	start := time.Now().Add(-30 * 24 * time.Hour).UTC()
+	if err := srv.Store.EnsurePartitions(ctx, start, time.Now().Add(24*time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := srv.Pool.CopyFrom(ctx, pgx.Identifier{"events"}, []string{"project_id", "ts", "visitor_hash", "session_hash", "type", "path"},
+		pgx.CopyFromSlice(events, func(i int) ([]any, error) {
+			h := []byte(fmt.Sprintf("v%06d", i%20000))
+			return []any{big.ProjectID, start.Add(time.Duration(i) * 2500 * time.Millisecond), h, h, "pageview", "/p/:id"}, nil
+		})); err != nil {
+		b.Fatal(err)
+	}
+	del := &jobs.Deleter{Store: srv.Store, Redis: srv.Redis, Client: srv.Jobs, Signer: srv.Signer, Logger: srv.Logger, BatchSize: 5000}
+
+	// Collection of the other project: 4 clients, 10 events a request.
+	var mu sync.Mutex
+	var lat []time.Duration
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := 0; c < 4; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				evs := make([]map[string]any, 10)
+				for j := range evs {
+					evs[j] = map[string]any{"type": "pageview", "ts": time.Now().UnixMilli(), "url": testserver.Origin + "/p/1"}
+				}
+				t0 := time.Now()
+				srv.Collect(b, live.SiteKey, fmt.Sprintf("c%d-%d", c, i%500), "s", evs)
+				mu.Lock()
+				lat = append(lat, time.Since(t0))
+				mu.Unlock()
+			}
+		}(c)
+	}
+	window := func(d time.Duration) []time.Duration {
+		mu.Lock()
+		lat = lat[:0]
+		mu.Unlock()
+		time.Sleep(d)
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Duration(nil), lat...)
+	}
+	before := window(5 * time.Second)
+	d, err := srv.Store.CreateDeletion(ctx, big.ProjectID, models.ScopeAll, nil, nil, "api")
+	if err != nil {
+		b.Fatal(err)
+	}
+	mu.Lock()
+	lat = lat[:0]
+	mu.Unlock()
+	t0 := time.Now()
+	b.ResetTimer()
+	if err := del.Run(ctx, d.ID); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(t0)
+	b.StopTimer()
+	mu.Lock()
+	during := append([]time.Duration(nil), lat...)
+	mu.Unlock()
+	close(stop)
+	wg.Wait()
+	fin, _ := srv.Store.Deletion(ctx, d.ID)
+	if fin.Counts["events"] != events {
+		b.Fatalf("deleted %d events, want %d", fin.Counts["events"], events)
+	}
+	b.ReportMetric(took.Seconds(), "s/project-deletion")
+	b.ReportMetric(float64(p99(before).Microseconds())/1000, "ms-ingest-p99-before")
+	b.ReportMetric(float64(p99(during).Microseconds())/1000, "ms-ingest-p99-during")
+	b.Logf("1M-event project deleted in %s; collect p99 before %s (%d req), during %s (%d req)",
+		took, p99(before), len(before), p99(during), len(during))
+
+	// Visitor erasures: 200 visitors of 50 events each in a third project.
+	vp := srv.NewAccount(b, "visitors@example.com", false)
+	if _, err := srv.Pool.CopyFrom(ctx, pgx.Identifier{"events"}, []string{"project_id", "ts", "visitor_hash", "session_hash", "type", "path"},
+		pgx.CopyFromSlice(200*50, func(i int) ([]any, error) {
+			h := srv.Store.VisitorHash(vp.ProjectID, fmt.Sprintf("vis-%d", i%200))
+			return []any{vp.ProjectID, start.Add(time.Duration(i) * time.Minute), h, h, "pageview", "/"}, nil
+		})); err != nil {
+		b.Fatal(err)
+	}
+	var reqLat, cascadeLat []time.Duration
+	for i := 0; i < 200; i++ {
+		t0 := time.Now()
+		r := srv.Do(b, testserver.Request{Method: "POST", Path: "/v1/projects/" + vp.ProjectID.String() + "/deletions", Token: vp.Token,
+			Body: map[string]string{"scope": "visitor", "visitor_id": fmt.Sprintf("vis-%d", i)}})
+		reqLat = append(reqLat, time.Since(t0))
+		var acc struct {
+			ID uuid.UUID `json:"id"`
+		}
+		r.JSON(b, &acc)
+		t1 := time.Now()
+		if err := del.Run(ctx, acc.ID); err != nil {
+			b.Fatal(err)
+		}
+		cascadeLat = append(cascadeLat, time.Since(t1))
+	}
+	b.ReportMetric(float64(p99(reqLat).Microseconds())/1000, "ms-visitor-request-p99")
+	b.ReportMetric(float64(p99(cascadeLat).Microseconds())/1000, "ms-visitor-cascade-p99")
+	b.Logf("visitor erasure p99: request %s, cascade %s (200 visitors, 50 events each)", p99(reqLat), p99(cascadeLat))
 }
