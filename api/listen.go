@@ -80,6 +80,8 @@ func (s *Server) apply(ch models.Change) {
 	case models.ChangeProjectChanged:
 		s.models.evict(ch.ProjectID)
 		s.EvictProject("")
+	case models.ChangeKeysRotated:
+		s.store.EvictDataKey(ch.ProjectID)
 	}
 	s.metrics.notifications.WithLabelValues(ch.Kind).Inc()
 }

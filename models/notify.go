@@ -18,6 +18,9 @@ const (
 	ChangeProjectDeleted  = "project_deleted"
 	ChangePersonasDeleted = "personas_deleted"
 	ChangeVisitorDeleted  = "visitor_deleted"
+	// ChangeKeysRotated tells instances to reload a project's data keys: a new generation seals
+	// from now on, and older ones are about to be destroyed.
+	ChangeKeysRotated = "keys_rotated"
 )
 
 // Change is one notification. It carries ids only.

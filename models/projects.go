@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -202,7 +203,9 @@ func (s *Settings) Validate() error {
 				errs = append(errs, err)
 				continue
 			}
-			out = append(out, n)
+			if !slices.Contains(out, n) { // a repeated origin (a second bootstrap, a pasted list) is kept once
+				out = append(out, n)
+			}
 		}
 		s.AllowedOrigins = &out
 	}

@@ -81,6 +81,11 @@ func (s *Store) ResealUsers(ctx context.Context) (int, error) {
 // encrypted columns under it in batches, then destroys the older generations. Interrupted, it
 // resumes: rows already under the newest generation are skipped, and a project whose newest
 // generation has no older sibling left is done.
+//
+// It runs while instances serve: it notifies them (ChangeKeysRotated) so they drop their cached
+// keyring and seal with the new generation, and re-seals twice, the second pass catching
+// values that instances sealed before the notification reached them, before old generations
+// are destroyed.
 func (s *Store) ResealProjectData(ctx context.Context) (map[string]int64, error) {
 	counts := map[string]int64{}
 	rows, _ := s.keys.Query(ctx, `/* Store.ResealProjectData */
@@ -103,15 +108,20 @@ func (s *Store) ResealProjectData(ctx context.Context) (map[string]int64, error)
 			}
 		}
 		s.evictDataKey(p.ProjectID)
+		if err := s.Notify(ctx, Change{Kind: ChangeKeysRotated, ProjectID: p.ProjectID}); err != nil {
+			return counts, err
+		}
 		kr, err := s.projectKeyring(ctx, p.ProjectID)
 		if err != nil {
 			return counts, err
 		}
-		for _, col := range EncryptedColumns {
-			n, err := s.resealColumn(ctx, kr, p.ProjectID, col, dataKeyID(gen))
-			counts[col.Table+"."+col.Column] += n
-			if err != nil {
-				return counts, err
+		for range 2 {
+			for _, col := range EncryptedColumns {
+				n, err := s.resealColumn(ctx, kr, p.ProjectID, col, dataKeyID(gen))
+				counts[col.Table+"."+col.Column] += n
+				if err != nil {
+					return counts, err
+				}
 			}
 		}
 		if _, err := s.keys.Exec(ctx, `/* Store.ResealProjectData */
@@ -119,6 +129,9 @@ func (s *Store) ResealProjectData(ctx context.Context) (map[string]int64, error)
 			return counts, fmt.Errorf("retire old data keys of %s: %w", p.ProjectID, translate(err))
 		}
 		s.evictDataKey(p.ProjectID)
+		if err := s.Notify(ctx, Change{Kind: ChangeKeysRotated, ProjectID: p.ProjectID}); err != nil {
+			return counts, err
+		}
 		counts["projects"]++
 	}
 	return counts, nil
