@@ -1,12 +1,15 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,21 +102,92 @@ func (tr *Trainer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return err
 }
 
-// TrainingSet is a project's visitors as the classifier sees them.
-type TrainingSet struct {
-	Hashes [][]byte
-	Pop    []classifier.Aggregates
+// TrainTimings are where a training's time went, logged with the publication.
+type TrainTimings struct {
+	List    time.Duration // snapshot's hashes and the previous version's members
+	Read    time.Duration // the classifier's passes over the snapshot (PostgreSQL, decoding, feature vectors)
+	Train   time.Duration // scaling, clustering, matching
+	Publish time.Duration // PublishModel: model, members, personas
 }
 
-// LoadTrainingSet reads every visitor's aggregates.
-func LoadTrainingSet(ctx context.Context, store *models.Store, projectID uuid.UUID) (*TrainingSet, error) {
+// HashSize is the length of a visitor hash (HMAC-SHA-256).
+const HashSize = 32
+
+// TrainingSet is the visitors of one training, in the order every pass of the snapshot reads
+// them: their hashes side by side in one arena (32 MB for a million visitors, where a slice per
+// hash would cost twice that and a million allocations).
+type TrainingSet struct {
+	Hashes []byte // visitor i's hash is Hashes[i*HashSize : (i+1)*HashSize], increasing
+}
+
+// Len is the number of visitors.
+func (ts *TrainingSet) Len() int { return len(ts.Hashes) / HashSize }
+
+// Hash is visitor i's hash.
+func (ts *TrainingSet) Hash(i int) []byte {
+	return ts.Hashes[i*HashSize : (i+1)*HashSize : (i+1)*HashSize]
+}
+
+// Index finds a hash by binary search, or returns -1.
+func (ts *TrainingSet) Index(hash []byte) int {
+	i, ok := sort.Find(ts.Len(), func(i int) int { return bytes.Compare(hash, ts.Hash(i)) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// LoadTrainingSet reads the hashes of the snapshot's visitors.
+func LoadTrainingSet(ctx context.Context, snap *models.FeatureSnapshot) (*TrainingSet, error) {
 	ts := &TrainingSet{}
-	err := store.EachVisitorFeatures(ctx, projectID, func(f *models.VisitorFeatures) error {
-		ts.Hashes = append(ts.Hashes, f.VisitorHash)
-		ts.Pop = append(ts.Pop, Aggregates(f))
+	err := snap.EachHash(ctx, func(h []byte) error {
+		if len(h) != HashSize {
+			return fmt.Errorf("visitor hash of %d bytes, want %d", len(h), HashSize)
+		}
+		ts.Hashes = append(ts.Hashes, h...)
 		return nil
 	})
-	return ts, err
+	if err != nil {
+		return nil, err
+	}
+	ts.Hashes = slices.Clip(ts.Hashes)
+	return ts, nil
+}
+
+// Source streams the snapshot's aggregates to the classifier, checking on every pass that the
+// visitors are the set's, in its order.
+func (ts *TrainingSet) Source(ctx context.Context, snap *models.FeatureSnapshot) classifier.Source {
+	return func(yield func(*classifier.Aggregates) error) error {
+		i := 0
+		err := snap.Each(ctx, func(f *models.VisitorFeatures) error {
+			if i >= ts.Len() || !bytes.Equal(f.VisitorHash, ts.Hash(i)) {
+				return fmt.Errorf("visitor %d of the snapshot is not the one its hashes listed", i)
+			}
+			i++
+			a := Aggregates(f)
+			return yield(&a)
+		})
+		if err == nil && i != ts.Len() {
+			err = fmt.Errorf("the snapshot gave %d visitors, its hashes listed %d", i, ts.Len())
+		}
+		return err
+	}
+}
+
+// prevLabels is, per visitor of ts, its cluster in the previous version (-1 when it was not a
+// member), read from the stream of members.
+func (tr *Trainer) prevLabels(ctx context.Context, projectID uuid.UUID, version int, ts *TrainingSet) ([]int, error) {
+	labels := make([]int, ts.Len())
+	for i := range labels {
+		labels[i] = -1
+	}
+	err := tr.Store.EachModelMember(ctx, projectID, version, func(h []byte, c int) error {
+		if i := ts.Index(h); i >= 0 {
+			labels[i] = c
+		}
+		return nil
+	})
+	return labels, err
 }
 
 // Train runs one training of a project and returns the published version (0 when the data did
@@ -125,30 +199,15 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 		}
 		return 0, err
 	}
-	ts, err := LoadTrainingSet(ctx, tr.Store, projectID)
-	if err != nil {
-		return 0, err
-	}
 	opts := tr.Options
 	opts.Seed = binary.BigEndian.Uint64(projectID[:8])
 	prevVersion, err := tr.Store.CurrentModelVersion(ctx, projectID)
+	var prev *classifier.Model
 	var prevPersonas map[int]uuid.UUID
 	switch {
 	case err == nil:
-		if prev, perr := tr.loadModel(ctx, projectID, prevVersion); perr == nil {
-			members, merr := tr.Store.ModelMembers(ctx, projectID, prevVersion)
-			if merr != nil {
-				return 0, merr
-			}
-			labels := make([]int, len(ts.Hashes))
-			for i, h := range ts.Hashes {
-				if c, ok := members[string(h)]; ok {
-					labels[i] = c
-				} else {
-					labels[i] = -1
-				}
-			}
-			opts.Prev, opts.PrevLabels = prev, labels
+		var perr error
+		if prev, perr = tr.loadModel(ctx, projectID, prevVersion); perr == nil {
 			if prevPersonas, err = tr.Store.PersonaIDsByCluster(ctx, projectID, prevVersion); err != nil {
 				return 0, err
 			}
@@ -159,7 +218,33 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 		return 0, err
 	}
 	now := tr.Store.Now()
-	res, err := classifier.Train(ts.Pop, now, opts)
+	// The visitors are read in passes from one snapshot, never held: a million visitors' maps
+	// would take gigabytes (see docs/perf-train.md).
+	var ts *TrainingSet
+	var res *classifier.Result
+	var phase TrainTimings
+	started := time.Now()
+	err = tr.Store.ReadFeatureSnapshot(ctx, projectID, func(snap *models.FeatureSnapshot) error {
+		var err error
+		if ts, err = LoadTrainingSet(ctx, snap); err != nil {
+			return err
+		}
+		if prev != nil {
+			if opts.PrevLabels, err = tr.prevLabels(ctx, projectID, prevVersion, ts); err != nil {
+				return err
+			}
+			opts.Prev = prev
+		}
+		phase.List = time.Since(started)
+		src := ts.Source(ctx, snap)
+		res, err = classifier.TrainSource(func(yield func(*classifier.Aggregates) error) error {
+			t := time.Now()
+			defer func() { phase.Read += time.Since(t) }()
+			return src(yield)
+		}, now, opts)
+		return err
+	})
+	phase.Train = time.Since(started) - phase.List - phase.Read
 	if err != nil {
 		if errors.Is(err, classifier.ErrTooLittleData) || errors.Is(err, classifier.ErrDegenerate) || errors.Is(err, classifier.ErrInvalidInput) {
 			reason := err.Error()
@@ -168,17 +253,21 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 			return 0, nil
 		}
 		_ = tr.Store.FinishTrainingRuns(ctx, projectID, uuid.Nil, "failed", err.Error())
-		return 0, err
+		return 0, fmt.Errorf("train project %s: %w", projectID, err)
 	}
 	pub, err := tr.publication(projectID, ts, res, prevPersonas)
 	if err != nil {
 		return 0, err
 	}
+	published := time.Now()
 	version, err := tr.Store.PublishModel(ctx, pub)
 	if err != nil {
 		return 0, err
 	}
-	tr.Logger.Info("model published", "project_id", projectID, "version", version, "k", res.Model.K, "visitors", len(ts.Hashes))
+	phase.Publish = time.Since(published)
+	tr.Logger.Info("model published", "project_id", projectID, "version", version, "k", res.Model.K, "visitors", ts.Len(),
+		slog.Group("seconds", "list", phase.List.Seconds(), "read", phase.Read.Seconds(), "train", phase.Train.Seconds(),
+			"publish", phase.Publish.Seconds()))
 	tr.afterPublish(ctx, projectID, version, pub)
 	return version, nil
 }
@@ -197,8 +286,12 @@ func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classi
 		return models.Publication{}, fmt.Errorf("serialise model: %w", err)
 	}
 	metrics, _ := json.Marshal(res.Model.Metrics)
+	members := make([][]byte, ts.Len())
+	for i := range members {
+		members[i] = ts.Hash(i)
+	}
 	pub := models.Publication{ProjectID: projectID, Blob: blob, K: res.Model.K, Metrics: metrics,
-		Members: ts.Hashes, Labels: res.Labels}
+		Members: members, Labels: res.Labels}
 	var taken []string
 	used := map[uuid.UUID]bool{}
 	for j := 0; j < res.Model.K; j++ {

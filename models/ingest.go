@@ -562,7 +562,7 @@ func scanFeatures(row pgx.Row, projectID *uuid.UUID) (*VisitorFeatures, error) {
 		b []byte
 		m *map[string]int64
 	}{{paths, &f.Paths}, {elements, &f.Elements}, {channels, &f.Channels}, {devices, &f.Devices}, {goals, &f.GoalNames}} {
-		if err := json.Unmarshal(m.b, m.m); err != nil {
+		if err := decodeCounts(m.b, m.m); err != nil {
 			return nil, fmt.Errorf("decode aggregates: %w", err)
 		}
 	}
