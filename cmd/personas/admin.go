@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -232,8 +233,12 @@ func printCounts(w io.Writer, verb string, counts map[string]int64) error {
 	for k := range counts {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	sort.Strings(keys)
 	for _, k := range keys {
+		if table, ok := strings.CutSuffix(k, "_partitions"); ok {
+			fmt.Fprintf(w, "%s %d whole daily partitions of %s\n", verb, counts[k], table)
+			continue
+		}
 		fmt.Fprintf(w, "%s %d rows from %s\n", verb, counts[k], k)
 	}
 	return nil
