@@ -21,6 +21,8 @@ const (
 	maxImportLine   = 16 << 10
 	importBatchSize = 2000
 	maxImportErrors = 100
+	// importIdleTimeout is how long an import may go without a committed batch.
+	importIdleTimeout = 60 * time.Second
 )
 
 // importLine is one NDJSON line: an event with its own visitor and session, and optionally the
@@ -44,7 +46,17 @@ func (s *Server) importEvents(c *gin.Context) {
 	now := s.store.Now().UTC()
 	maxAge := time.Duration(p.Retention.Effective().EventsDays) * 24 * time.Hour
 	sc := bufio.NewScanner(c.Request.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), maxImportLine)
+	// The buffer's capacity must not exceed maxImportLine: the scanner takes the larger of the two.
+	sc.Buffer(make([]byte, 0, 4<<10), maxImportLine)
+	// An import streams for as long as it has lines, beyond the server's read and write
+	// timeouts: they are pushed back every thousand lines instead, so only a stalled client
+	// is cut off.
+	rc := http.NewResponseController(c.Writer)
+	extend := func() {
+		_ = rc.SetReadDeadline(time.Now().Add(importIdleTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(2 * importIdleTimeout))
+	}
+	extend()
 	var (
 		accepted, rejected int64
 		errs               []importError
@@ -75,6 +87,9 @@ func (s *Server) importEvents(c *gin.Context) {
 	line := 0
 	for sc.Scan() {
 		line++
+		if line%1000 == 0 {
+			extend()
+		}
 		raw := bytes.TrimSpace(sc.Bytes())
 		if len(raw) == 0 {
 			continue
