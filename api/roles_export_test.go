@@ -17,3 +17,14 @@ func (s *Server) PolicyTable() []PolicyRoute {
 	}
 	return out
 }
+
+// DashboardPolicyTable exposes the dashboard's policy table of project pages and forms.
+func (s *Server) DashboardPolicyTable() []PolicyRoute {
+	var out []PolicyRoute
+	for _, rt := range s.dashboardTable() {
+		if rt.role != models.RoleNone {
+			out = append(out, PolicyRoute{Method: rt.method, Path: rt.path, Role: rt.role})
+		}
+	}
+	return out
+}

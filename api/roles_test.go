@@ -406,3 +406,48 @@ func TestRoleRulesInsideRoutes(t *testing.T) {
 		t.Errorf("second audit page does not continue after %d: %s", last, second.Body)
 	}
 }
+
+// TestDashboardRoleMatrix applies the same role table to the dashboard's project pages and
+// forms, which share the API's policy: a caller who passes it gets a page, a redirect or a
+// validation error, never 401, 403 or 404 (the fixture's ids all exist); the others get the
+// table's refusal, and a reader without a valid token is sent to the login page.
+func TestDashboardRoleMatrix(t *testing.T) {
+	w := newWorld(t)
+	table := w.srv.API.DashboardPolicyTable()
+	if len(table) < 10 {
+		t.Fatalf("dashboard policy table has %d project routes", len(table))
+	}
+	noRedirect := clientFrom("127.0.0.1")
+	for _, pr := range table {
+		mc := matrixCase{method: pr.Method, template: pr.Path, min: pr.Role, class: "project"}
+		for _, c := range w.callers {
+			t.Run(pr.Method+" "+pr.Path+"/"+c.name, func(t *testing.T) {
+				h := map[string]string{}
+				if c.token != "" {
+					h["Authorization"] = "Bearer " + c.token
+				}
+				ct := ""
+				if pr.Method == http.MethodPost {
+					ct = "application/x-www-form-urlencoded"
+				}
+				got := send(t, noRedirect, pr.Method, w.srv.URL+w.path(t, pr.Path), ct, "", h)
+				want := mc.want(w, c, 0)
+				switch {
+				case want == http.StatusUnauthorized && pr.Method == http.MethodGet:
+					if got.status != http.StatusSeeOther || !strings.HasPrefix(got.header.Get("Location"), "/login") {
+						t.Fatalf("as %s: %d to %q, want 303 to /login", c.name, got.status, got.header.Get("Location"))
+					}
+				case want == 0: // passes the policy
+					if got.status == http.StatusUnauthorized || got.status == http.StatusForbidden ||
+						got.status == http.StatusNotFound || got.status >= 500 {
+						t.Fatalf("as %s: %d, want the page or form's own answer", c.name, got.status)
+					}
+				default:
+					if got.status != want {
+						t.Fatalf("as %s: %d, want %d", c.name, got.status, want)
+					}
+				}
+			})
+		}
+	}
+}
