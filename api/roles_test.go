@@ -405,6 +405,48 @@ func TestRoleRulesInsideRoutes(t *testing.T) {
 	if len(page.Entries) == 0 || page.Entries[0].ID >= last {
 		t.Errorf("second audit page does not continue after %d: %s", last, second.Body)
 	}
+
+	// Ownership moves by transfer only, to a member; the old owner becomes an admin, and there
+	// is one owner at every moment.
+	var adminID uuid.UUID
+	for _, c := range w.callers {
+		if c.name == "admin" {
+			adminID = c.user
+		}
+	}
+	if r := w.srv.Do(t, testserver.Request{Method: "POST", Path: p + "/transfer", Token: tok["owner"], Body: map[string]any{"user_id": w.other.UserID}}); r.Status != http.StatusBadRequest {
+		t.Errorf("transfer to a non-member: %d %s, want 400", r.Status, r.Body)
+	}
+	if r := w.srv.Do(t, testserver.Request{Method: "POST", Path: p + "/transfer", Token: tok["owner"], Body: map[string]any{"user_id": adminID}}); r.Status != http.StatusOK {
+		t.Fatalf("transfer: %d %s", r.Status, r.Body)
+	}
+	for name, want := range map[string]string{"owner": "admin", "admin": "owner"} {
+		var pv struct {
+			Role string `json:"role"`
+		}
+		w.srv.Do(t, testserver.Request{Method: "GET", Path: p, Token: tok[name]}).JSON(t, &pv)
+		if pv.Role != want {
+			t.Errorf("after the transfer, the former %s's role is %q, want %q", name, pv.Role, want)
+		}
+	}
+	if r := w.srv.Do(t, testserver.Request{Method: "POST", Path: p + "/transfer", Token: tok["owner"], Body: map[string]any{"user_id": w.owner.UserID}}); r.Status != http.StatusForbidden {
+		t.Errorf("the former owner transfers back: %d, want 403", r.Status)
+	}
+	var members struct {
+		Members []struct {
+			Role string `json:"role"`
+		} `json:"members"`
+	}
+	w.srv.Do(t, testserver.Request{Method: "GET", Path: p + "/members", Token: tok["admin"]}).JSON(t, &members)
+	owners := 0
+	for _, m := range members.Members {
+		if m.Role == "owner" {
+			owners++
+		}
+	}
+	if owners != 1 {
+		t.Errorf("%d owners after the transfer, want 1", owners)
+	}
 }
 
 // TestDashboardRoleMatrix applies the same role table to the dashboard's project pages and
