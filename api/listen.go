@@ -89,6 +89,7 @@ func (s *Server) apply(ch models.Change) {
 func (s *Server) dropCaches() {
 	s.models.evictAll()
 	s.EvictProject("")
+	s.store.EvictAllDataKeys() // a rotation or destruction may have been missed
 }
 
 // versionCheck compares cached model versions with the database: the safety net for a missed
@@ -104,6 +105,7 @@ func (s *Server) versionCheck(ctx context.Context, interval time.Duration) {
 		}
 		cached := s.models.versions()
 		s.EvictProject("")
+		s.store.EvictAllDataKeys() // reloaded on next use: bounds how long a missed rotation matters
 		for id, v := range cached {
 			cur, err := s.store.CurrentModelVersion(ctx, id)
 			if err != nil || cur != v {

@@ -84,6 +84,13 @@ func (s *Store) evictDataKey(projectID uuid.UUID) {
 	s.mu.Unlock()
 }
 
+// EvictAllDataKeys forgets every cached project keyring; they are unwrapped again on use.
+func (s *Store) EvictAllDataKeys() {
+	s.mu.Lock()
+	s.dataKeys = map[uuid.UUID]*privacy.Keyring{}
+	s.mu.Unlock()
+}
+
 // EvictDataKey forgets the cached keyring of a project (after another instance destroyed or
 // rotated it).
 func (s *Store) EvictDataKey(projectID uuid.UUID) { s.evictDataKey(projectID) }
