@@ -213,6 +213,10 @@ type normalizer struct {
 	userAgent string
 	screenW   int
 	loc       *time.Location
+
+	// The hashes of the last visitor and session: a request's events share them.
+	hashedFor  [2]string
+	vhash, sid []byte
 }
 
 var tzCache sync.Map // string -> *time.Location
@@ -246,15 +250,20 @@ func (n *normalizer) normalize(e *RawEvent, visitorID, sessionID string) (models
 	if ts.After(n.now.Add(eventMaxAhead)) {
 		return models.Event{}, models.ReasonAhead
 	}
-	pid := n.project.ID.String()
+	if n.vhash == nil || n.hashedFor != [2]string{visitorID, sessionID} {
+		pid := n.project.ID.String()
+		n.vhash = n.index.VisitorHash(pid, visitorID)
+		n.sid = n.index.Sum("session", pid, visitorID, sessionID)
+		n.hashedFor = [2]string{visitorID, sessionID}
+	}
 	local := ts.In(n.loc)
 	ev := models.Event{
 		ProjectID:   n.project.ID,
 		TS:          ts,
 		Hour:        local.Hour(),
 		Weekday:     int(local.Weekday()),
-		VisitorHash: n.index.VisitorHash(pid, visitorID),
-		SessionHash: n.index.Sum("session", pid, visitorID, sessionID),
+		VisitorHash: n.vhash,
+		SessionHash: n.sid,
 		Type:        e.Type,
 		Device:      privacy.DeviceClass(n.userAgent, n.screenW),
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Drop reasons of the delivery counters. "stored" counts what was kept.
@@ -56,6 +57,10 @@ type IngesterConfig struct {
 	Queue int
 	// CommitTimeout bounds one transaction.
 	CommitTimeout time.Duration
+	// Committers is how many groups may commit at once (default 4). One committer leaves
+	// PostgreSQL idle while a group waits for its fsync and the next group waits for it;
+	// several overlap them. Groups lock visitor rows in one order, so they never deadlock.
+	Committers int
 }
 
 // Ingester commits many requests' events in one transaction (group commit): a request is
@@ -89,6 +94,9 @@ func NewIngester(store *Store, cfg IngesterConfig, logger *slog.Logger) *Ingeste
 	}
 	if cfg.CommitTimeout <= 0 {
 		cfg.CommitTimeout = 5 * time.Second
+	}
+	if cfg.Committers <= 0 {
+		cfg.Committers = 4
 	}
 	return &Ingester{store: store, cfg: cfg, logger: logger.With("component", "ingester"),
 		reqs: make(chan ingestRequest, cfg.Queue), partitions: map[string]bool{}, pendingDrop: map[dropKey]int64{}}
@@ -148,8 +156,18 @@ func (in *Ingester) countUnavailable(b *Batch) {
 	in.mu.Unlock()
 }
 
-// Run commits batches until ctx ends, then drains what is queued.
+// Run commits batches with cfg.Committers goroutines until ctx ends, then drains what is
+// queued, and returns when they are all done.
 func (in *Ingester) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range in.cfg.Committers {
+		wg.Add(1)
+		go func() { defer wg.Done(); in.run(ctx) }()
+	}
+	wg.Wait()
+}
+
+func (in *Ingester) run(ctx context.Context) {
 	for {
 		var first ingestRequest
 		select {
@@ -347,10 +365,19 @@ func (in *Ingester) commit(ctx context.Context, batches []*Batch) error {
 				return fmt.Errorf("copy events: %w", err)
 			}
 		}
-		if err := upsertFeatures(ctx, tx, byVisitor); err != nil {
+		// The aggregates' update and the counters go to PostgreSQL in one round trip.
+		var b pgx.Batch
+		if err := upsertFeatures(ctx, tx, byVisitor, &b); err != nil {
 			return err
 		}
-		return writeStats(ctx, tx, stats)
+		queueStats(&b, stats)
+		if b.Len() == 0 {
+			return nil
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("update visitor features and counters: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		in.mu.Lock() // the counts were not written: keep them for the next commit
@@ -365,9 +392,10 @@ func (in *Ingester) commit(ctx context.Context, batches []*Batch) error {
 func eventTextAD(p uuid.UUID) []byte  { return EncryptedColumn{"events", "el_text_enc"}.AD(p) }
 func eventAttrsAD(p uuid.UUID) []byte { return EncryptedColumn{"events", "el_attrs_enc"}.AD(p) }
 
-func writeStats(ctx context.Context, tx pgx.Tx, stats map[dropKey]int64) error {
+// queueStats queues the upsert of the delivery counters.
+func queueStats(b *pgx.Batch, stats map[dropKey]int64) {
 	if len(stats) == 0 {
-		return nil
+		return
 	}
 	keys := make([]dropKey, 0, len(stats))
 	for k := range stats {
@@ -390,24 +418,21 @@ func writeStats(ctx context.Context, tx pgx.Tx, stats map[dropKey]int64) error {
 	for i, k := range keys {
 		projects[i], days[i], reasons[i], counts[i] = k.project, k.day, k.reason, stats[k]
 	}
-	_, err := tx.Exec(ctx, `/* Ingester.writeStats */
+	b.Queue(`/* Ingester.writeStats */
 		INSERT INTO ingest_stats (project_id, day, reason, events)
 		SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::bigint[])
 		ON CONFLICT (project_id, day, reason) DO UPDATE SET events = ingest_stats.events + excluded.events`,
-		projects, days, reasons, counts)
-	if err != nil {
-		return fmt.Errorf("count ingest: %w", err)
-	}
-	return nil
+		projects, days, reasons, counts).Exec(func(pgconn.CommandTag) error { return nil })
 }
 
 const featureColumns = `visits, pageviews, clicks, goals, bounces, time_ms, scroll_sum, scroll_count, active_days,
 	first_seen, last_seen, last_day, cur_session, cur_pageviews, cur_clicks, paths, elements, channels, devices,
 	goal_names, hours, weekdays`
 
-// upsertFeatures folds the events into each visitor's aggregates: missing rows are created, all
-// rows locked in a stable order, folded in Go, and written back in one statement.
-func upsertFeatures(ctx context.Context, tx pgx.Tx, byVisitor map[visitorKey][]*Event) error {
+// upsertFeatures folds the events into each visitor's aggregates: missing rows are created and
+// all rows locked in a stable order (one round trip), folded in Go, and the write-back is
+// queued in b, one statement.
+func upsertFeatures(ctx context.Context, tx pgx.Tx, byVisitor map[visitorKey][]*Event, b *pgx.Batch) error {
 	if len(byVisitor) == 0 {
 		return nil
 	}
@@ -428,17 +453,22 @@ func upsertFeatures(ctx context.Context, tx pgx.Tx, byVisitor map[visitorKey][]*
 		projects[i], hashes[i] = k.project, []byte(k.hash)
 		firsts[i] = byVisitor[k][0].TS
 	}
-	if _, err := tx.Exec(ctx, `/* Ingester.upsertFeatures */
+	var lock pgx.Batch
+	lock.Queue(`/* Ingester.upsertFeatures */
 		INSERT INTO visitor_features (project_id, visitor_hash, first_seen, last_seen, last_day, cur_session)
 		SELECT p, h, t, t, t::date, '\x'::bytea FROM unnest($1::uuid[], $2::bytea[], $3::timestamptz[]) AS u(p, h, t)
 		ORDER BY p, h
-		ON CONFLICT (project_id, visitor_hash) DO NOTHING`, projects, hashes, firsts); err != nil {
-		return fmt.Errorf("create visitor features: %w", err)
-	}
-	rows, err := tx.Query(ctx, `/* Ingester.upsertFeatures */
+		ON CONFLICT (project_id, visitor_hash) DO NOTHING`, projects, hashes, firsts)
+	lock.Queue(`/* Ingester.upsertFeatures */
 		SELECT f.project_id, f.visitor_hash, `+prefixed("f", featureColumns)+`
 		FROM visitor_features f JOIN unnest($1::uuid[], $2::bytea[]) AS u(p, h) ON f.project_id = u.p AND f.visitor_hash = u.h
 		ORDER BY f.project_id, f.visitor_hash FOR UPDATE OF f`, projects, hashes)
+	br := tx.SendBatch(ctx, &lock)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("create visitor features: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return fmt.Errorf("lock visitor features: %w", err)
 	}
@@ -473,7 +503,10 @@ func upsertFeatures(ctx context.Context, tx pgx.Tx, byVisitor map[visitorKey][]*
 		}
 		cols.set(i, f)
 	}
-	_, err = tx.Exec(ctx, `/* Ingester.upsertFeatures */
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("lock visitor features: %w", err)
+	}
+	b.Queue(`/* Ingester.upsertFeatures */
 		UPDATE visitor_features v SET
 			visits = u.visits, pageviews = u.pageviews, clicks = u.clicks, goals = u.goals, bounces = u.bounces,
 			time_ms = u.time_ms, scroll_sum = u.scroll_sum, scroll_count = u.scroll_count, active_days = u.active_days,
@@ -492,10 +525,7 @@ func upsertFeatures(ctx context.Context, tx pgx.Tx, byVisitor map[visitorKey][]*
 		projects, hashes, cols.visits, cols.pageviews, cols.clicks, cols.goals, cols.bounces, cols.timeMS,
 		cols.scrollSum, cols.scrollCount, cols.activeDays, cols.firstSeen, cols.lastSeen, cols.lastDay, cols.curSession,
 		cols.curPV, cols.curClicks, cols.paths, cols.elements, cols.channels, cols.devices, cols.goalNames,
-		cols.hours, cols.weekdays)
-	if err != nil {
-		return fmt.Errorf("update visitor features: %w", err)
-	}
+		cols.hours, cols.weekdays).Exec(func(pgconn.CommandTag) error { return nil })
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -46,14 +47,16 @@ func main() {
 }
 
 type options struct {
-	duration  time.Duration
-	requests  int64
-	clients   int
-	batch     int
-	visitors  int
-	keep      bool
-	adminURL  string
-	copyBatch int
+	duration   time.Duration
+	requests   int64
+	clients    int
+	batch      int
+	visitors   int
+	keep       bool
+	adminURL   string
+	copyBatch  int
+	cpuProfile string
+	rate       float64
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -62,10 +65,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "how long to send")
 	fs.Int64Var(&o.requests, "requests", 200000, "stop after this many requests")
 	fs.IntVar(&o.clients, "clients", 32, "concurrent clients")
+	fs.Float64Var(&o.rate, "rate", 0, "offered requests per second (open loop); 0 sends as fast as the clients can (closed loop)")
 	fs.IntVar(&o.batch, "batch", 20, "events per request")
 	fs.IntVar(&o.visitors, "visitors", 20000, "distinct visitors")
 	fs.IntVar(&o.copyBatch, "copy-batch", 2000, "rows per transaction of the bare CopyFrom")
 	fs.BoolVar(&o.keep, "keep", false, "keep the fresh databases")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	fs.StringVar(&o.adminURL, "admin-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "server to create fresh databases on")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -145,7 +150,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	go func() { defer wg.Done(); _ = srv.Serve(sctx, ln, 5*time.Second) }()
 	endpoint := "http://" + ln.Addr().String() + "/v1/collect"
 
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	res, err := load(ctx, o, endpoint, origin, project.SiteKey)
+	pprof.StopCPUProfile()
 	if err != nil {
 		return err
 	}
@@ -194,8 +209,35 @@ func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*re
 	var sent, acked atomic.Int64
 	var mu sync.Mutex
 	res := &result{}
+	// Bodies are built before the clock starts: the generator shares the CPUs with the server.
+	bodies := make([][]byte, min(o.visitors, 4000))
+	for v := range bodies {
+		bodies[v] = batchBody(siteKey, v, o.batch)
+	}
 	deadline := time.Now().Add(o.duration)
 	start := time.Now()
+	// Open loop: a pacer hands out one token per request at the offered rate, so latency is
+	// measured at a given load instead of being set by the number of clients (Little's law).
+	var tokens chan struct{}
+	if o.rate > 0 {
+		tokens = make(chan struct{}, o.clients)
+		pctx, stopPacer := context.WithDeadline(ctx, deadline)
+		defer stopPacer()
+		go func() {
+			defer close(tokens)
+			interval := time.Duration(float64(time.Second) / o.rate)
+			next := time.Now()
+			for {
+				next = next.Add(interval)
+				time.Sleep(time.Until(next))
+				select {
+				case tokens <- struct{}{}:
+				case <-pctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, o.clients)
 	for c := 0; c < o.clients; c++ {
@@ -205,11 +247,16 @@ func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*re
 			lat := make([]time.Duration, 0, 4096)
 			defer func() { mu.Lock(); res.latencies = append(res.latencies, lat...); mu.Unlock() }()
 			for i := 0; time.Now().Before(deadline); i++ {
+				if tokens != nil {
+					if _, ok := <-tokens; !ok {
+						return
+					}
+				}
 				if sent.Add(1) > o.requests {
 					sent.Add(-1)
 					return
 				}
-				body := batchBody(siteKey, (c*7919+i*104729)%o.visitors, o.batch)
+				body := bodies[(c*7919+i*104729)%len(bodies)]
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "text/plain")
 				req.Header.Set("Origin", origin)
@@ -266,9 +313,9 @@ func batchBody(siteKey string, visitor, n int) []byte {
 // rows, through one connection, and returns rows per second. Text and attributes are
 // random bytes of the sealed size: the ceiling without the privacy pass or aggregates.
 func bareCopy(ctx context.Context, pool *pgxpool.Pool, index *privacy.BlindIndex, n int64, size int) (float64, error) {
-	var pid uuid.UUID
-	if err := pool.QueryRow(ctx, `INSERT INTO projects (name, site_key, allowed_origins) VALUES ('bare copy', $1, '{}') RETURNING id`,
-		"pk_bare_"+hex.EncodeToString(randomBytes(6))).Scan(&pid); err != nil {
+	pid := uuid.New()
+	if _, err := pool.Exec(ctx, `INSERT INTO projects (id, name, site_key, allowed_origins) VALUES ($1, 'bare copy', $2, '{}')`,
+		pid, "pk_bare_"+hex.EncodeToString(randomBytes(6))); err != nil {
 		return 0, fmt.Errorf("bare copy project: %w", err)
 	}
 	cols := []string{"project_id", "ts", "visitor_hash", "session_hash", "type", "path", "path_group",
