@@ -276,7 +276,8 @@ func (n *normalizer) normalize(e *RawEvent, visitorID, sessionID string) (models
 		if err != nil {
 			return models.Event{}, models.ReasonBadShape
 		}
-		ev.Path = privacy.NormalizePath(u.Path)
+		// The decoded path can hold bytes PostgreSQL refuses in text (NUL, invalid UTF-8).
+		ev.Path = privacy.NormalizePath(storable(u.Path))
 		ev.PathGroup = privacy.PathGroup(ev.Path)
 		ref := ""
 		if e.Referrer != "" {
@@ -286,10 +287,14 @@ func (n *normalizer) normalize(e *RawEvent, visitorID, sessionID string) (models
 		if e.Type == models.EventPageview {
 			q := u.Query()
 			for k := range q {
+				k, v := storable(k), storable(q.Get(k))
+				if k == "" {
+					continue
+				}
 				if ev.UTM == nil {
 					ev.UTM = map[string]string{}
 				}
-				ev.UTM[k] = q.Get(k)
+				ev.UTM[k] = v
 			}
 		}
 	}
@@ -405,6 +410,18 @@ func excluded(selectors []string, tag string, el *RawElement) bool {
 		}
 	}
 	return false
+}
+
+// storable drops what PostgreSQL refuses in text and jsonb (invalid UTF-8, NUL) and the other
+// control characters, which a decoded URL may hold.
+func storable(s string) string {
+	s = strings.ToValidUTF8(s, "")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func identLike(s string) bool {

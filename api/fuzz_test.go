@@ -88,7 +88,15 @@ func FuzzCollectPayload(f *testing.F) {
 			if ev.Type != models.EventGoal && !strings.HasPrefix(ev.Path, "/") {
 				t.Fatalf("stored path %q", ev.Path)
 			}
-			for k := range ev.UTM {
+			for _, v := range []string{ev.Path, ev.PathGroup, ev.Goal, ev.ElTag, ev.Channel, ev.Device} {
+				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+					t.Fatalf("a text column would get %q, which PostgreSQL refuses", v)
+				}
+			}
+			for k, v := range ev.UTM {
+				if !utf8.ValidString(k+v) || strings.ContainsRune(k+v, 0) {
+					t.Fatalf("utm %q=%q would make jsonb refuse the row", k, v)
+				}
 				if !strings.HasPrefix(strings.ToLower(k), "utm_") && !strings.EqualFold(k, "q") {
 					t.Fatalf("kept query key %q", k)
 				}

@@ -221,6 +221,13 @@ func (in *Ingester) commitGroup(group []ingestRequest) {
 			for _, b := range batches {
 				in.countUnavailable(b)
 			}
+		} else if len(group) > 1 {
+			// PostgreSQL refused some request's data: commit each request alone, so one bad
+			// batch fails only its own request and not every request grouped with it.
+			for _, r := range group {
+				in.commitGroup([]ingestRequest{r})
+			}
+			return
 		} else {
 			in.logger.Error("ingest commit failed", "requests", len(group), "err", err.Error())
 		}
