@@ -24,6 +24,12 @@ func SliceSource(pop []Aggregates) Source {
 	}
 }
 
+// IndexedSource streams a population in any order: each call passes every visitor to yield once,
+// with its position i in the population (0 ≤ i < n), so that a database can give its rows in
+// physical order while the model still sees them in one fixed order. yield reads the *Aggregates
+// only during the call.
+type IndexedSource func(yield func(i int, a *Aggregates) error) error
+
 // TrainSource is Train over a population it reads three times instead of holding it, so that a
 // project of a million visitors trains in the memory of its feature matrix (n × features
 // float64) plus the clustering's samples, whatever the size of the visitors' maps:
@@ -37,18 +43,70 @@ func SliceSource(pop []Aggregates) Source {
 // the same order on every pass: a pass that sees another number of visitors fails with
 // ErrInvalidInput. Errors of the source are returned wrapped.
 func TrainSource(src Source, now time.Time, opts TrainOptions) (*Result, error) {
+	return trainPasses(-1, func(yield func(int, *Aggregates) error) error {
+		i := 0
+		return src(func(a *Aggregates) error {
+			i++
+			return yield(i-1, a)
+		})
+	}, now, opts)
+}
+
+// TrainIndexed is TrainSource over a source of n visitors that gives them in any order, each with
+// its position: row i of the model's matrix (and Labels[i], PrevLabels[i]) is the visitor given
+// as i, wherever it comes in a pass. Every pass must give each position exactly once, or the
+// training fails with ErrInvalidInput. The model, labels and matches are Train's over the
+// population in position order, except that the personas' trait means and population means are
+// sums taken in the order of the passes, so they may differ from Train's in the last bits.
+func TrainIndexed(n int, src IndexedSource, now time.Time, opts TrainOptions) (*Result, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("train: %w: %d visitors", ErrInvalidInput, n)
+	}
+	return trainPasses(n, src, now, opts)
+}
+
+// readPass reads src once, checking that it gives each of the n visitors exactly once (n < 0:
+// the first pass of a sequential source, whose positions count its visitors), and returns how
+// many it gave.
+func readPass(src IndexedSource, n int, fn func(i int, a *Aggregates) error) (int, error) {
+	var seen []uint64
+	if n >= 0 {
+		seen = make([]uint64, (n+63)/64)
+	}
+	count := 0
+	err := src(func(i int, a *Aggregates) error {
+		if n < 0 {
+			if i != count {
+				return errPassLength
+			}
+		} else {
+			if i < 0 || i >= n || seen[i/64]&(1<<(i%64)) != 0 {
+				return errPassLength
+			}
+			seen[i/64] |= 1 << (i % 64)
+		}
+		count++
+		return fn(i, a)
+	})
+	if err == nil && n >= 0 && count != n {
+		err = errPassLength
+	}
+	return count, err
+}
+
+func trainPasses(n int, src IndexedSource, now time.Time, opts TrainOptions) (*Result, error) {
 	co := opts.clusterOptions().withDefaults()
 
 	// Pass 1: visitors and vocabulary.
 	var vc vocabCounter
-	n := 0
-	if err := src(func(a *Aggregates) error {
+	seen, err := readPass(src, n, func(_ int, a *Aggregates) error {
 		vc.add(a)
-		n++
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("train: read visitors (vocabulary): %w", err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("train: read visitors (vocabulary): %w", passError(err, max(n, 0), seen))
 	}
+	n = seen
 	if n < 2*co.MinClusterSize {
 		return nil, fmt.Errorf("train: %w: %d visitors, need at least %d (two personas of %d)",
 			ErrTooLittleData, n, 2*co.MinClusterSize, co.MinClusterSize)
@@ -67,11 +125,7 @@ func TrainSource(src Source, now time.Time, opts TrainOptions) (*Result, error) 
 		prev = make([]int, n)
 	}
 	raw := make([]float64, n*f)
-	i := 0
-	err := src(func(a *Aggregates) error {
-		if i >= n {
-			return errPassLength
-		}
+	seen, err = readPass(src, n, func(i int, a *Aggregates) error {
 		row := schema.Vector(*a, now, raw[i*f:i*f:(i+1)*f])
 		for j, v := range row {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -81,14 +135,10 @@ func TrainSource(src Source, now time.Time, opts TrainOptions) (*Result, error) 
 		if classifyPrev {
 			prev[i] = opts.Prev.Classify(*a, now).Cluster
 		}
-		i++
 		return nil
 	})
-	if err == nil && i != n {
-		err = errPassLength
-	}
 	if err != nil {
-		return nil, fmt.Errorf("train: read visitors (features): %w", passError(err, n, i))
+		return nil, fmt.Errorf("train: read visitors (features): %w", passError(err, n, seen))
 	}
 
 	fitRows, fn := raw, n
@@ -128,20 +178,12 @@ func TrainSource(src Source, now time.Time, opts TrainOptions) (*Result, error) 
 	// Pass 3: the personas' aggregates, from raw vectors computed again.
 	acc := newPersonaAcc(schema, cl.K)
 	buf := make([]float64, 0, f)
-	i = 0
-	err = src(func(a *Aggregates) error {
-		if i >= n {
-			return errPassLength
-		}
+	seen, err = readPass(src, n, func(i int, a *Aggregates) error {
 		acc.add(a, schema.Vector(*a, now, buf), cl.Labels[i])
-		i++
 		return nil
 	})
-	if err == nil && i != n {
-		err = errPassLength
-	}
 	if err != nil {
-		return nil, fmt.Errorf("train: read visitors (personas): %w", passError(err, n, i))
+		return nil, fmt.Errorf("train: read visitors (personas): %w", passError(err, n, seen))
 	}
 	m.Personas = acc.stats(cl.Sizes)
 	if err := m.validate(); err != nil {
@@ -150,12 +192,12 @@ func TrainSource(src Source, now time.Time, opts TrainOptions) (*Result, error) 
 	return res, nil
 }
 
-// errPassLength marks a pass that did not see the first pass's number of visitors.
+// errPassLength marks a pass that did not see each of the first pass's visitors exactly once.
 var errPassLength = fmt.Errorf("%w: the source changed between passes", ErrInvalidInput)
 
 func passError(err error, n, seen int) error {
 	if err == errPassLength {
-		return fmt.Errorf("%w (%d visitors in the first pass, %d or more in a later one)", err, n, seen)
+		return fmt.Errorf("%w (%d visitors expected, a pass gave %d or more, or one twice)", err, n, seen)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package classifier_test
 import (
 	"errors"
 	"maps"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -133,5 +134,111 @@ func TestTrainSourceRefusesChangingSource(t *testing.T) {
 				t.Fatalf("TrainSource = %v, %v; want no result and an error wrapping %v", res, err, tt.want)
 			}
 		})
+	}
+}
+
+// shuffledSource gives pop's visitors with their positions in another random order on every pass,
+// as a sequential scan of a table would after updates.
+func shuffledSource(pop []classifier.Aggregates, passes *int) classifier.IndexedSource {
+	return func(yield func(int, *classifier.Aggregates) error) error {
+		*passes++
+		rng := rand.New(rand.NewPCG(uint64(*passes), 7))
+		for _, i := range rng.Perm(len(pop)) {
+			a := pop[i]
+			if err := yield(i, &a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func TestTrainIndexedInAnyOrderGivesTrainsModel(t *testing.T) {
+	pop, _ := population(11, []int{400, 300, 200, 150})
+	first, err := classifier.Train(pop, trainNow, classifier.TrainOptions{Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []classifier.TrainOptions{
+		{Seed: 1},
+		{Seed: 3, MiniBatchAbove: 500},
+		{Seed: 6, Prev: first.Model, PrevLabels: first.Labels},
+		{Seed: 5, Prev: first.Model},
+	} {
+		want, err := classifier.Train(pop, trainNow, opts)
+		if err != nil {
+			t.Fatalf("Train: %v", err)
+		}
+		passes := 0
+		got, err := classifier.TrainIndexed(len(pop), shuffledSource(pop, &passes), trainNow, opts)
+		if err != nil {
+			t.Fatalf("TrainIndexed: %v", err)
+		}
+		if passes != 3 {
+			t.Errorf("TrainIndexed read the source %d times, want 3", passes)
+		}
+		if diff := cmp.Diff(want.Labels, got.Labels); diff != "" {
+			t.Errorf("labels differ from Train's (-Train +TrainIndexed):\n%s", diff)
+		}
+		if diff := cmp.Diff([]any{want.Match, want.Stability, want.Drift}, []any{got.Match, got.Stability, got.Drift}); diff != "" {
+			t.Errorf("matching differs from Train's (-Train +TrainIndexed):\n%s", diff)
+		}
+		// Everything but the personas' means is exact; those are sums in another order.
+		if diff := cmp.Diff(want.Model, got.Model, modelOptions, cmpopts.IgnoreFields(classifier.Model{}, "Personas")); diff != "" {
+			t.Errorf("model differs from Train's (-Train +TrainIndexed):\n%s", diff)
+		}
+		if diff := cmp.Diff(want.Model.Personas, got.Model.Personas, cmpopts.EquateApprox(1e-12, 1e-12)); diff != "" {
+			t.Errorf("personas differ from Train's beyond rounding (-Train +TrainIndexed):\n%s", diff)
+		}
+	}
+}
+
+func TestTrainIndexedRefusesWrongPositions(t *testing.T) {
+	pop, _ := population(13, []int{200, 200})
+	tests := []struct {
+		name  string
+		remap func(i int) int
+	}{
+		{"a position twice", func(i int) int { return max(i, 1) }},
+		{"a position out of range", func(i int) int { return i + 1 }},
+		{"a negative position", func(i int) int { return i - 1 }},
+	}
+	for _, tt := range tests {
+		for pass := 1; pass <= 3; pass++ {
+			n := 0
+			res, err := classifier.TrainIndexed(len(pop), func(yield func(int, *classifier.Aggregates) error) error {
+				n++
+				for i := range pop {
+					j := i
+					if n == pass {
+						j = tt.remap(i)
+					}
+					if err := yield(j, &pop[i]); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, trainNow, classifier.TrainOptions{Seed: 1, MinClusterSize: 20})
+			if !errors.Is(err, classifier.ErrInvalidInput) || res != nil {
+				t.Fatalf("%s in pass %d: TrainIndexed = %v, %v; want ErrInvalidInput", tt.name, pass, res, err)
+			}
+		}
+	}
+	n := 0
+	res, err := classifier.TrainIndexed(len(pop), func(yield func(int, *classifier.Aggregates) error) error {
+		n++
+		from := 0
+		if n == 2 {
+			from = 1
+		}
+		for i := from; i < len(pop); i++ {
+			if err := yield(i, &pop[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, trainNow, classifier.TrainOptions{Seed: 1, MinClusterSize: 20})
+	if !errors.Is(err, classifier.ErrInvalidInput) || res != nil || n != 2 {
+		t.Fatalf("a position missing in pass 2 (%d passes): TrainIndexed = %v, %v; want ErrInvalidInput", n, res, err)
 	}
 }

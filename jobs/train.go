@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"runtime/debug"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,9 +116,9 @@ type TrainTimings struct {
 // HashSize is the length of a visitor hash (HMAC-SHA-256).
 const HashSize = 32
 
-// TrainingSet is the visitors of one training, in the order every pass of the snapshot reads
-// them: their hashes side by side in one arena (32 MB for a million visitors, where a slice per
-// hash would cost twice that and a million allocations).
+// TrainingSet is the visitors of one training, in the order of the model's rows: their hashes,
+// increasing, side by side in one arena (32 MB for a million visitors, where a slice per hash
+// would cost twice that and a million allocations).
 type TrainingSet struct {
 	Hashes []byte // visitor i's hash is Hashes[i*HashSize : (i+1)*HashSize], increasing
 }
@@ -137,7 +140,8 @@ func (ts *TrainingSet) Index(hash []byte) int {
 	return i
 }
 
-// LoadTrainingSet reads the hashes of the snapshot's visitors.
+// LoadTrainingSet reads the hashes of the snapshot's visitors (in the table's order, cheap for
+// PostgreSQL) and sorts them in place.
 func LoadTrainingSet(ctx context.Context, snap *models.FeatureSnapshot) (*TrainingSet, error) {
 	ts := &TrainingSet{}
 	err := snap.EachHash(ctx, func(h []byte) error {
@@ -151,26 +155,82 @@ func LoadTrainingSet(ctx context.Context, snap *models.FeatureSnapshot) (*Traini
 		return nil, err
 	}
 	ts.Hashes = slices.Clip(ts.Hashes)
+	sort.Sort(hashOrder{ts})
+	for i := 1; i < ts.Len(); i++ {
+		if bytes.Equal(ts.Hash(i-1), ts.Hash(i)) {
+			return nil, fmt.Errorf("visitor hash %x listed twice", ts.Hash(i)[:4])
+		}
+	}
 	return ts, nil
 }
 
-// Source streams the snapshot's aggregates to the classifier, checking on every pass that the
-// visitors are the set's, in its order.
-func (ts *TrainingSet) Source(ctx context.Context, snap *models.FeatureSnapshot) classifier.Source {
-	return func(yield func(*classifier.Aggregates) error) error {
-		i := 0
-		err := snap.Each(ctx, func(f *models.VisitorFeatures) error {
-			if i >= ts.Len() || !bytes.Equal(f.VisitorHash, ts.Hash(i)) {
-				return fmt.Errorf("visitor %d of the snapshot is not the one its hashes listed", i)
+// hashOrder sorts a set's arena by hash.
+type hashOrder struct{ *TrainingSet }
+
+func (o hashOrder) Less(i, j int) bool { return bytes.Compare(o.Hash(i), o.Hash(j)) < 0 }
+func (o hashOrder) Swap(i, j int) {
+	a, b := (*[HashSize]byte)(o.Hash(i)), (*[HashSize]byte)(o.Hash(j))
+	*a, *b = *b, *a
+}
+
+// Source streams the snapshot's aggregates to the classifier in the table's order, each visitor
+// with its position in the set; the classifier checks that every pass gives every position once.
+// A position is found by binary search once, then remembered by the row's rank in the pass: the
+// next pass, in the same order, only confirms it.
+func (ts *TrainingSet) Source(ctx context.Context, snap *models.FeatureSnapshot) classifier.IndexedSource {
+	var ranks []int32 // position of the k-th row of the last pass
+	return func(yield func(int, *classifier.Aggregates) error) error {
+		var a classifier.Aggregates
+		k := 0
+		return snap.Each(ctx, func(f *models.VisitorFeatures) error {
+			i := -1
+			if k < len(ranks) && bytes.Equal(f.VisitorHash, ts.Hash(int(ranks[k]))) {
+				i = int(ranks[k])
+			} else if i = ts.Index(f.VisitorHash); i < 0 {
+				return fmt.Errorf("visitor %x of the snapshot is not one its hashes listed", f.VisitorHash[:min(4, len(f.VisitorHash))])
 			}
-			i++
-			a := Aggregates(f)
-			return yield(&a)
+			if k < len(ranks) {
+				ranks[k] = int32(i)
+			} else if k < ts.Len() {
+				ranks = append(ranks, int32(i))
+			}
+			k++
+			a = Aggregates(f)
+			return yield(i, &a)
 		})
-		if err == nil && i != ts.Len() {
-			err = fmt.Errorf("the snapshot gave %d visitors, its hashes listed %d", i, ts.Len())
+	}
+}
+
+// trainMemoryLimit is the soft memory limit of a process while it trains (unless its operator set
+// one with GOMEMLIMIT): a million visitors hold ~600 MB live at the peak (the feature matrix, the
+// clustering's samples), and without a limit the collector lets the heap grow to twice its live
+// data, past 1 GiB. It is soft: a larger project makes the collector work harder, nothing fails.
+const trainMemoryLimit = 900 << 20
+
+// memLimit counts the trainings running under trainMemoryLimit.
+var memLimit struct {
+	sync.Mutex
+	users int
+}
+
+// limitMemory sets the process's soft memory limit for a training, unless the operator set one,
+// and returns what restores it when the last training ends.
+func limitMemory(limit int64) (restore func()) {
+	memLimit.Lock()
+	defer memLimit.Unlock()
+	if memLimit.users == 0 {
+		if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+			return func() {} // GOMEMLIMIT: the operator's limit stands
 		}
-		return err
+		debug.SetMemoryLimit(limit)
+	}
+	memLimit.users++
+	return func() {
+		memLimit.Lock()
+		defer memLimit.Unlock()
+		if memLimit.users--; memLimit.users == 0 {
+			debug.SetMemoryLimit(math.MaxInt64)
+		}
 	}
 }
 
@@ -218,6 +278,7 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 		return 0, err
 	}
 	now := tr.Store.Now()
+	defer limitMemory(trainMemoryLimit)()
 	// The visitors are read in passes from one snapshot, never held: a million visitors' maps
 	// would take gigabytes (see docs/perf-train.md).
 	var ts *TrainingSet
@@ -237,7 +298,7 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 		}
 		phase.List = time.Since(started)
 		src := ts.Source(ctx, snap)
-		res, err = classifier.TrainSource(func(yield func(*classifier.Aggregates) error) error {
+		res, err = classifier.TrainIndexed(ts.Len(), func(yield func(int, *classifier.Aggregates) error) error {
 			t := time.Now()
 			defer func() { phase.Read += time.Since(t) }()
 			return src(yield)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Persona is a stable persona of a project, as marketing reads it.
@@ -297,7 +298,8 @@ func (s *Store) PublishModel(ctx context.Context, p Publication) (int, error) {
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"model_members"}, []string{"project_id", "model_version", "visitor_hash", "cluster"},
 			pgx.CopyFromSlice(len(p.Members), func(i int) ([]any, error) {
-				return []any{p.ProjectID, version, p.Members[i], int16(p.Labels[i])}, nil
+				// pgtype.UUID: a uuid.UUID goes through its driver.Valuer, a string per row.
+				return []any{pgtype.UUID{Bytes: p.ProjectID, Valid: true}, version, p.Members[i], int16(p.Labels[i])}, nil
 			})); err != nil {
 			return err
 		}
