@@ -287,7 +287,7 @@ func (s *Server) classifyVisitor(ctx context.Context, p models.Project, req *Cla
 	v := *p.ModelVersion
 	resp.ModelVersion = &v
 	hash := s.store.VisitorHash(p.ID, req.VisitorID)
-	f, err := s.store.VisitorFeatures(ctx, p.ID, hash)
+	f, err := s.features.read(ctx, p.ID, hash)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		f = &models.VisitorFeatures{VisitorHash: hash}

@@ -78,6 +78,7 @@ type Server struct {
 
 	ingester     *models.Ingester
 	models       *modelCache
+	features     *featureReader // classify's coalescing reads of aggregates
 	assignments  *assignmentWriter
 	listening    atomic.Bool
 	sites        *siteCache
@@ -93,6 +94,7 @@ func NewServer(d Deps) *Server {
 	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
 		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(5 * time.Second)}
 	s.models = newModelCache(256)
+	s.features = newFeatureReader(d.Store, 4)
 	s.assignments = &assignmentWriter{ch: make(chan assignment, 10000), dropped: s.metrics.assignmentDrops}
 	cr, sr := d.Config.rates()
 	s.clientLimits = newLimiters(cr, int(2*cr))

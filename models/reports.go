@@ -46,3 +46,46 @@ func (s *Store) PersonaNames(ctx context.Context, projectID uuid.UUID) (map[uuid
 	}
 	return out, nil
 }
+
+// VisitorKey names one visitor of one project.
+type VisitorKey struct {
+	ProjectID   uuid.UUID
+	VisitorHash []byte
+}
+
+// VisitorFeaturesMany reads the aggregates of many visitors in one indexed query (classify
+// coalesces concurrent requests into it). Visitors without aggregates are absent from the
+// result, which is keyed by VisitorKeyString.
+func (s *Store) VisitorFeaturesMany(ctx context.Context, keys []VisitorKey) (map[string]*VisitorFeatures, error) {
+	projects := make([]uuid.UUID, len(keys))
+	hashes := make([][]byte, len(keys))
+	for i, k := range keys {
+		projects[i], hashes[i] = k.ProjectID, k.VisitorHash
+	}
+	rows, err := s.pool.Query(ctx, `/* Store.VisitorFeaturesMany */
+		SELECT f.project_id, f.visitor_hash, `+prefixed("f", featureColumns)+` FROM visitor_features f
+		JOIN unnest($1::uuid[], $2::bytea[]) AS k(project_id, visitor_hash)
+			ON f.project_id = k.project_id AND f.visitor_hash = k.visitor_hash`, projects, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("read visitor features: %w", translate(err))
+	}
+	defer rows.Close()
+	out := make(map[string]*VisitorFeatures, len(keys))
+	var pid uuid.UUID
+	for rows.Next() {
+		f, err := scanFeatures(rows, &pid)
+		if err != nil {
+			return nil, fmt.Errorf("read visitor features: %w", err)
+		}
+		out[VisitorKeyString(pid, f.VisitorHash)] = f
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read visitor features: %w", translate(err))
+	}
+	return out, nil
+}
+
+// VisitorKeyString is the map key of a visitor in VisitorFeaturesMany's result.
+func VisitorKeyString(projectID uuid.UUID, visitorHash []byte) string {
+	return string(projectID[:]) + string(visitorHash)
+}
