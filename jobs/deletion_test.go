@@ -590,7 +590,7 @@ func p99(d []time.Duration) time.Duration {
 
 // BenchmarkDeletion measures a project deletion of 1,000,000 events (inserted with CopyFrom)
 // while another project's collection runs, with that collection's p99 before and during, and
-// the latency of visitor erasures (request path and cascade). Figures: docs/perf-deletion.md.
+// the latency of visitor erasures (request path and cascade). Figures: docs/perf.md ("Deletion").
 func BenchmarkDeletion(b *testing.B) {
 	const events = 1_000_000
 	srv := testserver.New(b, testserver.Options{NoWorker: true})

@@ -280,7 +280,7 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 	now := tr.Store.Now()
 	defer limitMemory(trainMemoryLimit)()
 	// The visitors are read in passes from one snapshot, never held: a million visitors' maps
-	// would take gigabytes (see docs/perf-train.md).
+	// would take gigabytes (see docs/perf.md ("Training a million visitors")).
 	var ts *TrainingSet
 	var res *classifier.Result
 	var phase TrainTimings

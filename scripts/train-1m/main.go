@@ -2,7 +2,7 @@
 // databases (as the tests do), inserts synthetic visitor aggregates of the demo shop's behaviours
 // with COPY, runs jobs.Trainer.Train twice (a first version, then a retrain matched to it) and
 // reports the wall time of each phase and the peak resident memory of the training, then drops
-// its databases. Results are recorded in docs/perf-train.md.
+// its databases. Results are recorded in docs/perf.md ("Training a million visitors").
 //
 //	go run ./scripts/train-1m -visitors 1000000
 package main
