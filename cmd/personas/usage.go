@@ -20,7 +20,7 @@ Usage:
   personas admin bootstrap --email E --password-stdin --project NAME --origin URL [--json]
   personas admin create-token --email E [--name N] [--json]
   personas admin rotate-keys [--data]
-  personas admin verify-receipt FILE
+  personas admin verify-receipt [--public-key HEX | --server URL] FILE
   personas admin retention [--dry-run]
 
 Each command takes --help.
