@@ -469,6 +469,8 @@ func (s *Store) UpsertAssignments(ctx context.Context, projectID uuid.UUID, hash
 	_, err := s.pool.Exec(ctx, `/* Store.UpsertAssignments */
 		INSERT INTO visitor_personas (project_id, visitor_hash, persona_id, confidence, model_version, assigned_at)
 		SELECT $1, h, p, c, $5, now() FROM unnest($2::bytea[], $3::uuid[], $4::real[]) AS u(h, p, c)
+		-- Only visitors still stored: an assignment queued before an erasure must not bring one back.
+		WHERE EXISTS (SELECT 1 FROM visitor_features f WHERE f.project_id = $1 AND f.visitor_hash = u.h)
 		ON CONFLICT (project_id, visitor_hash) DO UPDATE SET persona_id = excluded.persona_id,
 			confidence = excluded.confidence, model_version = excluded.model_version, assigned_at = excluded.assigned_at`,
 		projectID, hashes, personas, conf, version)

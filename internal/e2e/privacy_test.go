@@ -153,8 +153,10 @@ func checkForget(t *testing.T, s *shop, browser context.Context, blocks []block)
 	s.setVisitor(t, tab, visitor)
 	rec := record(t, tab)
 	do(t, tab, chromedp.Navigate(s.Site+"/"))
-	if a := eval[answer](t, tab, `personas.persona()`); a.Persona == nil {
-		t.Fatalf("persona() = %+v before forget, want a persona", a)
+	// The visitor's own clicks on the page may move it off every persona (outlier): either way
+	// the model answered for a known visitor, and the assignment is written.
+	if a := eval[answer](t, tab, `personas.persona()`); a.Reason != "ok" && a.Reason != "outlier" {
+		t.Fatalf("persona() = %+v before forget, want an answer of the model", a)
 	}
 	var before residue.Counts
 	testserver.Eventually(t, stepTimeout, "the visitor's persona assignment is stored", func() bool {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -140,8 +141,33 @@ func New(t testing.TB, opts Options) *Server {
 		}
 		s.worker = w
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		s.checkLogs(t)
+	})
 	return s
+}
+
+var (
+	tokenInLog = regexp.MustCompile(`psn_[A-Za-z0-9_-]{16,}`)
+	emailInLog = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`)
+)
+
+// checkLogs fails the test when anything the service logged during it holds an API token, an
+// email address or one of the test's secrets: every test on a test server checks it.
+func (s *Server) checkLogs(t testing.TB) {
+	logs := s.Logs.String()
+	if m := tokenInLog.FindString(logs); m != "" {
+		t.Errorf("the service logged an API token (%s…)", m[:8])
+	}
+	if m := emailInLog.FindString(logs); m != "" {
+		t.Errorf("the service logged an email address")
+	}
+	for name, v := range s.Secrets.Env() {
+		if strings.Contains(logs, v) {
+			t.Errorf("the service logged %s", name)
+		}
+	}
 }
 
 // Stop stops the service (idempotent).
