@@ -244,22 +244,8 @@ func (s *Server) classify(c *gin.Context) {
 			return
 		}
 	}
-	p, err := s.projectBySiteKey(c, req.SiteKey)
-	if err != nil {
-		if isNotFound(err) {
-			s.fail(c, errStatus(http.StatusForbidden, "site_key", "unknown site key"))
-			return
-		}
-		s.fail(c, err)
-		return
-	}
-	if !models.OriginAllowed(p.AllowedOrigins, requestOrigin(c.Request)) {
-		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
-		return
-	}
-	if !s.clientLimits.allow("classify:" + c.ClientIP()) {
-		c.Header("Retry-After", "1")
-		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many requests; retry later"))
+	p, ok := s.siteRequest(c, req.SiteKey, "classify")
+	if !ok {
 		return
 	}
 	resp, err := s.classifyVisitor(c, p, &req)

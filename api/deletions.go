@@ -197,22 +197,8 @@ func (s *Server) forget(c *gin.Context) {
 		s.fail(c, badRequest(err.Error()))
 		return
 	}
-	p, err := s.projectBySiteKey(c, req.SiteKey)
-	if err != nil {
-		if isNotFound(err) {
-			s.fail(c, errStatus(http.StatusForbidden, "site_key", "unknown site key"))
-			return
-		}
-		s.fail(c, err)
-		return
-	}
-	if !models.OriginAllowed(p.AllowedOrigins, requestOrigin(c.Request)) {
-		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
-		return
-	}
-	if !s.clientLimits.allow("forget:" + c.ClientIP()) {
-		c.Header("Retry-After", "1")
-		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many requests; retry later"))
+	p, ok := s.siteRequest(c, req.SiteKey, "forget")
+	if !ok {
 		return
 	}
 	d, err := s.store.CreateDeletion(c, p.ID, models.ScopeVisitor, s.store.VisitorHash(p.ID, req.VisitorID), nil, "site")
@@ -224,4 +210,29 @@ func (s *Server) forget(c *gin.Context) {
 		s.logger.Warn("enqueue deletion", append(logAttrs(c), "deletion_id", d.ID, "err", err.Error())...)
 	}
 	c.JSON(http.StatusAccepted, gin.H{"id": d.ID, "status": d.Status})
+}
+
+// siteRequest resolves the site key of a page request (classify, forget) and applies the
+// origin check and the per-client rate limit of that route; it writes the error and reports
+// false when the request may not go on.
+func (s *Server) siteRequest(c *gin.Context, siteKey, route string) (models.Project, bool) {
+	p, err := s.projectBySiteKey(c, siteKey)
+	if err != nil {
+		if isNotFound(err) {
+			s.fail(c, errStatus(http.StatusForbidden, "site_key", "unknown site key"))
+			return models.Project{}, false
+		}
+		s.fail(c, err)
+		return models.Project{}, false
+	}
+	if !models.OriginAllowed(p.AllowedOrigins, requestOrigin(c.Request)) {
+		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
+		return models.Project{}, false
+	}
+	if !s.clientLimits.allow(route + ":" + c.ClientIP()) {
+		c.Header("Retry-After", "1")
+		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many requests; retry later"))
+		return models.Project{}, false
+	}
+	return p, true
 }
