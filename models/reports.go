@@ -57,15 +57,29 @@ type VisitorKey struct {
 // coalesces concurrent requests into it). Visitors without aggregates are absent from the
 // result, which is keyed by VisitorKeyString.
 func (s *Store) VisitorFeaturesMany(ctx context.Context, keys []VisitorKey) (map[string]*VisitorFeatures, error) {
-	projects := make([]uuid.UUID, len(keys))
 	hashes := make([][]byte, len(keys))
+	oneProject := true
 	for i, k := range keys {
-		projects[i], hashes[i] = k.ProjectID, k.VisitorHash
+		hashes[i] = k.VisitorHash
+		oneProject = oneProject && k.ProjectID == keys[0].ProjectID
 	}
-	rows, err := s.pool.Query(ctx, `/* Store.VisitorFeaturesMany */
-		SELECT f.project_id, f.visitor_hash, `+prefixed("f", featureColumns)+` FROM visitor_features f
-		JOIN unnest($1::uuid[], $2::bytea[]) AS k(project_id, visitor_hash)
-			ON f.project_id = k.project_id AND f.visitor_hash = k.visitor_hash`, projects, hashes)
+	// UUIDs go as [16]byte, pgx's binary path (uuid.UUID would take a text round trip).
+	var rows pgx.Rows
+	var err error
+	if oneProject && len(keys) > 0 { // the usual batch: one site's visitors, one index range per key
+		rows, err = s.pool.Query(ctx, `/* Store.VisitorFeaturesMany */
+			SELECT project_id, visitor_hash, `+featureColumns+` FROM visitor_features
+			WHERE project_id = $1 AND visitor_hash = ANY($2::bytea[])`, [16]byte(keys[0].ProjectID), hashes)
+	} else {
+		projects := make([][16]byte, len(keys))
+		for i, k := range keys {
+			projects[i] = k.ProjectID
+		}
+		rows, err = s.pool.Query(ctx, `/* Store.VisitorFeaturesMany */
+			SELECT f.project_id, f.visitor_hash, `+prefixed("f", featureColumns)+` FROM visitor_features f
+			JOIN unnest($1::uuid[], $2::bytea[]) AS k(project_id, visitor_hash)
+				ON f.project_id = k.project_id AND f.visitor_hash = k.visitor_hash`, projects, hashes)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read visitor features: %w", translate(err))
 	}
