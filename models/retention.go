@@ -22,17 +22,20 @@ const (
 // batchSize is the rows per DELETE of the sweep: short statements, short locks.
 const batchSize = 5000
 
-// expiring is a table whose rows expire by one time column, with the project's override.
+// expiring is a table whose rows expire by time, with the project's override: cond is the
+// condition of expiry, with %[1]s standing for the cutoff's placeholder.
 type expiring struct {
-	table, column string
-	days          func(Retention) int // effective days for a project
+	table, cond string
+	days        func(Retention) int // effective days for a project
 }
 
 var projectExpiries = []expiring{
-	{"visitor_features", "last_seen", func(r Retention) int { return r.VisitorFeaturesDays }},
-	{"visitor_personas", "assigned_at", func(r Retention) int { return r.VisitorPersonasDays }},
-	{"enrichment_log", "at", func(r Retention) int { return r.EnrichmentLogDays }},
-	{"audit_log", "at", func(r Retention) int { return r.AuditLogDays }},
+	// last_day (indexed; the UTC day of last_seen) narrows the search, last_seen decides.
+	{"visitor_features", "last_day <= (%[1]s::timestamptz AT TIME ZONE 'UTC')::date AND last_seen < %[1]s",
+		func(r Retention) int { return r.VisitorFeaturesDays }},
+	{"visitor_personas", "assigned_at < %[1]s", func(r Retention) int { return r.VisitorPersonasDays }},
+	{"enrichment_log", "at < %[1]s", func(r Retention) int { return r.EnrichmentLogDays }},
+	{"audit_log", "at < %[1]s", func(r Retention) int { return r.AuditLogDays }},
 }
 
 func daysBefore(now time.Time, days int) time.Time {
@@ -79,12 +82,12 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time, dryRun bool) (m
 	// Tables with a per-project override: the default for everyone, then shorter windows.
 	def := Retention{}.Effective()
 	for _, e := range projectExpiries {
-		if err := add(e.table)(s.deleteBatched(ctx, e.table, e.column+" < $1", []any{daysBefore(now, e.days(def))}, dryRun)); err != nil {
+		if err := add(e.table)(s.deleteBatched(ctx, e.table, fmt.Sprintf(e.cond, "$1"), []any{daysBefore(now, e.days(def))}, dryRun)); err != nil {
 			return counts, err
 		}
 		for pid, r := range overrides {
 			if d := e.days(r); d < e.days(def) {
-				if err := add(e.table)(s.deleteBatched(ctx, e.table, "project_id = $1 AND "+e.column+" < $2",
+				if err := add(e.table)(s.deleteBatched(ctx, e.table, "project_id = $1 AND "+fmt.Sprintf(e.cond, "$2"),
 					[]any{pid, daysBefore(now, d)}, dryRun)); err != nil {
 					return counts, err
 				}
