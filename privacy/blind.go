@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // minIndexKey is the shortest blind-index key NewBlindIndex accepts.
@@ -16,7 +18,8 @@ const minIndexKey = 32
 // the address itself stays encrypted. Without the key the hashes cannot be
 // recomputed from guesses. A BlindIndex is safe for concurrent use.
 type BlindIndex struct {
-	key []byte
+	key  []byte
+	macs sync.Pool // of keyed HMACs: classify and collect hash a visitor id per request
 }
 
 // NewBlindIndex returns an index keyed with key (PERSONAS_INDEX_KEY), which
@@ -25,16 +28,21 @@ func NewBlindIndex(key []byte) (*BlindIndex, error) {
 	if len(key) < minIndexKey {
 		return nil, fmt.Errorf("privacy: blind index key is %d bytes, want at least %d", len(key), minIndexKey)
 	}
-	return &BlindIndex{key: append([]byte(nil), key...)}, nil
+	b := &BlindIndex{key: append([]byte(nil), key...)}
+	b.macs.New = func() any { return hmac.New(sha256.New, b.key) }
+	return b, nil
 }
 
 // Sum returns the HMAC-SHA256 of the parts, each length-prefixed so that
 // ("ab", "c") and ("a", "bc") hash differently. Callers put a purpose first
 // ("visitor", "email") so that hashes of different kinds never collide.
 func (b *BlindIndex) Sum(parts ...string) []byte {
-	m := hmac.New(sha256.New, b.key)
+	m := b.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write(appendParts(nil, parts...))
-	return m.Sum(nil)
+	sum := m.Sum(nil)
+	b.macs.Put(m)
+	return sum
 }
 
 // VisitorHash returns the pseudonym of a visitor within a project: the same
