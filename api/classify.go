@@ -339,17 +339,92 @@ type assignment struct {
 
 // assignmentWriter batches classify results into visitor_personas. Its queue is bounded: under
 // pressure a write is dropped and counted, never the answer delayed.
+//
+// A visitor is classified on every page, and almost always into the persona of the last page:
+// the writer remembers what it queued for each visitor and skips a write that would change
+// nothing (same persona and model version, confidence within assignmentSlack) for
+// assignmentFresh. A write that fails, an erasure or a new model forgets what was remembered,
+// and the memory is bounded (cleared when full), so at worst a row is rewritten.
 type assignmentWriter struct {
 	ch      chan assignment
 	dropped prometheus.Counter
+	skipped prometheus.Counter
+
+	mu     sync.Mutex
+	queued map[assignmentKey]queuedAssignment
+}
+
+type assignmentKey struct {
+	project uuid.UUID
+	hash    string
+}
+
+type queuedAssignment struct {
+	persona    uuid.UUID // uuid.Nil: an outlier
+	version    int
+	confidence float32
+	at         time.Time
+}
+
+const (
+	assignmentSlack     = 0.01
+	assignmentFresh     = 2 * time.Minute
+	assignmentsRemember = 200000
+)
+
+func newAssignmentWriter(queue int, dropped, skipped prometheus.Counter) *assignmentWriter {
+	return &assignmentWriter{ch: make(chan assignment, queue), dropped: dropped, skipped: skipped,
+		queued: map[assignmentKey]queuedAssignment{}}
 }
 
 func (w *assignmentWriter) offer(a assignment) {
+	q := queuedAssignment{version: a.version, confidence: a.confidence, at: time.Now()}
+	if a.persona != nil {
+		q.persona = *a.persona
+	}
+	key := assignmentKey{a.project, string(a.hash)}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if last, ok := w.queued[key]; ok && last.persona == q.persona && last.version == q.version &&
+		abs32(last.confidence-q.confidence) < assignmentSlack && q.at.Sub(last.at) < assignmentFresh {
+		w.skipped.Inc()
+		return
+	}
 	select {
 	case w.ch <- a:
+		if len(w.queued) >= assignmentsRemember {
+			clear(w.queued)
+		}
+		w.queued[key] = q
 	default:
 		w.dropped.Inc()
 	}
+}
+
+// forget drops what the writer remembers of one visitor (hash != nil), of a project (hash ==
+// nil) or of every project (project == uuid.Nil), so that the next classify writes again.
+func (w *assignmentWriter) forget(project uuid.UUID, hash []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case project == uuid.Nil:
+		clear(w.queued)
+	case hash != nil:
+		delete(w.queued, assignmentKey{project, string(hash)})
+	default:
+		for k := range w.queued {
+			if k.project == project {
+				delete(w.queued, k)
+			}
+		}
+	}
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func (s *Server) runAssignmentWriter(ctx context.Context) {
@@ -372,6 +447,9 @@ func (s *Server) runAssignmentWriter(ctx context.Context) {
 			}
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			if err := s.store.UpsertAssignments(wctx, pid, hashes, personas, conf, version); err != nil {
+				for _, h := range hashes {
+					s.assignments.forget(pid, h) // not written: the next classify tries again
+				}
 				s.metrics.assignmentDrops.Add(float64(len(hashes)))
 				s.logger.Warn("write persona assignments", "project_id", pid, "count", len(hashes), "err", err.Error())
 			}

@@ -250,6 +250,63 @@ func TestClassify(t *testing.T) {
 		return err == nil && pid == okPersona && v == version
 	})
 
+	// An unchanged answer is not written again; an erasure request makes the next one write.
+	unchanged := func() float64 {
+		m := srv.Do(t, testserver.Request{Method: "GET", Path: "/metrics"})
+		return metricValue(t, string(m.Body), "personas_assignment_writes_unchanged_total")
+	}
+	skipped := unchanged()
+	for range 3 {
+		if _, a := classifyAt(t, srv, testserver.Origin, map[string]any{"site_key": acct.SiteKey, "visitor_id": okVisitor}); a.Persona == nil || a.Persona.ID != okPersona {
+			t.Fatalf("classify again: %+v, want persona %s", a, okPersona)
+		}
+	}
+	if got := unchanged() - skipped; got != 3 {
+		t.Errorf("%v unchanged assignments skipped, want 3", got)
+	}
+	if _, err := srv.Pool.Exec(ctx, `DELETE FROM visitor_personas WHERE project_id = $1 AND visitor_hash = $2`, acct.ProjectID, hash); err != nil {
+		t.Fatal(err)
+	}
+	if r := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/forget", Body: map[string]any{"site_key": acct.SiteKey, "visitor_id": okVisitor},
+		Header: map[string]string{"Origin": testserver.Origin, "Content-Type": "text/plain"}}); r.Status != http.StatusAccepted {
+		t.Fatalf("forget: %d %s", r.Status, r.Body)
+	}
+	// The erasure request removes the visitor's aggregates at once. When the visitor comes back,
+	// the next answer is written, even if it names the same persona as before.
+	srv.Collect(t, acct.SiteKey, okVisitor, "s-back", inlineEvents(8))
+	if _, a := classifyAt(t, srv, testserver.Origin, map[string]any{"site_key": acct.SiteKey, "visitor_id": okVisitor}); a.Reason != "ok" && a.Reason != "outlier" {
+		t.Fatalf("returning visitor: %+v", a)
+	}
+	testserver.Eventually(t, 10*time.Second, "assignment written again after the erasure request", func() bool {
+		var n int
+		err := srv.Pool.QueryRow(ctx, `SELECT count(*) FROM visitor_personas WHERE project_id = $1 AND visitor_hash = $2`,
+			acct.ProjectID, hash).Scan(&n)
+		return err == nil && n == 1
+	})
+
+	// Successful classify requests are logged at debug level only, refused ones at info.
+	var okLine, refusedLine bool
+	for _, l := range strings.Split(srv.Logs.String(), "\n") {
+		if !strings.Contains(l, `"msg":"request"`) || !strings.Contains(l, `"route":"/v1/classify"`) {
+			continue
+		}
+		switch {
+		case strings.Contains(l, `"status":200`):
+			okLine = true
+			if !strings.Contains(l, `"level":"DEBUG"`) {
+				t.Errorf("a successful classify logged above debug: %s", l)
+			}
+		case strings.Contains(l, `"status":403`):
+			refusedLine = true
+			if !strings.Contains(l, `"level":"INFO"`) {
+				t.Errorf("a refused classify not logged at info: %s", l)
+			}
+		}
+	}
+	if !okLine || !refusedLine {
+		t.Errorf("access log lines: successful %v, refused %v; want both", okLine, refusedLine)
+	}
+
 	// A corrupted model: no_model, never a 500, and a metric.
 	if _, err := srv.Pool.Exec(ctx, `UPDATE persona_models SET model_enc = 'garbage' WHERE project_id = $1`, acct.ProjectID); err != nil {
 		t.Fatal(err)
@@ -271,6 +328,21 @@ func TestClassify(t *testing.T) {
 	if !strings.Contains(srv.Logs.String(), `"msg":"model unreadable"`) {
 		t.Errorf("no error log for the unreadable model")
 	}
+}
+
+// metricValue reads an unlabelled sample of a Prometheus text exposition (0 when absent).
+func metricValue(t *testing.T, exposition, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(exposition, "\n") {
+		if rest, ok := strings.CutPrefix(l, name+" "); ok {
+			var v float64
+			if _, err := fmt.Sscan(rest, &v); err != nil {
+				t.Fatalf("metric %s: %q", name, l)
+			}
+			return v
+		}
+	}
+	return 0
 }
 
 func grepLines(s, sub string) string {

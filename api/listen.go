@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"personas/models"
@@ -69,6 +70,9 @@ func (s *Server) listenOnce(ctx context.Context, first bool) error {
 }
 
 func (s *Server) apply(ch models.Change) {
+	if ch.Kind != models.ChangeKeysRotated {
+		s.assignments.forget(ch.ProjectID, nil) // a new model, deleted personas or a deleted project
+	}
 	switch ch.Kind {
 	case models.ChangeModelPublished, models.ChangePersonasDeleted:
 		s.models.evict(ch.ProjectID)
@@ -88,6 +92,7 @@ func (s *Server) apply(ch models.Change) {
 
 func (s *Server) dropCaches() {
 	s.models.evictAll()
+	s.assignments.forget(uuid.Nil, nil)
 	s.EvictProject("")
 	s.store.EvictAllDataKeys() // a rotation or destruction may have been missed
 }

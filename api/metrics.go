@@ -20,6 +20,7 @@ type metrics struct {
 	modelErrors     prometheus.Counter
 	classifyReasons *prometheus.CounterVec
 	assignmentDrops prometheus.Counter
+	assignmentSkips prometheus.Counter
 	notifications   *prometheus.CounterVec
 }
 
@@ -44,9 +45,11 @@ func newMetrics() *metrics {
 		Name: "personas_classify_total", Help: "Classify answers by reason."}, []string{"reason"})
 	m.assignmentDrops = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "personas_assignment_writes_dropped_total", Help: "Persona assignments not written (queue full or store error)."})
+	m.assignmentSkips = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "personas_assignment_writes_unchanged_total", Help: "Persona assignments not written again because they had not changed."})
 	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "personas_cache_notifications_total", Help: "Change notifications received, by kind."}, []string{"kind"})
-	m.registry.MustRegister(m.requests, m.latency, m.dropped, m.modelErrors, m.classifyReasons, m.assignmentDrops, m.notifications,
+	m.registry.MustRegister(m.requests, m.latency, m.dropped, m.modelErrors, m.classifyReasons, m.assignmentDrops, m.assignmentSkips, m.notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

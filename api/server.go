@@ -94,8 +94,8 @@ func NewServer(d Deps) *Server {
 	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
 		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(5 * time.Second)}
 	s.models = newModelCache(256)
-	s.features = newFeatureReader(d.Store, 4)
-	s.assignments = &assignmentWriter{ch: make(chan assignment, 10000), dropped: s.metrics.assignmentDrops}
+	s.features = newFeatureReader(d.Store, 1)
+	s.assignments = newAssignmentWriter(10000, s.metrics.assignmentDrops, s.metrics.assignmentSkips)
 	cr, sr := d.Config.rates()
 	s.clientLimits = newLimiters(cr, int(2*cr))
 	s.siteLimits = newLimiters(sr, int(2*sr))
