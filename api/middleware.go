@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -45,6 +46,9 @@ func validRequestID(id string) bool {
 
 // accessLog logs one line per request: method, route template (never the raw path or query,
 // which may carry ids or personal data), status, duration and size.
+// quietRoutes are the public beacon routes, whose successful requests are logged at debug level.
+var quietRoutes = map[string]bool{"/v1/collect": true, "/v1/classify": true}
+
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -55,7 +59,16 @@ func (s *Server) accessLog(c *gin.Context) {
 	if route == "/healthz" || route == "/metrics" || route == "/readyz" {
 		return
 	}
-	s.logger.Info("request",
+	level := slog.LevelInfo
+	if quietRoutes[route] && c.Writer.Status() < 300 {
+		// A site's visitors send these on every page: their successes are counted and timed in
+		// /metrics, and logged one by one only at debug level (errors always are).
+		level = slog.LevelDebug
+	}
+	if !s.logger.Enabled(c, level) {
+		return
+	}
+	s.logger.Log(c, level, "request",
 		"request_id", requestID(c), "method", c.Request.Method, "route", route,
 		"status", c.Writer.Status(), "duration_ms", float64(time.Since(start).Microseconds())/1000,
 		"bytes", c.Writer.Size())
