@@ -25,7 +25,14 @@ type classifyFixture struct {
 
 func newClassifyFixture(tb testing.TB, visitors int) *classifyFixture {
 	tb.Helper()
-	srv := testserver.New(tb, testserver.Options{NoWorker: true})
+	return newClassifyFixtureWith(tb, visitors, testserver.Options{})
+}
+
+// newClassifyFixtureWith is newClassifyFixture on a server with these options (the worker off).
+func newClassifyFixtureWith(tb testing.TB, visitors int, opts testserver.Options) *classifyFixture {
+	tb.Helper()
+	opts.NoWorker = true
+	srv := testserver.New(tb, opts)
 	acct := srv.NewAccount(tb, "owner@shop.example", false)
 	vs := demodata.Generate(demodata.Config{Visitors: visitors, Days: 14, End: time.Now().Add(-time.Hour), Site: testserver.Origin, Seed: 11})
 	var body bytes.Buffer
