@@ -6,6 +6,9 @@
 // times a bare pgx CopyFrom of the same number of rows into the same table, the ceiling the
 // ingester is compared with.
 //
+// The first -warmup (2 s) of load opens the connections and creates the first visitors' rows;
+// it is left out of the figures, though its events are checked with the rest.
+//
 //	go run ./scripts/load-collect -duration 15s -clients 32
 package main
 
@@ -57,6 +60,8 @@ type options struct {
 	copyBatch  int
 	cpuProfile string
 	rate       float64
+	committers int
+	warmup     time.Duration
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -68,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.Float64Var(&o.rate, "rate", 0, "offered requests per second (open loop); 0 sends as fast as the clients can (closed loop)")
 	fs.IntVar(&o.batch, "batch", 20, "events per request")
 	fs.IntVar(&o.visitors, "visitors", 20000, "distinct visitors")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load sent first and left out of the figures (connections, first rows, caches)")
+	fs.IntVar(&o.committers, "committers", 0, "ingester committers (0: the service's default)")
 	fs.IntVar(&o.copyBatch, "copy-batch", 2000, "rows per transaction of the bare CopyFrom")
 	fs.BoolVar(&o.keep, "keep", false, "keep the fresh databases")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
@@ -137,7 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
-	ingester := models.NewIngester(store, models.IngesterConfig{}, logger)
+	ingester := models.NewIngester(store, models.IngesterConfig{Committers: o.committers}, logger)
 	wg.Add(1)
 	go func() { defer wg.Done(); ingester.Run(sctx) }()
 	srv := api.NewServer(api.Deps{Store: store, Ingester: ingester, Logger: logger,
@@ -168,27 +175,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE project_id = $1`, project.ID).Scan(&stored); err != nil {
 		return err
 	}
-	if stored != res.acked*int64(o.batch) {
-		return fmt.Errorf("%d events acknowledged but %d stored", res.acked*int64(o.batch), stored)
+	if stored != res.ackedAll*int64(o.batch) {
+		return fmt.Errorf("%d events acknowledged but %d stored", res.ackedAll*int64(o.batch), stored)
 	}
-	copyRate, err := bareCopy(ctx, pool, index, stored, o.copyBatch)
-	if err != nil {
-		return err
+	// The bare CopyFrom's rate varies from run to run (checkpoints, autovacuum after the load):
+	// the best of three rounds is the ceiling the ingester is compared with.
+	var copyRates []float64
+	for range 3 {
+		r, err := bareCopy(ctx, pool, index, stored, o.copyBatch)
+		if err != nil {
+			return err
+		}
+		copyRates = append(copyRates, r)
 	}
-	ingestRate := float64(stored) / res.elapsed.Seconds()
+	copyRate := slices.Max(copyRates)
+	ingestRate := float64(res.acked*int64(o.batch)) / res.elapsed.Seconds()
 	fmt.Fprintf(out, "machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-	fmt.Fprintf(out, "collect: %d requests of %d events from %d clients in %.1fs; %d answered 204, %d other\n",
-		res.sent, o.batch, o.clients, res.elapsed.Seconds(), res.acked, res.sent-res.acked)
-	fmt.Fprintf(out, "durable events/s: %.0f (all %d acknowledged events found in PostgreSQL)\n", ingestRate, stored)
+	fmt.Fprintf(out, "collect: %d requests of %d events from %d clients in %.1fs after a %s warm-up; %d answered 204, %d other\n",
+		res.sent, o.batch, o.clients, res.elapsed.Seconds(), o.warmup, res.acked, res.sent-res.acked)
+	fmt.Fprintf(out, "durable events/s: %.0f (all %d acknowledged events, warm-up included, found in PostgreSQL)\n", ingestRate, stored)
 	fmt.Fprintf(out, "latency: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 		ms(res.quantile(0.50)), ms(res.quantile(0.90)), ms(res.quantile(0.99)), ms(res.quantile(1)))
-	fmt.Fprintf(out, "bare CopyFrom of %d rows in %d-row transactions: %.0f rows/s\n", stored, o.copyBatch, copyRate)
+	fmt.Fprintf(out, "bare CopyFrom of %d rows in %d-row transactions: %.0f rows/s (best of %.0f, %.0f, %.0f)\n",
+		stored, o.copyBatch, copyRate, copyRates[0], copyRates[1], copyRates[2])
 	fmt.Fprintf(out, "ingest / bare CopyFrom: %.2f\n", ingestRate/copyRate)
 	return nil
 }
 
 type result struct {
-	sent, acked int64
+	sent, acked int64 // after the warm-up
+	ackedAll    int64 // warm-up included
 	elapsed     time.Duration
 	latencies   []time.Duration
 }
@@ -206,7 +222,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // load sends batches until the duration or the request budget runs out.
 func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*result, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}}
-	var sent, acked atomic.Int64
+	var sentAll, sent, acked, ackedAll atomic.Int64
 	var mu sync.Mutex
 	res := &result{}
 	// Bodies are built before the clock starts: the generator shares the CPUs with the server.
@@ -214,8 +230,9 @@ func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*re
 	for v := range bodies {
 		bodies[v] = batchBody(siteKey, v, o.batch)
 	}
-	deadline := time.Now().Add(o.duration)
-	start := time.Now()
+	begin := time.Now()
+	start := begin.Add(o.warmup) // figures count requests sent from here
+	deadline := start.Add(o.duration)
 	// Open loop: a pacer hands out one token per request at the offered rate, so latency is
 	// measured at a given load instead of being set by the number of clients (Little's law).
 	var tokens chan struct{}
@@ -226,7 +243,7 @@ func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*re
 		go func() {
 			defer close(tokens)
 			interval := time.Duration(float64(time.Second) / o.rate)
-			next := time.Now()
+			next := begin
 			for {
 				next = next.Add(interval)
 				time.Sleep(time.Until(next))
@@ -252,8 +269,8 @@ func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*re
 						return
 					}
 				}
-				if sent.Add(1) > o.requests {
-					sent.Add(-1)
+				if sentAll.Add(1) > o.requests {
+					sentAll.Add(-1)
 					return
 				}
 				body := bodies[(c*7919+i*104729)%len(bodies)]
@@ -261,6 +278,7 @@ func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*re
 				req.Header.Set("Content-Type", "text/plain")
 				req.Header.Set("Origin", origin)
 				t0 := time.Now()
+				measured := !t0.Before(start)
 				resp, err := client.Do(req)
 				if err != nil {
 					errc <- err
@@ -268,9 +286,16 @@ func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*re
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				lat = append(lat, time.Since(t0))
-				if resp.StatusCode == http.StatusNoContent {
-					acked.Add(1)
+				ok := resp.StatusCode == http.StatusNoContent
+				if ok {
+					ackedAll.Add(1)
+				}
+				if measured {
+					lat = append(lat, time.Since(t0))
+					sent.Add(1)
+					if ok {
+						acked.Add(1)
+					}
 				}
 			}
 		}(c)
@@ -281,7 +306,7 @@ func load(ctx context.Context, o options, endpoint, origin, siteKey string) (*re
 	if err := <-errc; err != nil {
 		return nil, err
 	}
-	res.sent, res.acked = sent.Load(), acked.Load()
+	res.sent, res.acked, res.ackedAll = sent.Load(), acked.Load(), ackedAll.Load()
 	slices.Sort(res.latencies)
 	return res, nil
 }
