@@ -21,7 +21,10 @@
 // when the model cannot give a valid answer, [RuleName] does.
 //
 // The rule-based namer reads trait features by keyword, so it works with whatever feature names
-// the classifier uses: "bounce", "visit"/"session", "pageview"/"page", "time"/"duration",
-// "scroll", "click", "goal"/"conversion", "active_day"/"return", and path groups, channels and
-// goals by what they contain ("cart", "checkout", "sale", "docs", "support", "campaign", ...).
+// the classifier (or a project's own data, such as "BounceRates" or "PageValues") uses:
+// "bounce"/"exit", "visit"/"session", "pageview"/"page", "time"/"duration", "scroll", "click",
+// "goal"/"conversion"/"pagevalue"/"revenue", "active_day"/"return", and path groups, channels and
+// goals by what they contain ("cart", "checkout", "product", "sale", "docs", "info", "support",
+// "account", "campaign", ...). Shares count for what sets a persona apart from the population:
+// product pages that every persona visits make no persona a buyer.
 package enrichment

@@ -37,8 +37,8 @@ func measureKeywords() []struct {
 		m        measure
 		keywords []string
 	}{
-		{mBounce, []string{"bounce"}},
-		{mGoals, []string{"goal", "conversion", "convert"}},
+		{mBounce, []string{"bounce", "exit"}},
+		{mGoals, []string{"goal", "conversion", "convert", "pagevalue", "page_value", "revenue", "purchase", "transaction"}},
 		{mRecency, []string{"recency", "days_since", "last_seen", "inactive"}},
 		{mTime, []string{"time", "duration", "dwell", "seconds", "_ms"}},
 		{mScroll, []string{"scroll"}},
@@ -56,7 +56,8 @@ const (
 	iSupport intent = iota
 	iDeal
 	iResearch
-	iBuy
+	iBuy  // the act of buying: cart, checkout, payment
+	iShop // looking at what is for sale: product, category and pricing pages
 	iNew
 	intentCount
 )
@@ -72,10 +73,11 @@ func intentKeywords() []struct {
 		i        intent
 		keywords []string
 	}{
-		{iSupport, []string{"support*", "help*", "contact*", "faq*", "refund*", "return*", "ticket*", "account*", "login", "signin", "password*", "status", "tracking", "warranty", "troubleshoot*", "complaint*"}},
+		{iSupport, []string{"support*", "help*", "contact*", "faq*", "refund*", "return*", "ticket*", "account*", "admin*", "login", "signin", "password*", "status", "tracking", "warranty", "troubleshoot*", "complaint*"}},
 		{iDeal, []string{"sale", "sales", "deal*", "promo*", "discount*", "coupon*", "offer*", "outlet*", "clearance", "voucher*", "bargain*", "black", "cyber", "saving*"}},
-		{iResearch, []string{"blog*", "article*", "guide*", "doc", "docs", "documentation", "learn*", "compare*", "comparison*", "review*", "spec", "specs", "specification*", "resource*", "news", "whitepaper*", "case", "tutorial*", "howto", "how", "wiki*", "knowledge*", "research*", "features"}},
-		{iBuy, []string{"cart", "checkout", "basket", "order*", "purchase*", "buy", "payment*", "pay", "p", "product*", "shop*", "store", "pricing", "price*", "plans", "subscribe*", "booking*", "add"}},
+		{iResearch, []string{"blog*", "article*", "guide*", "doc", "docs", "documentation", "learn*", "compare*", "comparison*", "review*", "spec", "specs", "specification*", "resource*", "news", "whitepaper*", "case", "tutorial*", "howto", "how", "wiki*", "knowledge*", "research*", "features", "info", "information*", "informational*"}},
+		{iBuy, []string{"cart", "checkout", "basket", "order*", "purchase*", "buy", "payment*", "pay", "subscribe*", "booking*", "add", "transaction*", "revenue"}},
+		{iShop, []string{"p", "product*", "shop*", "store", "pricing", "price*", "plans", "catalog*", "category", "categories", "collection*", "item*"}},
 		{iNew, []string{"signup", "sign", "register*", "registration", "onboarding", "welcome", "start", "trial", "landing", "about"}},
 	}
 }
@@ -143,10 +145,17 @@ func clip(z float64) float64 { return max(-3, min(3, z)) }
 
 func readProfile(in Input) profile {
 	var p profile
+	// Keyed shares count for what sets the persona apart. When the traits compare a path, goal or
+	// channel with the population, its share is weighted by that comparison: nothing at half a
+	// standard deviation below the population, all from one above. On a shop where every persona
+	// spends most of its page views on product pages, product pages then make no persona a
+	// shopper; without the comparison a share counts whole.
+	z := map[string]float64{}
 	for _, t := range in.Traits {
 		if !finite(t.Z) {
 			continue
 		}
+		z[strings.ToLower(t.Feature)] = t.Z
 		if isKeyedFeature(t.Feature) {
 			if i, ok := intentOf(t.Feature); ok && t.Z > 0.5 {
 				p.traitsI[i] = max(p.traitsI[i], min(t.Z, 3)/3)
@@ -158,34 +167,43 @@ func readProfile(in Input) profile {
 			if !p.has[m] || math.Abs(z) > math.Abs(p.z[m]) {
 				p.z[m], p.has[m] = z, true
 			}
+		} else if i, ok := intentOf(t.Feature); ok && t.Z > 0.5 {
+			// A feature of the project's own naming about one kind of page ("ProductRelated").
+			p.traitsI[i] = max(p.traitsI[i], min(t.Z, 3)/3)
 		}
+	}
+	weighted := func(prefix string, s Share) float64 {
+		if zz, ok := z[prefix+strings.ToLower(s.Key)]; ok {
+			return max(0, min(1, (zz+0.5)/1.5)) * s.Share
+		}
+		return s.Share
 	}
 	for _, s := range in.TopPaths {
 		if i, ok := intentOf(s.Key); ok && finite(s.Share) && s.Share > 0 {
-			p.paths[i] += s.Share
+			p.paths[i] += weighted("path:", s)
 		}
 	}
 	for _, s := range in.Goals {
 		if i, ok := intentOf(s.Key); ok && finite(s.Share) && s.Share > 0 {
-			p.goals[i] += s.Share
+			p.goals[i] += weighted("goal:", s)
 		}
 	}
 	for _, s := range in.Channels {
 		if !finite(s.Share) || s.Share <= 0 {
 			continue
 		}
-		k := strings.ToLower(s.Key)
+		k, share := strings.ToLower(s.Key), weighted("channel:", s)
 		switch {
 		case containsAny(k, "campaign", "email", "newsletter", "paid", "cpc", "ads", "affiliate", "promo", "utm"):
-			p.campaign += s.Share
+			p.campaign += share
 		case containsAny(k, "search", "organic", "seo"):
-			p.search += s.Share
+			p.search += share
 		case containsAny(k, "social"):
-			p.social += s.Share
+			p.social += share
 		case containsAny(k, "direct", "none", "bookmark"):
-			p.direct += s.Share
+			p.direct += share
 		case containsAny(k, "referral", "referrer", "partner"):
-			p.referral += s.Share
+			p.referral += share
 		}
 	}
 	p.topChannel = top(in.Channels)
@@ -255,23 +273,27 @@ func leadingInt(s string) (int, bool) {
 }
 
 // scores rates how well each type fits the profile. The weights are judgement, tuned on the
-// typical profiles in the tests: intent shares count most, behaviour z-scores refine.
+// typical profiles in the tests and on the online shoppers data: intent shares count most,
+// behaviour z-scores refine. Product pages alone make a shopper, not a buyer: visited deeply
+// they make an explorer, shallowly a window-shopping browser; buying takes cart, checkout or
+// purchase signals, and a goal rate below the population's counts against it.
 func (p profile) scores() map[string]float64 {
 	z := p.z
 	pos := func(x float64) float64 { return max(x, 0) }
+	unit := func(x float64) float64 { return max(0, min(1, x)) }
 	neg := func(x float64) float64 { return max(-x, 0) }
 	intentScore := func(i intent) float64 {
 		return 3*p.paths[i] + 2.5*p.goals[i] + 1.5*p.traitsI[i]
 	}
 	return map[string]float64{
-		TypeBuyer:         intentScore(iBuy) + 0.6*pos(z[mGoals]) + 0.2*pos(z[mClicks]) - 0.3*pos(z[mBounce]),
+		TypeBuyer:         intentScore(iBuy) + 0.4*intentScore(iShop) + 0.8*pos(z[mGoals]) - 0.8*neg(z[mGoals]) + 0.2*pos(z[mClicks]) - 0.3*pos(z[mBounce]),
 		TypeDealSeeker:    intentScore(iDeal) + 2*p.campaign,
 		TypeResearcher:    intentScore(iResearch) + 0.5*pos(z[mTime]) + 0.4*pos(z[mScroll]) + 0.2*pos(z[mPages]) - 0.3*pos(z[mBounce]),
 		TypeSupportSeeker: intentScore(iSupport) + 0.2*pos(z[mClicks]),
 		TypeLoyal:         0.7*pos(z[mVisits]) + 0.7*pos(z[mLoyalty]) + 0.4*neg(z[mRecency]) + 0.8*p.direct - 0.3*pos(z[mBounce]),
-		TypeBrowser:       0.9*pos(z[mBounce]) + 0.3*neg(z[mPages]) + 0.3*neg(z[mTime]) + 0.2*neg(z[mScroll]),
+		TypeBrowser:       0.9*pos(z[mBounce]) + 0.3*neg(z[mPages]) + 0.3*neg(z[mTime]) + 0.2*neg(z[mScroll]) + 0.4*intentScore(iShop)*unit(0.5-z[mPages]),
 		TypeNewcomer:      0.4*neg(z[mVisits]) + 0.3*neg(z[mLoyalty]) + 0.3*pos(z[mRecency]) + 1.2*(p.search+p.social+p.referral) + 1.5*intentScore(iNew)/3 - 0.4*pos(z[mBounce]),
-		TypeExplorer:      0.6*pos(z[mPages]) + 0.4*pos(z[mClicks]) + 0.2*pos(z[mTime]) - 0.4*pos(z[mBounce]),
+		TypeExplorer:      0.6*intentScore(iShop)*unit(0.5+z[mPages]) + 0.6*pos(z[mPages]) + 0.4*pos(z[mClicks]) + 0.2*pos(z[mTime]) - 0.4*pos(z[mBounce]),
 	}
 }
 
@@ -484,7 +506,7 @@ func RuleName(in Input) Result {
 // topPathFor returns the persona's most visited path group, preferring one that matches its type.
 func topPathFor(in Input, t string) string {
 	want, ok := map[string]intent{
-		TypeBuyer: iBuy, TypeDealSeeker: iDeal, TypeResearcher: iResearch, TypeSupportSeeker: iSupport,
+		TypeBuyer: iBuy, TypeDealSeeker: iDeal, TypeResearcher: iResearch, TypeSupportSeeker: iSupport, TypeExplorer: iShop,
 	}[t]
 	paths := slices.Clone(in.TopPaths)
 	paths = slices.DeleteFunc(paths, func(s Share) bool { return !finite(s.Share) || strings.TrimSpace(s.Key) == "" })

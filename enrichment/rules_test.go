@@ -207,13 +207,17 @@ func TestIntentOf(t *testing.T) {
 		{"/help/orders", iSupport, true},
 		{"/account/orders", iSupport, true},
 		{"/cart", iBuy, true},
-		{"/p/:id", iBuy, true},
+		{"/p/:id", iShop, true},
+		{"/category/shoes", iShop, true},
+		{"checkout_complete", iBuy, true},
 		{"add_to_cart", iBuy, true},
 		{"/blog/summer-deals", iDeal, true},
 		{"/docs/install", iResearch, true},
 		{"/news/:slug", iResearch, true},
 		{"newsletter_signup", iNew, true},
-		{"/pages/p", iBuy, true},
+		{"/pages/p", iShop, true},
+		{"Informational", iResearch, true},
+		{"Administrative", iSupport, true},
 		{"/", 0, false},
 		{"/gallery", 0, false},
 		{"/ship", 0, false},
@@ -223,6 +227,34 @@ func TestIntentOf(t *testing.T) {
 			got, ok := intentOf(tt.key)
 			if got != tt.want || ok != tt.wantOK {
 				t.Errorf("intentOf(%q) = %v, %v; want %v, %v", tt.key, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// TestRuleTypeFromColumnNames: a project that trains on its own feature names (here the online
+// shoppers data's columns, CamelCase and all) still gets the type its traits describe.
+func TestRuleTypeFromColumnNames(t *testing.T) {
+	tests := []struct {
+		name   string
+		traits []Trait
+		want   []string // any of
+	}{
+		{"bouncing", []Trait{{"BounceRates", 0.2, 0.02, 3}, {"ExitRates", 0.2, 0.04, 2.5}, {"ProductRelated", 1, 32, -1.5},
+			{"ProductRelated_Duration", 0, 1200, -2}, {"PageValues", 0, 6, -0.5}}, []string{TypeBrowser}},
+		{"buying", []Trait{{"PageValues", 40, 6, 2.5}, {"ProductRelated", 50, 32, 1}, {"ProductRelated_Duration", 2000, 1200, 0.8},
+			{"BounceRates", 0.005, 0.02, -0.5}}, []string{TypeBuyer}},
+		{"reading information pages", []Trait{{"Informational", 4, 0.5, 2.5}, {"Informational_Duration", 300, 35, 2}, {"PageValues", 2, 6, -0.3}},
+			[]string{TypeResearcher}},
+		{"managing an account", []Trait{{"Administrative", 9, 2.3, 2.5}, {"Administrative_Duration", 300, 80, 1.5}}, []string{TypeSupportSeeker}},
+		{"long product sessions without buying", []Trait{{"ProductRelated", 150, 32, 2.5}, {"ProductRelated_Duration", 6000, 1200, 2},
+			{"PageValues", 6, 6, 0}}, []string{TypeResearcher, TypeExplorer}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := RuleName(Input{PersonaID: tt.name, Size: 500, Share: 0.1, Traits: tt.traits})
+			if !slices.Contains(tt.want, r.Type) {
+				t.Errorf("typed %s (%q), want one of %v", r.Type, r.Name, tt.want)
 			}
 		})
 	}

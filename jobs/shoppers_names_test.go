@@ -1,0 +1,180 @@
+package jobs_test
+
+import (
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"personas/classifier"
+	"personas/enrichment"
+	"personas/jobs"
+)
+
+// shoppersPath is the shared UCI online shoppers data (12,330 sessions), relative to this package.
+const shoppersPath = "../../shared/data/online_shoppers_intention.csv"
+
+// shopperSessions turns each session of the online shoppers data into one visitor's aggregates,
+// as the collector would have recorded it: account, information and product pages with their
+// time, a bounce for a one-page or high-bounce-rate session, a "purchase" goal when the session
+// bought, a channel from the traffic type, a device class from the operating system, and the
+// month and weekend as the time of the visit.
+func shopperSessions(tb testing.TB) []classifier.Aggregates {
+	tb.Helper()
+	f, err := os.Open(shoppersPath)
+	if err != nil {
+		tb.Fatalf("open shoppers data: %v", err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	num := func(r []string, name string) float64 {
+		i, ok := col[name]
+		if !ok {
+			tb.Fatalf("shoppers data has no column %q", name)
+		}
+		v, err := strconv.ParseFloat(r[i], 64)
+		if err != nil {
+			tb.Fatalf("column %s: %v", name, err)
+		}
+		return v
+	}
+	months := map[string]time.Month{"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "June": 6, "Jul": 7, "Aug": 8,
+		"Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12}
+	channels := []string{"direct", "search", "social", "referral", "email", "campaign"}
+	devices := []string{"desktop", "mobile", "tablet"}
+	pop := make([]classifier.Aggregates, 0, len(rows)-1)
+	for i, r := range rows[1:] {
+		adm, info, prod := int64(num(r, "Administrative")), int64(num(r, "Informational")), int64(num(r, "ProductRelated"))
+		views := adm + info + prod
+		if views == 0 {
+			views = 1 // a session is at least its landing page
+			prod = 1
+		}
+		ms := int64(1000 * (num(r, "Administrative_Duration") + num(r, "Informational_Duration") + num(r, "ProductRelated_Duration")))
+		day := 3 + i%3 // a weekday
+		if r[col["Weekend"]] == "TRUE" {
+			day = 6
+		}
+		at := time.Date(2025, months[r[col["Month"]]], 1, 9+i%12, 0, 0, 0, time.UTC)
+		at = at.AddDate(0, 0, (day-int(at.Weekday())+7)%7)
+		a := classifier.Aggregates{Visits: 1, PageViews: views, TimeMS: ms, FirstSeen: at, LastSeen: at.Add(time.Duration(ms) * time.Millisecond),
+			ActiveDays: 1, Paths: map[string]int64{}, Channels: map[string]int64{channels[int(num(r, "TrafficType"))%len(channels)]: 1},
+			Devices: map[string]int64{devices[int(num(r, "OperatingSystems"))%len(devices)]: 1}}
+		for k, v := range map[string]int64{"/account": adm, "/info": info, "/p": prod} {
+			if v > 0 {
+				a.Paths[k] = v
+			}
+		}
+		if views == 1 || num(r, "BounceRates") >= 0.2 {
+			a.Bounces = 1
+		}
+		if r[col["Revenue"]] == "TRUE" {
+			a.Goals, a.GoalNames = 1, map[string]int64{"purchase": 1}
+		}
+		a.Hours[at.Hour()] = views
+		a.Weekdays[at.Weekday()] = views
+		pop = append(pop, a)
+	}
+	return pop
+}
+
+// TestFallbackNamesOnlineShoppers: the rule-based namer gives the personas of the online
+// shoppers data distinct names and types that fit what each persona does, whatever k.
+func TestFallbackNamesOnlineShoppers(t *testing.T) {
+	pop := shopperSessions(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, k := range []int{0, 3, 4, 6} { // 0: k chosen by the classifier
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			res, err := classifier.Train(pop, now, classifier.TrainOptions{Seed: 1, FixedK: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := res.Model
+			if k > 0 && m.K != k {
+				t.Fatalf("trained %d personas, want %d", m.K, k)
+			}
+			inputs := make([]enrichment.Input, m.K)
+			results := make([]enrichment.Result, m.K)
+			var taken []string
+			for c := 0; c < m.K; c++ {
+				inputs[c] = jobs.EnrichmentInput(uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "shoppers-%d", c)), m.Personas[c], enrichment.BusinessContext{})
+				inputs[c].Taken = slices.Clone(taken)
+				results[c] = enrichment.RuleName(inputs[c])
+				taken = append(taken, results[c].Name)
+			}
+			trait := func(c int, feature string) float64 {
+				for _, tr := range m.Personas[c].Traits {
+					if tr.Feature == feature {
+						return tr.Value
+					}
+				}
+				return 0
+			}
+			names, types := map[string]bool{}, map[string]bool{}
+			bounciest, buyingest := 0, 0
+			for c, r := range results {
+				t.Logf("persona %d: %5d visitors, bounce %.2f, goals %.3f, pages %.1f, time/page %.1f: %-24q %-14s %q",
+					c, m.Personas[c].Size, trait(c, "bounce_rate"), trait(c, "goal_rate"), math.Expm1(trait(c, "page_views")),
+					math.Expm1(trait(c, "time_per_page")), r.Name, r.Type, r.Tagline)
+				if names[strings.ToLower(r.Name)] {
+					t.Errorf("name %q given twice", r.Name)
+				}
+				names[strings.ToLower(r.Name)], types[r.Type] = true, true
+				if r.NamedBy != enrichment.NamedByRules || !slices.Contains(enrichment.Types(), r.Type) || r.Tagline == "" ||
+					r.Summary == "" || len(r.Goals) == 0 || len(r.Frustrations) == 0 || len(r.SuggestedActions) == 0 {
+					t.Errorf("persona %d: incomplete result %+v", c, r)
+				}
+				if again := enrichment.RuleName(inputs[c]); again.Name != r.Name || again.Type != r.Type || again.Summary != r.Summary {
+					t.Errorf("persona %d: named %q (%s), then %q (%s) from the same input", c, r.Name, r.Type, again.Name, again.Type)
+				}
+				if trait(c, "bounce_rate") > trait(bounciest, "bounce_rate") {
+					bounciest = c
+				}
+				if trait(c, "goal_rate") > trait(buyingest, "goal_rate") {
+					buyingest = c
+				}
+			}
+			if len(types) < min(m.K, 3) {
+				t.Errorf("%d personas share %d types, want at least %d", m.K, len(types), min(m.K, 3))
+			}
+			// The persona that bounces most is not a buyer, and it is a browser or a newcomer.
+			if ty := results[bounciest].Type; ty != enrichment.TypeBrowser && ty != enrichment.TypeNewcomer {
+				t.Errorf("persona %d bounces most (%.2f) but is typed %s (%q)", bounciest, trait(bounciest, "bounce_rate"), ty, results[bounciest].Name)
+			}
+			// The persona that buys most is the buyer, unless it is also the one that bounces most.
+			if buyingest != bounciest && results[buyingest].Type != enrichment.TypeBuyer {
+				t.Errorf("persona %d buys most (%.3f goals a visit) but is typed %s (%q)", buyingest, trait(buyingest, "goal_rate"),
+					results[buyingest].Type, results[buyingest].Name)
+			}
+			// No other persona is a buyer when it buys less than the population does.
+			for c, r := range results {
+				if r.Type == enrichment.TypeBuyer && trait(c, "goal_rate") < populationGoalRate(m) {
+					t.Errorf("persona %d buys less than the population (%.3f) but is typed buyer (%q)", c, trait(c, "goal_rate"), r.Name)
+				}
+			}
+		})
+	}
+}
+
+func populationGoalRate(m *classifier.Model) float64 {
+	for _, tr := range m.Personas[0].Traits {
+		if tr.Feature == "goal_rate" {
+			return tr.Population
+		}
+	}
+	return 0
+}
