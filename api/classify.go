@@ -34,15 +34,18 @@ type ClassifyRequest struct {
 	Events    []RawEvent     `json:"events"`
 }
 
+// personaRef is a persona in a classify answer. Its id is formatted once, when the model is
+// loaded, not on every answer.
 type personaRef struct {
-	ID   uuid.UUID `json:"id"`
-	Name string    `json:"name"`
-	Type string    `json:"type"`
+	ID     uuid.UUID `json:"-"`
+	IDText string    `json:"id"`
+	Name   string    `json:"name"`
+	Type   string    `json:"type"`
 }
 
 type probability struct {
-	PersonaID uuid.UUID `json:"persona_id"`
-	P         float64   `json:"p"`
+	PersonaID string  `json:"persona_id"`
+	P         float64 `json:"p"`
 }
 
 // ClassifyResponse is the answer of POST /v1/classify.
@@ -201,7 +204,7 @@ func (s *Server) loadModel(ctx context.Context, projectID uuid.UUID, version int
 	cm.personas = make([]personaRef, m.K)
 	for k := 0; k < m.K; k++ {
 		id := ids[k]
-		cm.personas[k] = personaRef{ID: id, Name: byID[id].Name, Type: byID[id].Type}
+		cm.personas[k] = personaRef{ID: id, IDText: id.String(), Name: byID[id].Name, Type: byID[id].Type}
 	}
 	cm.model = m
 	return cm, nil
@@ -305,8 +308,9 @@ func (s *Server) classifyVisitor(ctx context.Context, p models.Project, req *Cla
 		s.metrics.classifyReasons.WithLabelValues(resp.Reason).Inc()
 		return resp, nil
 	}
+	resp.Probabilities = make([]probability, 0, len(a.Probabilities))
 	for k, pr := range a.Probabilities {
-		resp.Probabilities = append(resp.Probabilities, probability{PersonaID: cm.personas[k].ID, P: round4(pr)})
+		resp.Probabilities = append(resp.Probabilities, probability{PersonaID: cm.personas[k].IDText, P: round4(pr)})
 	}
 	resp.Confidence = round4(a.Confidence)
 	if a.Outlier {
