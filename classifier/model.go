@@ -50,6 +50,23 @@ type PersonaStats struct {
 	Devices  []Share // by share of visits
 	Hours    []Share // night/morning/afternoon/evening by share of events
 	Goals    []Share // "any" first, then each goal name: share of the cluster's visitors who reached it
+	// GoalLifts are, per goal ("any" first, then each goal of the schema), the cluster's
+	// conversion rate against all visitors'.
+	GoalLifts []GoalLift
+}
+
+// GoalLift is a persona's conversion on one goal against all training visitors: what a marketer
+// acts on. Rates are shares of visitors who reached the goal at least once.
+type GoalLift struct {
+	Goal           string
+	Visitors       int     // the persona's visitors who reached the goal
+	Rate           float64 // Visitors / persona size
+	PopulationRate float64 // share of all training visitors who reached it
+	Lift           float64 // Rate / PopulationRate (0 when nobody reached it)
+	// Low and High bound the lift with 95 % confidence: the Wilson score interval of the
+	// persona's rate divided by the population rate. The population rate is taken as known: it
+	// is measured on every training visitor, so its own error is small beside the persona's.
+	Low, High float64
 }
 
 // Trait compares the cluster's mean of one raw feature with the population's.

@@ -207,6 +207,14 @@ func (p *personaAcc) stats(sizes []int) []PersonaStats {
 	f, n, schema := p.f, p.n, p.schema
 	popMean := slices.Clone(p.popMean)
 	popSD := make([]float64, f)
+	popGoals := make([]int, len(schema.Goals))
+	popAny := 0
+	for j := range sizes {
+		popAny += p.tt[j].anyGoal
+		for g, v := range p.tt[j].goalVisitors {
+			popGoals[g] += v
+		}
+	}
 	for t := range f {
 		popMean[t] /= float64(n)
 		popSD[t] = math.Sqrt(max(0, p.popSq[t]/float64(n)-popMean[t]*popMean[t]))
@@ -236,9 +244,34 @@ func (p *personaAcc) stats(sizes []int) []PersonaStats {
 		}
 		ps.Goals = append([]Share{{Key: "any", Share: ratio(float64(t.anyGoal), float64(sizes[j]))}},
 			shares(schema.Goals, goals, float64(sizes[j]))...)
+		ps.GoalLifts = append(ps.GoalLifts, goalLift("any", t.anyGoal, sizes[j], popAny, n))
+		for g, key := range schema.Goals {
+			ps.GoalLifts = append(ps.GoalLifts, goalLift(key, t.goalVisitors[g], sizes[j], popGoals[g], n))
+		}
 		out[j] = ps
 	}
 	return out
+}
+
+// goalLift compares x of a persona's size visitors reaching a goal with popX of all n visitors.
+func goalLift(goal string, x, size, popX, n int) GoalLift {
+	gl := GoalLift{Goal: goal, Visitors: x, Rate: ratio(float64(x), float64(size)), PopulationRate: ratio(float64(popX), float64(n))}
+	if gl.PopulationRate > 0 && size > 0 {
+		lo, hi := wilson(x, size)
+		gl.Lift, gl.Low, gl.High = gl.Rate/gl.PopulationRate, lo/gl.PopulationRate, hi/gl.PopulationRate
+	}
+	return gl
+}
+
+// wilson is the 95 % Wilson score interval of a proportion of x successes in n trials: unlike the
+// normal approximation it stays inside 0..1 and is honest for rates near 0 or 1 and small n.
+func wilson(x, n int) (lo, hi float64) {
+	const z = 1.959963984540054
+	p, fn := float64(x)/float64(n), float64(n)
+	den := 1 + z*z/fn
+	mid := (p + z*z/(2*fn)) / den
+	half := z * math.Sqrt(p*(1-p)/fn+z*z/(4*fn*fn)) / den
+	return max(0, mid-half), min(1, mid+half)
 }
 
 // shares divides each value by total and orders the keys by share, largest first (ties by key).
