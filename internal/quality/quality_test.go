@@ -134,12 +134,12 @@ func TestCheck(t *testing.T) {
 
 func TestMarkdown(t *testing.T) {
 	s := Seed{Seed: 3, K: 4, TrueK: 5, ARI: 0.5, GroupVisitors: 10, GroupOutliers: 1, NoiseVisitors: 2, NoiseOutliers: 1,
-		FullAsked: 10, FullOK: 9, ECE: 0.2, FullECE: 0.1,
+		FullAsked: 10, FullOK: 9, ECE: 0.2, FullECE: 0.1, MajorityECE: 0.4,
 		Early: []Early{{Events: 1, Asked: 10, ECE: math.NaN(), Reasons: map[string]int{"outlier": 10}}, {Events: 3, Asked: 10, OK: 5, Compared: 4, Agreed: 2, ECE: 0.3, Reasons: map[string]int{"ok": 5, "outlier": 5}},
 			{Events: 10, Asked: 10, OK: 10, Compared: 9, Agreed: 9, ECE: 0.05, Stored: 4, Reasons: map[string]int{"ok": 10}}}}
 	md := Markdown([]Seed{s})
 	for _, want := range []string{
-		"| 3 | 4 | 0.500 | 10.0 % | 50.0 % | 0.0 % | – | 50.0 % | 50.0 % | 100.0 % | 100.0 % | 90.0 % | 0.200 | – | 0.300 | 0.050 | 0.100 | 0 s |",
+		"| 3 | 4 | 0.500 | 10.0 % | 50.0 % | 0.0 % | – | 50.0 % | 50.0 % | 100.0 % | 100.0 % | 90.0 % | 0.200 | – | 0.300 | 0.050 | 0.100 | 0.400 | 0 s |",
 		"| 10 events | 100.0 % | 0.0 % | 0.0 % | 40.0 % |",
 	} {
 		if !strings.Contains(md, want) {
