@@ -389,7 +389,8 @@ func generateVisitor(rng *rand.Rand, cfg Config, i, group int, b Group) Visitor 
 	slices.Sort(dayOffsets)
 	device := pick(rng, b.Devices)
 	for _, off := range dayOffsets {
-		day := endDay.AddDate(0, 0, -off)
+		// Days before End's own, so that no visit is pushed back into another one's time.
+		day := endDay.AddDate(0, 0, -off-1)
 		hour := between(rng, b.Hours)
 		if rng.Float64() < strayHour {
 			hour = rng.IntN(24)
