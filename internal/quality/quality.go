@@ -188,13 +188,12 @@ type run struct {
 	srv  *testserver.Server
 	clk  *clock
 	acct testserver.Account
-	logf func(string, ...any)
 }
 
 func measureSeed(tb testing.TB, srv *testserver.Server, clk *clock, cfg Config, seed uint64, logf func(string, ...any)) Seed {
 	tb.Helper()
 	started := time.Now()
-	r := &run{tb: tb, srv: srv, clk: clk, logf: logf,
+	r := &run{tb: tb, srv: srv, clk: clk,
 		acct: srv.NewAccount(tb, fmt.Sprintf("quality-%d@example.com", seed), false)}
 	ctx := context.Background()
 	vs := groundtruth.Generate(groundtruth.Config{Visitors: cfg.Train + cfg.HeldOut, Seed: seed,
@@ -214,31 +213,30 @@ func measureSeed(tb testing.TB, srv *testserver.Server, clk *clock, cfg Config, 
 	res.K = info.K
 	logf("seed %d: model v%d, k=%d, trained in %.1f s", seed, res.Version, res.K, res.TrainingSeconds)
 
-	// The model's own labels of its training visitors against the truth.
-	truthOf := map[string]int{}
-	for _, v := range train {
-		truthOf[string(srv.Store.VisitorHash(r.acct.ProjectID, v.ID))] = v.Group
-	}
-	var truth, labels, allTruth, allLabels []int
+	// The model's own labels of its training visitors against the truth. A training visitor
+	// the model left out of its members (a model may keep noise out) counts as label -1.
 	clusterOf := map[string]int{}
 	err = srv.Store.EachModelMember(ctx, r.acct.ProjectID, res.Version, func(h []byte, c int) error {
-		g, ok := truthOf[string(h)]
-		if !ok {
-			return fmt.Errorf("model member %x is none of the imported visitors", h[:4])
-		}
 		res.Members++
 		clusterOf[string(h)] = c
-		allTruth, allLabels = append(allTruth, g), append(allLabels, c)
-		if g != groundtruth.Noise {
-			truth, labels = append(truth, g), append(labels, c)
-		}
 		return nil
 	})
 	if err != nil {
 		tb.Fatalf("model members: %v", err)
 	}
-	if res.Members != len(train) {
-		tb.Fatalf("the model has %d members, want the %d imported visitors", res.Members, len(train))
+	var truth, labels, allTruth, allLabels []int
+	for _, v := range train {
+		c, ok := clusterOf[string(srv.Store.VisitorHash(r.acct.ProjectID, v.ID))]
+		if !ok {
+			c = -1
+		}
+		allTruth, allLabels = append(allTruth, v.Group), append(allLabels, c)
+		if v.Group != groundtruth.Noise {
+			truth, labels = append(truth, v.Group), append(labels, c)
+		}
+	}
+	if res.Members == 0 || res.Members > len(train) {
+		tb.Fatalf("the model has %d members, want at most the %d imported visitors", res.Members, len(train))
 	}
 	res.ARI = ARI(truth, labels)
 	clusterGroup := majority(allTruth, allLabels, groundtruth.Noise)
