@@ -73,10 +73,9 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) (err error)
 		}
 	}()
 	started := time.Now()
-	load := loadAverage()
+	load, commit := loadAverage(), gitCommit() // before the run: what was measured
 	figs := quality.Measure(tb, quality.Config{Seeds: seeds, Train: *train, HeldOut: *held, FixedK: *fixedK, Logf: tb.Logf})
 	table := quality.Markdown(figs)
-	commit := gitCommit()
 	command := fmt.Sprintf("go run -tags nomsgpack ./scripts/quality -seeds %s -visitors %d -held-out %d", *seedList, *train, *held)
 	if *fixedK > 0 {
 		command += fmt.Sprintf(" -fixed-k %d", *fixedK)
