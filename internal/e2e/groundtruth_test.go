@@ -311,7 +311,6 @@ func waitStored(t *testing.T, srv *testserver.Server, projectID uuid.UUID, visit
 		}
 		return got >= n
 	})
-	time.Sleep(100 * time.Millisecond) // nothing more comes in
 	if got != n {
 		t.Fatalf("%d events of the walk stored, want %d", got, n)
 	}
