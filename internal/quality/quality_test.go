@@ -10,7 +10,7 @@ import (
 
 // TestGroundTruth is the measurement of docs/quality.md ("Ground truth") with its targets:
 // three seeds of 3,000 imported visitors and 500 held-out ones each, through import, the
-// training worker and classify (about 30 s of CPU, four minutes with -race).
+// training worker and classify (about 15 s of CPU, 2.5 min with -race, for this process).
 // scripts/quality prints the same figures as a table, for five seeds by default.
 func TestGroundTruth(t *testing.T) {
 	seeds := Measure(t, Config{Seeds: []uint64{1, 2, 3}, Train: 3000, HeldOut: 500, Logf: t.Logf})
