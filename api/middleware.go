@@ -52,10 +52,7 @@ var quietRoutes = map[string]bool{"/v1/collect": true, "/v1/classify": true}
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
-	}
+	method, route, _ := metricLabels(c.Request.Method, c.FullPath(), c.Writer.Status())
 	if route == "/healthz" || route == "/metrics" || route == "/readyz" {
 		return
 	}
@@ -69,7 +66,7 @@ func (s *Server) accessLog(c *gin.Context) {
 		return
 	}
 	s.logger.Log(c, level, "request",
-		"request_id", requestID(c), "method", c.Request.Method, "route", route,
+		"request_id", requestID(c), "method", method, "route", route,
 		"status", c.Writer.Status(), "duration_ms", float64(time.Since(start).Microseconds())/1000,
 		"bytes", c.Writer.Size())
 }
@@ -93,17 +90,40 @@ func (s *Server) recovery(c *gin.Context) {
 	c.Next()
 }
 
-// metricsMiddleware counts requests and observes latency by route template and status.
+// metricsMiddleware counts requests and observes latency by method, route template and status.
+// Every label comes from a closed set (metricLabels), so a client cannot grow the scrape.
 func (s *Server) metricsMiddleware(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
+	method, route, status := metricLabels(c.Request.Method, c.FullPath(), c.Writer.Status())
+	s.metrics.requests.WithLabelValues(method, route, status).Inc()
+	s.metrics.latency.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
+}
+
+// unmatched is the route and method label of everything outside the route table: unmatched
+// paths, unknown methods and methods a route does not answer.
+const unmatched = "unmatched"
+
+// knownMethods are the methods counted under their own name.
+var knownMethods = map[string]string{
+	http.MethodGet: http.MethodGet, http.MethodHead: http.MethodHead, http.MethodPost: http.MethodPost,
+	http.MethodPut: http.MethodPut, http.MethodPatch: http.MethodPatch, http.MethodDelete: http.MethodDelete,
+	http.MethodOptions: http.MethodOptions,
+}
+
+// metricLabels maps a request to its metric labels. The route is the template of a registered
+// route or "unmatched"; the method is one of knownMethods on a matched route, "unmatched"
+// otherwise (a request gin answered with 404 or 405 has no route); the status is a three-digit
+// code. Strings a client sends are never labels as they came.
+func metricLabels(method, route string, status int) (string, string, string) {
+	m, ok := knownMethods[method]
+	if route == "" || !ok {
+		m, route = unmatched, unmatched
 	}
-	status := strconv.Itoa(c.Writer.Status())
-	s.metrics.requests.WithLabelValues(c.Request.Method, route, status).Inc()
-	s.metrics.latency.WithLabelValues(c.Request.Method, route, status).Observe(time.Since(start).Seconds())
+	if status < 100 || status > 599 {
+		status = 0
+	}
+	return m, route, strconv.Itoa(status)
 }
 
 // limitBody caps request bodies; handlers see an error past the limit and answer 413.
