@@ -133,6 +133,10 @@ func limitBody(n int64) gin.HandlerFunc {
 			c.Next() // imports stream NDJSON of any size, bounded line by line
 			return
 		}
+		if strings.HasPrefix(mediaType(c.Request), "multipart/") {
+			writeError(c, http.StatusUnsupportedMediaType, "unsupported_media_type", errMultipart, "")
+			return
+		}
 		if c.Request.ContentLength > n {
 			writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body larger than %d bytes", n), "")
 			return
@@ -142,10 +146,59 @@ func limitBody(n int64) gin.HandlerFunc {
 	}
 }
 
-// securityHeaders sets conservative headers on every answer.
-func securityHeaders(c *gin.Context) {
+const errMultipart = "multipart bodies are not accepted: send application/x-www-form-urlencoded or JSON"
+
+// formBody caps the body of a form post (the dashboard's forms, /login, /v1/session) at n bytes
+// and parses it before any handler reads it: a larger body answers 413, a multipart one 415
+// (no form here uploads files, and multipart would spool to disk), a malformed one 400. fail
+// writes the error as the route's audience reads it (an HTML page or JSON).
+func formBody(n int64, fail func(*gin.Context, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if unsafeMethod(c.Request.Method) {
+			if err := readForm(c, n); err != nil {
+				fail(c, err)
+				c.Abort()
+				return
+			}
+		}
+		c.Next()
+	}
+}
+
+func readForm(c *gin.Context, n int64) error {
+	r := c.Request
+	if strings.HasPrefix(mediaType(r), "multipart/") {
+		return errStatus(http.StatusUnsupportedMediaType, "unsupported_media_type", errMultipart)
+	}
+	tooLarge := errStatus(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("form larger than %d KiB", n>>10))
+	if r.ContentLength > n {
+		return tooLarge
+	}
+	r.Body = http.MaxBytesReader(c.Writer, r.Body, n)
+	if !isForm(r) {
+		return nil // a JSON body: its decoder sees the limit
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge
+		}
+		return badRequest("malformed form body")
+	}
+	return nil
+}
+
+// hsts is the Strict-Transport-Security of production: browsers that saw it once never
+// talk plain HTTP to the service again for a year.
+const hsts = "max-age=31536000; includeSubDomains"
+
+// securityHeaders sets conservative headers on every answer, and HSTS in production.
+func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	if s.cfg.Production {
+		h.Set("Strict-Transport-Security", hsts)
+	}
 	c.Next()
 }
