@@ -11,12 +11,12 @@ import (
 // Past the bound an arbitrary entry makes room, which at worst hands one key a fresh bucket.
 const maxLimiterKeys = 50000
 
-// Failed bearer token checks per client: a burst of 20, then one a second. A client past it
+// Failed bearer token checks per client (Config.TokenFailures): a burst of 20, then one a second. A client past it
 // is refused before the token is even looked up, so guessing tokens costs the guesser time and
 // the database nothing.
 const (
 	tokenFailuresPerSecond = 1
-	tokenFailureBurst      = 20
+	tokenFailureBurst      = 20 // seconds' worth
 )
 
 // entry is key's bucket, made if needed; idle buckets are swept once a minute. l.mu is held.

@@ -40,6 +40,9 @@ type Config struct {
 	// before it answers 503 (1 s when 0).
 	PasswordHashes int
 	PasswordWait   time.Duration
+	// TokenFailures limits failed bearer token checks per client, per second with a burst 20
+	// times as large; 0 takes the default (1), a negative value disables the limit.
+	TokenFailures float64
 }
 
 func (c Config) versionCheckInterval() time.Duration {
@@ -109,10 +112,14 @@ func NewServer(d Deps) *Server {
 	s.features = newFeatureReader(d.Store, 1)
 	s.assignments = newAssignmentWriter(10000, s.metrics.assignmentDrops, s.metrics.assignmentSkips)
 	cr, sr := d.Config.rates()
-	s.clientLimits = newLimiters(cr, int(2*cr))
-	s.siteLimits = newLimiters(sr, int(2*sr))
+	s.clientLimits = newLimiters(cr, max(1, int(2*cr)))
+	s.siteLimits = newLimiters(sr, max(1, int(2*sr)))
 	s.hashes = privacy.NewHashLimiter(d.Config.PasswordHashes, d.Config.PasswordWait)
-	s.tokenFails = newLimiters(tokenFailuresPerSecond, tokenFailureBurst)
+	tf := d.Config.TokenFailures
+	if tf == 0 {
+		tf = tokenFailuresPerSecond
+	}
+	s.tokenFails = newLimiters(tf, max(1, int(tf*tokenFailureBurst)))
 	s.metrics.registerHashes(s.hashes)
 	if d.Store != nil {
 		s.metrics.registry.MustRegister(newPoolCollector(d.Store.Pool()))
