@@ -53,7 +53,7 @@ func (s *Server) authenticate(c *gin.Context) {
 
 func (s *Server) principal(c *gin.Context) (models.Principal, error) {
 	if h := c.GetHeader("Authorization"); h != "" {
-		client := c.ClientIP()
+		client := clientKey(c)
 		if over, wait := s.tokenFails.exhausted(client); over {
 			c.Header("Retry-After", retryAfter(wait))
 			return models.Principal{}, errTokenGuessing

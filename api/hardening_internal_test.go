@@ -1,10 +1,14 @@
 package api
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 func TestSafeNext(t *testing.T) {
@@ -138,5 +142,25 @@ func TestLimitersBounded(t *testing.T) {
 	}
 	if over, _ := f.exhausted("b"); over {
 		t.Error("another key is exhausted")
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	tests := []struct{ name, remote, want string }{
+		{"IPv4", "203.0.113.7:5000", "203.0.113.7"},
+		{"IPv4-mapped IPv6", "[::ffff:203.0.113.7]:5000", "203.0.113.7"},
+		{"IPv6: its /64", "[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:5000", "2001:db8:1:2::/64"},
+		{"another address of the same /64", "[2001:db8:1:2::1]:5000", "2001:db8:1:2::/64"},
+		{"loopback", "127.0.0.1:1", "127.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := gin.CreateTestContext(httptest.NewRecorder())
+			c.Request = httptest.NewRequest(http.MethodGet, "/", nil)
+			c.Request.RemoteAddr = tt.remote
+			if got := clientKey(c); got != tt.want {
+				t.Errorf("clientKey for %s = %q, want %q", tt.remote, got, tt.want)
+			}
+		})
 	}
 }

@@ -2,7 +2,10 @@ package api
 
 import (
 	"net/http"
+	"net/netip"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"golang.org/x/time/rate"
 )
@@ -82,3 +85,20 @@ func (l *limiters) size() int {
 func retryAfter(d time.Duration) string { return itoa(int(d/time.Second) + 1) }
 
 var errTokenGuessing = errStatus(http.StatusTooManyRequests, "rate_limited", "too many failed token checks from this address; wait before trying again")
+
+// clientKey is the key of the client's per-client limits: its address (ClientIP, which honours
+// PERSONAS_TRUSTED_PROXIES), or for IPv6 the /64 it belongs to, since one subscriber commonly
+// holds a whole /64 and could otherwise take a fresh bucket per address.
+func clientKey(c *gin.Context) string {
+	ip := c.ClientIP()
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}

@@ -191,7 +191,7 @@ func (s *Server) collect(c *gin.Context) {
 		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
 		return
 	}
-	if !s.siteLimits.allow(p.SiteKey) || !s.clientLimits.allow(c.ClientIP()) {
+	if !s.siteLimits.allow(p.SiteKey) || !s.clientLimits.allow(clientKey(c)) {
 		s.metrics.dropped.WithLabelValues(models.ReasonRate).Add(float64(n))
 		_ = s.ingester.CountDropped(c, p.ID, models.ReasonRate, n)
 		c.Header("Retry-After", "1")

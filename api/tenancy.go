@@ -74,7 +74,7 @@ func (s *Server) openSession(c *gin.Context, email, password string) (models.Use
 	if len(password) > privacy.MaxPasswordBytes {
 		return models.User{}, models.Session{}, models.Invalid("password", "must be at most %d bytes", privacy.MaxPasswordBytes)
 	}
-	limits := s.signInLimits(c.ClientIP(), email)
+	limits := s.signInLimits(clientKey(c), email)
 	var u models.User
 	var wait time.Duration
 	var err error
