@@ -368,10 +368,10 @@ func TestClientAddressThroughTrustedProxies(t *testing.T) {
 }
 
 // TestSignInFloodIsBounded sends 32 sign-ins at once to a server with one hashing slot and a
-// short wait: every answer is a wrong password or a 503 with Retry-After, none is an error,
+// 5 ms wait: every answer is a wrong password or a 503 with Retry-After, none is an error,
 // and while they run the server never reports more hashes running than its slots.
 func TestSignInFloodIsBounded(t *testing.T) {
-	srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{PasswordHashes: 1, PasswordWait: 30 * time.Millisecond}})
+	srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{PasswordHashes: 1, PasswordWait: 5 * time.Millisecond}})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	status := map[int]int{}
@@ -422,7 +422,7 @@ func TestSignInFloodIsBounded(t *testing.T) {
 		t.Errorf("answers by status %v: want only 401 and 503, some 401", status)
 	}
 	if len(busy) == 0 {
-		t.Errorf("no 503 among 32 sign-ins at once with one slot and a 30 ms wait: %v", status)
+		t.Errorf("no 503 among 32 sign-ins at once with one slot and a 5 ms wait: %v", status)
 	}
 	for _, a := range busy {
 		checkRetryAfter(t, a)

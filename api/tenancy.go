@@ -78,7 +78,7 @@ func (s *Server) openSession(c *gin.Context, email, password string) (models.Use
 	var u models.User
 	var wait time.Duration
 	var err error
-	herr := s.hashes.Do(c, func() {
+	herr := s.hashes.Do(c.Request.Context(), func() {
 		if wait, err = s.store.BeginLogin(c, limits...); err != nil || wait > 0 {
 			return
 		}
