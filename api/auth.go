@@ -53,11 +53,21 @@ func (s *Server) authenticate(c *gin.Context) {
 
 func (s *Server) principal(c *gin.Context) (models.Principal, error) {
 	if h := c.GetHeader("Authorization"); h != "" {
+		client := clientKey(c)
+		if over, wait := s.tokenFails.exhausted(client); over {
+			c.Header("Retry-After", retryAfter(wait))
+			return models.Principal{}, errTokenGuessing
+		}
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
+			s.tokenFails.take(client)
 			return models.Principal{}, models.ErrUnauthenticated
 		}
-		return s.store.AuthenticateToken(c, strings.TrimSpace(tok))
+		p, err := s.store.AuthenticateToken(c, strings.TrimSpace(tok))
+		if errors.Is(err, models.ErrUnauthenticated) {
+			s.tokenFails.take(client)
+		}
+		return p, err
 	}
 	cookie, err := c.Cookie(SessionCookie)
 	if err != nil || cookie == "" {
@@ -86,9 +96,16 @@ func unsafeMethod(m string) bool {
 	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
 }
 
+// isForm reports a URL-encoded form body, the only form encoding accepted (formBody refuses
+// multipart).
 func isForm(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
-	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
+	return mediaType(r) == "application/x-www-form-urlencoded"
+}
+
+// mediaType is the request's Content-Type without parameters, in lower case.
+func mediaType(r *http.Request) string {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	return strings.ToLower(strings.TrimSpace(ct))
 }
 
 // sameOrigin refuses requests whose Origin (or, failing that, Referer) names another site.

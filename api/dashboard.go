@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"math"
 	"net/http"
@@ -116,15 +117,10 @@ func (s *Server) registerDashboard(r *gin.Engine) {
 		panic(err) // the templates are embedded: a parse error is a build error, caught by the tests
 	}
 	s.dash = d
-	static, _ := fs.Sub(webFS, "web/static")
-	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
-	r.GET("/static/*file", func(c *gin.Context) {
-		c.Header("Cache-Control", "public, max-age=3600")
-		files.ServeHTTP(c.Writer, c.Request)
-	})
+	r.GET("/static/*file", s.staticFile)
 	r.GET("/login", s.loginPage)
-	r.POST("/login", s.loginForm)
-	authed := r.Group("", s.dashAuth)
+	r.POST("/login", formBody(maxFormBody, s.errorPage), s.loginForm)
+	authed := r.Group("", formBody(maxFormBody, s.errorPage), s.dashAuth)
 	for _, rt := range s.dashboardTable() {
 		h := s.dashHandler(rt.handler)
 		if rt.role == models.RoleNone {
@@ -136,6 +132,27 @@ func (s *Server) registerDashboard(r *gin.Engine) {
 	// The deletion page outlives the project (its status and receipt are the proof), so it
 	// checks access itself, as the API's deletion routes do.
 	authed.GET("/projects/:id/deletions/:did", s.dashHandler(s.deletionPage))
+}
+
+// staticFile serves one embedded asset. Folders, including /static/ itself, are 404: there is
+// nothing to list.
+func (s *Server) staticFile(c *gin.Context) {
+	static, _ := fs.Sub(webFS, "web/static")
+	name := strings.TrimPrefix(c.Param("file"), "/")
+	f, err := static.Open(name)
+	if err != nil {
+		writeError(c, http.StatusNotFound, "not_found", "no such file", "")
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	rs, seekable := f.(io.ReadSeeker)
+	if err != nil || !st.Mode().IsRegular() || !seekable {
+		writeError(c, http.StatusNotFound, "not_found", "no such file", "")
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=3600")
+	http.ServeContent(c.Writer, c.Request, name, st.ModTime(), rs)
 }
 
 // dashAuth resolves the session (and, on posts, the same-origin and CSRF checks of the API).

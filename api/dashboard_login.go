@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -15,12 +16,47 @@ type loginView struct {
 	Next, Email, Error string
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site. It accepts only an absolute path of
+// printable ASCII (no space, control character, backslash or non-ASCII byte: browsers drop
+// some of them and turn a backslash into a slash before following a Location), whose second
+// character is not a slash, that has no scheme or host however it is parsed, and whose
+// percent-decoded forms neither start with two slashes nor hold a backslash or a control
+// character. Anything else becomes "/".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	if len(next) > 2048 || !sameSitePath(next, true) {
 		return "/"
 	}
-	return next
+	cur := next
+	for range 3 {
+		dec, err := url.PathUnescape(cur)
+		if err != nil {
+			return "/"
+		}
+		if dec == cur {
+			return next
+		}
+		if !sameSitePath(dec, false) {
+			return "/"
+		}
+		cur = dec
+	}
+	return "/" // encoded more than three times over: no link of this site is
+}
+
+// sameSitePath is safeNext's test of one form of the path; raw is the form as sent, held to
+// printable ASCII.
+func sameSitePath(p string, raw bool) bool {
+	if len(p) == 0 || p[0] != '/' || (len(p) > 1 && (p[1] == '/' || p[1] == '\\')) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		b := p[i]
+		if b < ' ' || b == 0x7f || b == '\\' || (raw && (b == ' ' || b > 0x7f)) {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.Opaque == "" && u.User == nil && strings.HasPrefix(u.Path, "/")
 }
 
 func (s *Server) loginPage(c *gin.Context) {
@@ -42,21 +78,19 @@ func (s *Server) loginForm(c *gin.Context) {
 	if _, _, err := s.openSession(c, v.Email, c.PostForm("password")); err != nil {
 		var ae *apiError
 		var ve *models.ValidationError
+		status := http.StatusUnauthorized
 		switch {
-		case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusTooManyRequests):
-			v.Error = ae.Message
+		case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusTooManyRequests ||
+			ae.Status == http.StatusServiceUnavailable):
+			v.Error, status = ae.Message, ae.Status
 		case errors.As(err, &ve):
-			v.Error = "Wrong email or password."
+			v.Error, status = "The "+ve.Field+" "+ve.Message+".", http.StatusBadRequest
 		default:
 			s.errorPage(c, err)
 			return
 		}
 		if v.Error == "wrong email or password" {
 			v.Error = "Wrong email or password."
-		}
-		status := http.StatusUnauthorized
-		if ae != nil {
-			status = ae.Status
 		}
 		s.render(c, status, "login", page{Title: "Sign in", Data: v})
 		return

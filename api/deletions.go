@@ -232,7 +232,7 @@ func (s *Server) siteRequest(c *gin.Context, siteKey, route string) (models.Proj
 		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
 		return models.Project{}, false
 	}
-	if !s.clientLimits.allow(route + ":" + c.ClientIP()) {
+	if !s.clientLimits.allow(route + ":" + clientKey(c)) {
 		c.Header("Retry-After", "1")
 		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many requests; retry later"))
 		return models.Project{}, false

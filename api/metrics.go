@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"personas/privacy"
 )
 
 // metrics are the server's own Prometheus series, on a registry of its own (no global state).
@@ -126,5 +128,34 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	case <-done:
 	case <-ctx.Done():
 		<-done // the inspector's own timeouts bound this
+	}
+}
+
+// registerHashes exposes the sign-in hashing slots.
+func (m *metrics) registerHashes(h *privacy.HashLimiter) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "personas_password_hash_slots",
+			Help: "argon2id computations allowed at once."}, func() float64 { return float64(h.Slots()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "personas_password_hashes_running",
+			Help: "argon2id computations running now."}, func() float64 { return float64(h.Running()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "personas_password_hash_refused_total",
+			Help: "Sign-ins answered 503 because no hashing slot came free in time."}, func() float64 { return float64(h.Refused()) }))
+}
+
+// dependencyCollector pings the dependencies at scrape time (personas_dependency_up).
+type dependencyCollector struct {
+	s  *Server
+	up *prometheus.Desc
+}
+
+func (d *dependencyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- d.up }
+
+func (d *dependencyCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, err := range d.s.dependencies(context.Background(), time.Second) {
+		v := 1.0
+		if err != nil {
+			v = 0
+		}
+		ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, v, name)
 	}
 }

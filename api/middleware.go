@@ -52,10 +52,7 @@ var quietRoutes = map[string]bool{"/v1/collect": true, "/v1/classify": true}
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
-	}
+	method, route, _ := metricLabels(c.Request.Method, c.FullPath(), c.Writer.Status())
 	if route == "/healthz" || route == "/metrics" || route == "/readyz" {
 		return
 	}
@@ -69,7 +66,7 @@ func (s *Server) accessLog(c *gin.Context) {
 		return
 	}
 	s.logger.Log(c, level, "request",
-		"request_id", requestID(c), "method", c.Request.Method, "route", route,
+		"request_id", requestID(c), "method", method, "route", route,
 		"status", c.Writer.Status(), "duration_ms", float64(time.Since(start).Microseconds())/1000,
 		"bytes", c.Writer.Size())
 }
@@ -93,17 +90,40 @@ func (s *Server) recovery(c *gin.Context) {
 	c.Next()
 }
 
-// metricsMiddleware counts requests and observes latency by route template and status.
+// metricsMiddleware counts requests and observes latency by method, route template and status.
+// Every label comes from a closed set (metricLabels), so a client cannot grow the scrape.
 func (s *Server) metricsMiddleware(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
+	method, route, status := metricLabels(c.Request.Method, c.FullPath(), c.Writer.Status())
+	s.metrics.requests.WithLabelValues(method, route, status).Inc()
+	s.metrics.latency.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
+}
+
+// unmatched is the route and method label of everything outside the route table: unmatched
+// paths, unknown methods and methods a route does not answer.
+const unmatched = "unmatched"
+
+// knownMethods are the methods counted under their own name.
+var knownMethods = map[string]string{
+	http.MethodGet: http.MethodGet, http.MethodHead: http.MethodHead, http.MethodPost: http.MethodPost,
+	http.MethodPut: http.MethodPut, http.MethodPatch: http.MethodPatch, http.MethodDelete: http.MethodDelete,
+	http.MethodOptions: http.MethodOptions,
+}
+
+// metricLabels maps a request to its metric labels. The route is the template of a registered
+// route or "unmatched"; the method is one of knownMethods on a matched route, "unmatched"
+// otherwise (a request gin answered with 404 or 405 has no route); the status is a three-digit
+// code. Strings a client sends are never labels as they came.
+func metricLabels(method, route string, status int) (string, string, string) {
+	m, ok := knownMethods[method]
+	if route == "" || !ok {
+		m, route = unmatched, unmatched
 	}
-	status := strconv.Itoa(c.Writer.Status())
-	s.metrics.requests.WithLabelValues(c.Request.Method, route, status).Inc()
-	s.metrics.latency.WithLabelValues(c.Request.Method, route, status).Observe(time.Since(start).Seconds())
+	if status < 100 || status > 599 {
+		status = 0
+	}
+	return m, route, strconv.Itoa(status)
 }
 
 // limitBody caps request bodies; handlers see an error past the limit and answer 413.
@@ -111,6 +131,10 @@ func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if strings.HasSuffix(c.FullPath(), "/import") {
 			c.Next() // imports stream NDJSON of any size, bounded line by line
+			return
+		}
+		if strings.HasPrefix(mediaType(c.Request), "multipart/") {
+			writeError(c, http.StatusUnsupportedMediaType, "unsupported_media_type", errMultipart, "")
 			return
 		}
 		if c.Request.ContentLength > n {
@@ -122,10 +146,59 @@ func limitBody(n int64) gin.HandlerFunc {
 	}
 }
 
-// securityHeaders sets conservative headers on every answer.
-func securityHeaders(c *gin.Context) {
+const errMultipart = "multipart bodies are not accepted: send application/x-www-form-urlencoded or JSON"
+
+// formBody caps the body of a form post (the dashboard's forms, /login, /v1/session) at n bytes
+// and parses it before any handler reads it: a larger body answers 413, a multipart one 415
+// (no form here uploads files, and multipart would spool to disk), a malformed one 400. fail
+// writes the error as the route's audience reads it (an HTML page or JSON).
+func formBody(n int64, fail func(*gin.Context, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if unsafeMethod(c.Request.Method) {
+			if err := readForm(c, n); err != nil {
+				fail(c, err)
+				c.Abort()
+				return
+			}
+		}
+		c.Next()
+	}
+}
+
+func readForm(c *gin.Context, n int64) error {
+	r := c.Request
+	if strings.HasPrefix(mediaType(r), "multipart/") {
+		return errStatus(http.StatusUnsupportedMediaType, "unsupported_media_type", errMultipart)
+	}
+	tooLarge := errStatus(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("form larger than %d KiB", n>>10))
+	if r.ContentLength > n {
+		return tooLarge
+	}
+	r.Body = http.MaxBytesReader(c.Writer, r.Body, n)
+	if !isForm(r) {
+		return nil // a JSON body: its decoder sees the limit
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge
+		}
+		return badRequest("malformed form body")
+	}
+	return nil
+}
+
+// hsts is the Strict-Transport-Security of production: browsers that saw it once never
+// talk plain HTTP to the service again for a year.
+const hsts = "max-age=31536000; includeSubDomains"
+
+// securityHeaders sets conservative headers on every answer, and HSTS in production.
+func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	if s.cfg.Production {
+		h.Set("Strict-Transport-Security", hsts)
+	}
 	c.Next()
 }

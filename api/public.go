@@ -95,21 +95,7 @@ func (l *limiters) allow(key string) bool {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
-		for k, e := range l.m {
-			if now.Sub(e.seen) > time.Minute {
-				delete(l.m, k)
-			}
-		}
-		l.swept = now
-	}
-	e, ok := l.m[key]
-	if !ok {
-		e = &limiterEntry{l: rate.NewLimiter(l.rate, l.burst)}
-		l.m[key] = e
-	}
-	e.seen = now
-	return e.l.AllowN(now, 1)
+	return l.entry(key, now).l.AllowN(now, 1)
 }
 
 // requestOrigin is the Origin header, or the origin of the Referer.
@@ -205,7 +191,7 @@ func (s *Server) collect(c *gin.Context) {
 		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
 		return
 	}
-	if !s.siteLimits.allow(p.SiteKey) || !s.clientLimits.allow(c.ClientIP()) {
+	if !s.siteLimits.allow(p.SiteKey) || !s.clientLimits.allow(clientKey(c)) {
 		s.metrics.dropped.WithLabelValues(models.ReasonRate).Add(float64(n))
 		_ = s.ingester.CountDropped(c, p.ID, models.ReasonRate, n)
 		c.Header("Retry-After", "1")

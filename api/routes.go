@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -8,10 +9,12 @@ import (
 	"personas/models"
 )
 
-// Body limits: the collector contract allows 64 KiB; management bodies are small; imports stream.
+// Body limits: the collector contract allows 64 KiB; management bodies are small; forms (the
+// dashboard's, sign-in) smaller still; imports stream.
 const (
 	maxManagementBody = 256 << 10
 	maxCollectBody    = 64 << 10
+	maxFormBody       = 64 << 10
 )
 
 // route is one line of the policy table: who may call what.
@@ -24,9 +27,19 @@ type route struct {
 // routes registers every route, grouped by who may call it.
 func (s *Server) routes() *gin.Engine {
 	r := gin.New()
-	_ = r.SetTrustedProxies(nil) // ClientIP is the peer address unless a proxy is configured
+	// ClientIP is the peer address, unless the peer is a trusted proxy: then X-Forwarded-For is
+	// read from the right, skipping trusted hops, and the first other address is the client.
+	proxies := make([]string, len(s.cfg.TrustedProxies))
+	for i, p := range s.cfg.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		panic(fmt.Sprintf("trusted proxies %v: %v", proxies, err)) // parsed by config: cannot happen
+	}
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	r.ForwardedByClientIP = true
 	r.HandleMethodNotAllowed = true
-	r.Use(withRequestID, s.recovery, s.metricsMiddleware, s.accessLog, securityHeaders)
+	r.Use(withRequestID, s.recovery, s.metricsMiddleware, s.accessLog, s.securityHeaders)
 	r.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such route", "") })
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
@@ -41,7 +54,7 @@ func (s *Server) routes() *gin.Engine {
 	s.publicRoutes(r)
 
 	v1 := r.Group("/v1", limitBody(maxManagementBody))
-	v1.POST("/session", s.login)
+	v1.POST("/session", formBody(maxFormBody, s.fail), s.login)
 
 	// Any authenticated user: their own account, tokens and projects.
 	authed := v1.Group("", s.authenticate)

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
@@ -30,6 +32,17 @@ type Config struct {
 	RatePerClient, RatePerSite float64
 	// VersionCheck is how often cached models are compared with the database (default 30 s).
 	VersionCheck time.Duration
+	// TrustedProxies are the networks whose X-Forwarded-For names the client; none by default,
+	// so the client is the peer address.
+	TrustedProxies []netip.Prefix
+	// PasswordHashes bounds the argon2id computations of sign-in running at once
+	// (privacy.DefaultHashSlots when 0); PasswordWait is how long a sign-in waits for a slot
+	// before it answers 503 (1 s when 0).
+	PasswordHashes int
+	PasswordWait   time.Duration
+	// TokenFailures limits failed bearer token checks per client, per second with a burst 20
+	// times as large; 0 takes the default (1), a negative value disables the limit.
+	TokenFailures float64
 }
 
 func (c Config) versionCheckInterval() time.Duration {
@@ -84,6 +97,8 @@ type Server struct {
 	sites        *siteCache
 	siteLimits   *limiters
 	clientLimits *limiters
+	hashes       *privacy.HashLimiter // sign-in's argon2id slots
+	tokenFails   *limiters            // failed bearer token checks per client
 
 	schemaOK atomic.Bool // cached once true: migrations only move forward
 }
@@ -97,14 +112,24 @@ func NewServer(d Deps) *Server {
 	s.features = newFeatureReader(d.Store, 1)
 	s.assignments = newAssignmentWriter(10000, s.metrics.assignmentDrops, s.metrics.assignmentSkips)
 	cr, sr := d.Config.rates()
-	s.clientLimits = newLimiters(cr, int(2*cr))
-	s.siteLimits = newLimiters(sr, int(2*sr))
+	s.clientLimits = newLimiters(cr, max(1, int(2*cr)))
+	s.siteLimits = newLimiters(sr, max(1, int(2*sr)))
+	s.hashes = privacy.NewHashLimiter(d.Config.PasswordHashes, d.Config.PasswordWait)
+	tf := d.Config.TokenFailures
+	if tf == 0 {
+		tf = tokenFailuresPerSecond
+	}
+	s.tokenFails = newLimiters(tf, max(1, int(tf*tokenFailureBurst)))
+	s.metrics.registerHashes(s.hashes)
 	if d.Store != nil {
 		s.metrics.registry.MustRegister(newPoolCollector(d.Store.Pool()))
 	}
 	if d.Redis != nil {
 		s.metrics.registry.MustRegister(newQueueCollector(asynq.NewInspectorFromRedisClient(d.Redis)))
 	}
+	s.metrics.registry.MustRegister(&dependencyCollector{s: s, up: prometheus.NewDesc("personas_dependency_up",
+		"1 when a dependency answers a ping at scrape time, 0 when not: postgres (data), keystore, redis.",
+		[]string{"dependency"}, nil)})
 	s.router = s.routes()
 	return s
 }
@@ -160,32 +185,72 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz answers 200 only when PostgreSQL (both databases) and Redis answer and the schema is
-// current; otherwise 503 with what is wrong.
-func (s *Server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+// dependencies pings PostgreSQL (data and key store) and Redis at once, within timeout, and
+// reports each one's error (nil when up).
+func (s *Server) dependencies(ctx context.Context, timeout time.Duration) map[string]error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	pings := map[string]func(context.Context) error{}
+	if s.store != nil {
+		pings["postgres"] = s.store.Pool().Ping
+		pings["keystore"] = s.store.KeyPool().Ping
+	}
+	if s.redis != nil {
+		pings["redis"] = func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	out := make(map[string]error, len(pings))
+	for name, ping := range pings {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := ping(ctx)
+			mu.Lock()
+			out[name] = err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// readyz answers 200 while the instance can serve collect and classify: both PostgreSQL
+// databases answer and the schema is current. Redis only carries jobs (training, deletions,
+// enrichment), which wait in their tables while it is down, so its state is reported in the
+// body, and in personas_dependency_up, but never makes the instance unready: a load balancer
+// would pull every healthy instance at once.
+func (s *Server) readyz(c *gin.Context) {
+	deps := s.dependencies(c, 2*time.Second)
 	checks := gin.H{}
 	ok := true
-	if err := s.store.Ping(ctx); err != nil {
-		checks["postgres"], ok = "unreachable", false
-	} else {
-		checks["postgres"] = "ok"
-		if !s.schemaOK.Load() && s.schema != nil {
-			if err := s.schema(ctx); err != nil {
-				checks["schema"], ok = err.Error(), false
-			} else {
-				s.schemaOK.Store(true)
-			}
-		}
-		if s.schemaOK.Load() || s.schema == nil {
-			checks["schema"] = "ok"
+	for _, name := range []string{"postgres", "keystore", "redis"} {
+		err, known := deps[name]
+		switch {
+		case !known:
+			continue
+		case err != nil:
+			checks[name] = "unreachable"
+			ok = ok && name == "redis"
+		default:
+			checks[name] = "ok"
 		}
 	}
-	if err := s.redis.Ping(ctx).Err(); err != nil {
-		checks["redis"], ok = "unreachable", false
-	} else {
-		checks["redis"] = "ok"
+	switch {
+	case deps["postgres"] != nil:
+		checks["schema"] = "unknown"
+	case s.schemaOK.Load() || s.schema == nil:
+		checks["schema"] = "ok"
+	default:
+		ctx, cancel := context.WithTimeout(c, 2*time.Second)
+		err := s.schema(ctx)
+		cancel()
+		if err != nil {
+			checks["schema"], ok = err.Error(), false
+		} else {
+			s.schemaOK.Store(true)
+			checks["schema"] = "ok"
+		}
 	}
 	status := http.StatusOK
 	if !ok {

@@ -165,10 +165,11 @@ func TestCSRFAndLogout(t *testing.T) {
 	}
 }
 
-// failUntilLimited sends wrong logins until the answer is 429 and returns the 401s seen before.
-func failUntilLimited(t *testing.T, srv *testserver.Server, ip string, email func(i int) string) (int, answer) {
+// failUntilLimited sends up to max wrong logins until the answer is 429 and returns the 401s
+// seen before.
+func failUntilLimited(t *testing.T, srv *testserver.Server, ip string, max int, email func(i int) string) (int, answer) {
 	t.Helper()
-	for i := range 12 {
+	for i := range max {
 		a := send(t, clientFrom(ip), "POST", srv.URL+"/v1/session", "application/json", loginJSON(email(i), "wrong password!"), nil)
 		switch a.status {
 		case http.StatusUnauthorized:
@@ -179,7 +180,7 @@ func failUntilLimited(t *testing.T, srv *testserver.Server, ip string, email fun
 			t.Fatalf("wrong login %d: %d %s", i, a.status, a.body)
 		}
 	}
-	t.Fatalf("12 wrong logins from %s and no 429", ip)
+	t.Fatalf("%d wrong logins from %s and no 429", max, ip)
 	return 0, answer{}
 }
 
@@ -226,10 +227,35 @@ func TestLoginBackoff(t *testing.T) {
 		}
 	})
 
+	t.Run("per client and account pair", func(t *testing.T) {
+		// Behind one proxy address, a stranger's wrong guesses on their own email do not lock
+		// out another account's right password, while the same pair backs off after three.
+		pairVictim := srv.NewAccount(t, "pair@session.example", false)
+		n, limited := failUntilLimited(t, srv, "127.0.0.60", 12, func(int) string { return pairVictim.Email })
+		if n != 3 {
+			t.Fatalf("pair limited after %d failures, want 3", n)
+		}
+		checkRetryAfter(t, limited)
+		for i := range 3 {
+			email := "stranger" + strconv.Itoa(i) + "@session.example"
+			if a := send(t, clientFrom("127.0.0.61"), "POST", srv.URL+"/v1/session", "application/json", loginJSON(email, "wrong password!"), nil); a.status != http.StatusUnauthorized {
+				t.Fatalf("wrong login on %s: %d %s", email, a.status, a.body)
+			}
+		}
+		if a := send(t, clientFrom("127.0.0.61"), "POST", srv.URL+"/v1/session", "application/json", loginJSON(bystander.Email, sessionPassword), nil); a.status != http.StatusOK {
+			t.Errorf("right password after three failures on unrelated emails from the same client: %d, want 200: %s", a.status, a.body)
+		}
+		// The locked pair's account still signs in from another client.
+		if a := send(t, clientFrom("127.0.0.62"), "POST", srv.URL+"/v1/session", "application/json", loginJSON(pairVictim.Email, sessionPassword), nil); a.status != http.StatusOK {
+			t.Errorf("the pair's account from another client: %d, want 200: %s", a.status, a.body)
+		}
+	})
+
 	t.Run("per client, across accounts", func(t *testing.T) {
-		n, limited := failUntilLimited(t, srv, "127.0.0.40", func(i int) string { return "nobody" + strconv.Itoa(i) + "@session.example" })
-		if n < 3 {
-			t.Fatalf("client limited after %d failures, want after at least 3", n)
+		// One client guessing on many accounts is stopped by its own total.
+		n, limited := failUntilLimited(t, srv, "127.0.0.40", 40, func(i int) string { return "nobody" + strconv.Itoa(i) + "@session.example" })
+		if n < 10 {
+			t.Fatalf("client limited after %d failures on distinct accounts, want after at least 10", n)
 		}
 		checkRetryAfter(t, limited)
 		// The limited client cannot log in even as a good account; another client can.

@@ -1,13 +1,15 @@
 package api
 
 import (
+	"errors"
 	"net/http"
-	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
 	"personas/models"
+	"personas/privacy"
 )
 
 type loginRequest struct {
@@ -16,8 +18,14 @@ type loginRequest struct {
 }
 
 // login opens a dashboard session: JSON or form body. Unknown email and wrong password answer
-// the same, in the same time; repeated failures back off per account and per client.
+// the same, in the same time; repeated attempts back off (signInLimits). A form posted from
+// another site is refused, as on /login: login CSRF would sign the victim into the attacker's
+// account.
 func (s *Server) login(c *gin.Context) {
+	if !s.sameOrigin(c.Request) {
+		s.fail(c, errStatus(http.StatusForbidden, "csrf", "cross-site request refused"))
+		return
+	}
 	var req loginRequest
 	if isForm(c.Request) {
 		req.Email, req.Password = c.PostForm("email"), c.PostForm("password")
@@ -31,40 +39,66 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	if isForm(c.Request) {
-		next := c.PostForm("next")
-		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
-			next = "/"
-		}
-		c.Redirect(http.StatusSeeOther, next)
+		c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next")))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"user": u, "csrf_token": se.CSRF, "expires_at": se.ExpiresAt})
 }
 
-// openSession checks a login (with back-off per account and client), opens a session and sets
-// its cookie. The API's login and the dashboard's login form share it.
+// Sign-in back-off: how many attempts in models.LoginWindow pass before each further one waits
+// (1 s, doubling). The (client, account) pair is the tight limit: failures on other accounts,
+// or from other clients behind the same address, never lock an account out. One client's
+// attempts on every account, and one account's from every client, have looser limits of
+// their own, so neither guessing many passwords nor many accounts goes unchecked.
+const (
+	signInFreePerPair    = 3
+	signInFreePerAccount = 10
+	signInFreePerClient  = 20
+)
+
+// signInLimits are the back-off rules of a sign-in attempt.
+func (s *Server) signInLimits(client, email string) []models.LoginLimit {
+	return []models.LoginLimit{
+		{Subject: s.store.LoginSubject("pair", client+"\x00"+email), Free: signInFreePerPair},
+		{Subject: s.store.LoginSubject("account", email), Free: signInFreePerAccount},
+		{Subject: s.store.LoginSubject("client", client), Free: signInFreePerClient},
+	}
+}
+
+// openSession checks a sign-in, opens a session and sets its cookie; the API's login and the
+// dashboard's login form share it. The order is what keeps a flood cheap: an over-long password
+// is refused before anything; the attempt takes one of the few hashing slots (or answers 503
+// when none comes free soon); it is recorded, and refused while its limits back off, before the
+// password is hashed; only then does argon2id run.
 func (s *Server) openSession(c *gin.Context, email, password string) (models.User, models.Session, error) {
-	acct := s.store.LoginSubject("account", email)
-	client := s.store.LoginSubject("client", c.ClientIP())
-	wait, err := s.store.LoginBackoff(c, acct, client)
-	if err != nil {
-		return models.User{}, models.Session{}, err
+	if len(password) > privacy.MaxPasswordBytes {
+		return models.User{}, models.Session{}, models.Invalid("password", "must be at most %d bytes", privacy.MaxPasswordBytes)
 	}
-	if wait > 0 {
-		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
-		return models.User{}, models.Session{}, errStatus(http.StatusTooManyRequests, "rate_limited", "too many failed logins; wait before trying again")
-	}
-	u, err := s.store.Authenticate(c, email, password)
-	if err != nil {
-		if err == models.ErrUnauthenticated {
-			if rerr := s.store.RecordLoginFailure(c, acct, client); rerr != nil {
-				return models.User{}, models.Session{}, rerr
-			}
-			return models.User{}, models.Session{}, errStatus(http.StatusUnauthorized, "unauthenticated", "wrong email or password")
+	limits := s.signInLimits(clientKey(c), email)
+	var u models.User
+	var wait time.Duration
+	var err error
+	herr := s.hashes.Do(c.Request.Context(), func() {
+		if wait, err = s.store.BeginLogin(c, limits...); err != nil || wait > 0 {
+			return
 		}
+		u, err = s.store.Authenticate(c, email, password)
+	})
+	switch {
+	case herr != nil:
+		c.Header("Retry-After", "2")
+		return models.User{}, models.Session{}, errStatus(http.StatusServiceUnavailable, "busy", "too many sign-ins at once; try again in a moment")
+	case err != nil && errors.Is(err, models.ErrUnauthenticated):
+		return models.User{}, models.Session{}, errStatus(http.StatusUnauthorized, "unauthenticated", "wrong email or password")
+	case err != nil:
 		return models.User{}, models.Session{}, err
+	case wait > 0:
+		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
+		return models.User{}, models.Session{}, errStatus(http.StatusTooManyRequests, "rate_limited", "too many sign-in attempts; wait before trying again")
 	}
-	_ = s.store.ClearLoginFailures(c, acct)
+	for _, l := range limits[:2] { // the pair and the account start afresh; the client's attempts still count
+		_ = s.store.ClearLoginFailures(c, l.Subject)
+	}
 	se, err := s.store.CreateSession(c, u.ID)
 	if err != nil {
 		return models.User{}, models.Session{}, err

@@ -6,10 +6,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -28,11 +32,15 @@ var Vars = []Var{
 	{"PERSONAS_HTTP_ADDR", ":8080", "address the HTTP server listens on", false},
 	{"PERSONAS_PUBLIC_URL", "http://localhost:8080", "external base URL of the service (collector snippet, links)", false},
 	{"PERSONAS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable", "PostgreSQL data database", false},
+	{"PERSONAS_DATABASE_MAX_CONNS", "max(8, 4 x GOMAXPROCS)", "connections in the data database pool", false},
 	{"PERSONAS_KEYSTORE_URL", "(database URL with database name + _keys)", "PostgreSQL key store holding the wrapped project keys", false},
 	{"PERSONAS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for the job queues", false},
 	{"PERSONAS_ENCRYPTION_KEYS", "(development key file)", "key-encryption keys \"id:base64,...\"; the first wraps, all unwrap", true},
 	{"PERSONAS_INDEX_KEY", "(development key file)", "base64 key (>= 32 bytes) of the blind indexes", true},
 	{"PERSONAS_SIGNING_KEY", "(development key file)", "base64 Ed25519 seed (32 bytes) that signs deletion receipts", true},
+	{"PERSONAS_TRUSTED_PROXIES", "(none)", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client", false},
+	{"PERSONAS_RATE_PER_CLIENT", "200", "collect, classify and forget: requests per second per client address (burst twice that); -1 turns the limit off", false},
+	{"PERSONAS_RATE_PER_SITE", "5000", "collect: requests per second per site key (burst twice that); -1 turns the limit off", false},
 	{"PERSONAS_KEY_FILE", ".keys/dev.env", "development only: where missing secrets are created (mode 0600)", false},
 	{"PERSONAS_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"PERSONAS_LOG_FORMAT", "text", "text or json", false},
@@ -59,6 +67,14 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	Azure           Azure
+
+	// DatabaseMaxConns is the size of the data database's connection pool.
+	DatabaseMaxConns int32
+	// TrustedProxies are the networks whose X-Forwarded-For gives the client address.
+	TrustedProxies []netip.Prefix
+	// RatePerClient and RatePerSite limit the public endpoints in requests per second (burst
+	// twice that); a negative value turns the limit off.
+	RatePerClient, RatePerSite float64
 
 	// DevKeysCreated is true when this load wrote new development secrets to KeyFile.
 	DevKeysCreated bool
@@ -147,6 +163,18 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("PERSONAS_SHUTDOWN_TIMEOUT", errors.New("want a positive duration such as 20s"))
 	}
 	c.ShutdownTimeout = d
+	if c.DatabaseMaxConns, err = parseMaxConns(get("PERSONAS_DATABASE_MAX_CONNS", "")); err != nil {
+		bad("PERSONAS_DATABASE_MAX_CONNS", err)
+	}
+	if c.TrustedProxies, err = ParseCIDRs(get("PERSONAS_TRUSTED_PROXIES", "")); err != nil {
+		bad("PERSONAS_TRUSTED_PROXIES", err)
+	}
+	if c.RatePerClient, err = parseRate(get("PERSONAS_RATE_PER_CLIENT", "200")); err != nil {
+		bad("PERSONAS_RATE_PER_CLIENT", err)
+	}
+	if c.RatePerSite, err = parseRate(get("PERSONAS_RATE_PER_SITE", "5000")); err != nil {
+		bad("PERSONAS_RATE_PER_SITE", err)
+	}
 	if c.Azure.Endpoint != "" {
 		if err := checkURL(c.Azure.Endpoint, "https", "http"); err != nil {
 			bad("AZURE_OPENAI_ENDPOINT", err)
@@ -165,6 +193,62 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// DefaultMaxConns is the data pool's size unless PERSONAS_DATABASE_MAX_CONNS says otherwise:
+// collect's committers, classify's reads, the sign-in checks and the workers share it, and
+// pgx's own default (4, or the number of CPUs) queues them behind each other.
+func DefaultMaxConns() int32 { return int32(max(8, 4*runtime.GOMAXPROCS(0))) }
+
+func parseMaxConns(v string) (int32, error) {
+	if v == "" {
+		return DefaultMaxConns(), nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, fmt.Errorf("want a number of connections from 1 to 10000, not %q", v)
+	}
+	return int32(n), nil
+}
+
+// parseRate reads a limit in requests per second: a positive number, or -1 for none.
+func parseRate(v string) (float64, error) {
+	r, err := strconv.ParseFloat(v, 64)
+	switch {
+	case err != nil || math.IsNaN(r) || math.IsInf(r, 0):
+		return 0, fmt.Errorf("want requests per second (a positive number) or -1 for no limit, not %q", v)
+	case r == -1:
+		return -1, nil
+	case r <= 0 || r > 1e7:
+		return 0, fmt.Errorf("want requests per second from above 0 to 10000000, or -1 for no limit, not %q", v)
+	}
+	return r, nil
+}
+
+// ParseCIDRs reads a comma-separated list of networks ("10.0.0.0/8, 192.168.1.7"); a bare
+// address is a network of one.
+func ParseCIDRs(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is neither a CIDR nor an IP address", f)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func (c *Config) loadSecrets(getenv func(string) string) error {

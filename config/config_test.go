@@ -70,6 +70,16 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"index key too short", "PERSONAS_INDEX_KEY", "AAAA"},
 		{"signing key wrong size", "PERSONAS_SIGNING_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
 		{"azure endpoint not a URL", "AZURE_OPENAI_ENDPOINT", "not a url"},
+		{"max conns not a number", "PERSONAS_DATABASE_MAX_CONNS", "many"},
+		{"max conns zero", "PERSONAS_DATABASE_MAX_CONNS", "0"},
+		{"max conns negative", "PERSONAS_DATABASE_MAX_CONNS", "-4"},
+		{"trusted proxy not a CIDR", "PERSONAS_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"},
+		{"trusted proxy bad mask", "PERSONAS_TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"client rate zero", "PERSONAS_RATE_PER_CLIENT", "0"},
+		{"client rate negative other than -1", "PERSONAS_RATE_PER_CLIENT", "-2"},
+		{"client rate not a number", "PERSONAS_RATE_PER_CLIENT", "fast"},
+		{"site rate NaN", "PERSONAS_RATE_PER_SITE", "NaN"},
+		{"site rate infinite", "PERSONAS_RATE_PER_SITE", "+Inf"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,5 +124,45 @@ func TestAzureNeedsKeyAndDeployment(t *testing.T) {
 		"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"}))
 	if err == nil || !strings.Contains(err.Error(), "AZURE_OPENAI_API_KEY") || !strings.Contains(err.Error(), "AZURE_OPENAI_DEPLOYMENT") {
 		t.Fatalf("error %v does not name the missing Azure variables", err)
+	}
+}
+
+func TestLimitsAndProxies(t *testing.T) {
+	tests := []struct {
+		name                 string
+		vars                 map[string]string
+		wantConns            int32
+		wantProxies          []string
+		wantClient, wantSite float64
+	}{
+		{"defaults", nil, config.DefaultMaxConns(), nil, 200, 5000},
+		{"set", map[string]string{"PERSONAS_DATABASE_MAX_CONNS": "32", "PERSONAS_RATE_PER_CLIENT": "12.5",
+			"PERSONAS_RATE_PER_SITE": "-1", "PERSONAS_TRUSTED_PROXIES": " 10.0.0.0/8,192.168.1.7 , fd00::/8,10.1.2.3/8"},
+			32, []string{"10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "10.0.0.0/8"}, 12.5, -1},
+		{"client off", map[string]string{"PERSONAS_RATE_PER_CLIENT": "-1"}, config.DefaultMaxConns(), nil, -1, 5000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := map[string]string{"PERSONAS_KEY_FILE": filepath.Join(t.TempDir(), "k.env")}
+			for k, v := range tt.vars {
+				m[k] = v
+			}
+			c, err := config.Load(env(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var proxies []string
+			for _, p := range c.TrustedProxies {
+				proxies = append(proxies, p.String())
+			}
+			if c.DatabaseMaxConns != tt.wantConns || c.RatePerClient != tt.wantClient || c.RatePerSite != tt.wantSite ||
+				strings.Join(proxies, " ") != strings.Join(tt.wantProxies, " ") {
+				t.Errorf("conns %d, client %v, site %v, proxies %v; want %d, %v, %v, %v", c.DatabaseMaxConns,
+					c.RatePerClient, c.RatePerSite, proxies, tt.wantConns, tt.wantClient, tt.wantSite, tt.wantProxies)
+			}
+		})
+	}
+	if n := config.DefaultMaxConns(); n < 8 {
+		t.Errorf("DefaultMaxConns() = %d, want at least 8", n)
 	}
 }

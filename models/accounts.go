@@ -344,44 +344,7 @@ func CSRFEqual(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// LoginBackoff returns how long the subjects (account and client) must wait before the next
-// attempt: doubling from 1 s after 3 recent failures, capped at 15 minutes.
-func (s *Store) LoginBackoff(ctx context.Context, subjects ...[]byte) (time.Duration, error) {
-	var worst time.Duration
-	now := s.now().UTC()
-	for _, sub := range subjects {
-		var n int
-		var last *time.Time
-		err := s.pool.QueryRow(ctx, `/* Store.LoginBackoff */
-			SELECT count(*), max(at) FROM login_failures WHERE subject = $1 AND at > $2`,
-			sub, now.Add(-time.Hour)).Scan(&n, &last)
-		if err != nil {
-			return 0, fmt.Errorf("read login failures: %w", translate(err))
-		}
-		if n < 3 || last == nil {
-			continue
-		}
-		wait := time.Second << min(n-3, 10)
-		wait = min(wait, 15*time.Minute)
-		if left := last.Add(wait).Sub(now); left > worst {
-			worst = left
-		}
-	}
-	return worst, nil
-}
-
-// RecordLoginFailure counts a failed login against each subject.
-func (s *Store) RecordLoginFailure(ctx context.Context, subjects ...[]byte) error {
-	for _, sub := range subjects {
-		if _, err := s.pool.Exec(ctx, `/* Store.RecordLoginFailure */
-			INSERT INTO login_failures (subject, at) VALUES ($1, $2)`, sub, s.now().UTC()); err != nil {
-			return fmt.Errorf("record login failure: %w", translate(err))
-		}
-	}
-	return nil
-}
-
-// ClearLoginFailures forgets the failures of a subject after a successful login.
+// ClearLoginFailures forgets the attempts counted under a subject after a successful sign-in.
 func (s *Store) ClearLoginFailures(ctx context.Context, subject []byte) error {
 	_, err := s.pool.Exec(ctx, `/* Store.ClearLoginFailures */ DELETE FROM login_failures WHERE subject = $1`, subject)
 	return translate(err)

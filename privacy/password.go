@@ -1,13 +1,17 @@
 package privacy
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -106,3 +110,73 @@ func parsePHC(encoded string) (phc, error) {
 	}
 	return p, nil
 }
+
+// MaxPasswordBytes is the longest password that is ever hashed. Sign-in refuses longer ones
+// before any work: argon2id reads the whole input, and nobody types more.
+const MaxPasswordBytes = 1024
+
+// ErrHashBusy is returned by HashLimiter.Do when no hashing slot came free in time.
+var ErrHashBusy = errors.New("privacy: every password hashing slot is busy")
+
+// HashLimiter bounds how many argon2id computations run at once. Each one holds 19 MiB and a
+// core for about 40 ms, so an unbounded flood of sign-ins takes the memory and the CPU that
+// everything else in the process needs; with a bound, the flood waits in line instead.
+type HashLimiter struct {
+	slots   chan struct{}
+	wait    time.Duration
+	running atomic.Int64
+	busy    atomic.Int64
+}
+
+// DefaultHashSlots is a bound sized to the machine: half the cores the Go scheduler uses, at
+// least one, so that hashing never takes every core from the request path.
+func DefaultHashSlots() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// NewHashLimiter lets n computations run at once (DefaultHashSlots when n < 1); a caller waits
+// at most wait for a slot (1 s when wait <= 0).
+func NewHashLimiter(n int, wait time.Duration) *HashLimiter {
+	if n < 1 {
+		n = DefaultHashSlots()
+	}
+	if wait <= 0 {
+		wait = time.Second
+	}
+	return &HashLimiter{slots: make(chan struct{}, n), wait: wait}
+}
+
+// Do runs fn, which hashes or verifies a password, once a slot is free. It returns ErrHashBusy
+// without running fn when no slot came free within the limiter's wait, and ctx's error when ctx
+// ended first.
+func (l *HashLimiter) Do(ctx context.Context, fn func()) error {
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(l.wait)
+		defer t.Stop()
+		select {
+		case l.slots <- struct{}{}:
+		case <-t.C:
+			l.busy.Add(1)
+			return ErrHashBusy
+		case <-ctx.Done():
+			l.busy.Add(1)
+			return ctx.Err()
+		}
+	}
+	l.running.Add(1)
+	defer func() {
+		l.running.Add(-1)
+		<-l.slots
+	}()
+	fn()
+	return nil
+}
+
+// Slots is how many computations may run at once.
+func (l *HashLimiter) Slots() int { return cap(l.slots) }
+
+// Running is how many computations run now.
+func (l *HashLimiter) Running() int { return int(l.running.Load()) }
+
+// Refused counts the callers that got no slot (ErrHashBusy or their context ended).
+func (l *HashLimiter) Refused() int64 { return l.busy.Load() }

@@ -72,7 +72,7 @@ func (e *environment) load(ctx context.Context) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuration: PERSONAS_SIGNING_KEY: %w", err)
 	}
-	pool, err := models.OpenPool(ctx, cfg.DatabaseURL, 0)
+	pool, err := models.OpenPool(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: PERSONAS_DATABASE_URL: %w", err)
 	}

@@ -243,8 +243,9 @@ func TestRefusesToServeAnOlderSchema(t *testing.T) {
 }
 
 // TestReadyFlipsWhenRedisStarts starts the service while its Redis (a private server on a free
-// port) is down: /readyz answers 503, the log says why, and once Redis starts it answers 200
-// without a restart.
+// port) is down: /readyz answers 200 (collect and classify need only PostgreSQL) and reports
+// Redis unreachable in its body and in /metrics, the log says why, and once Redis starts the
+// body and the gauge say so and the worker starts, without a restart.
 func TestReadyFlipsWhenRedisStarts(t *testing.T) {
 	redisServer, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -254,9 +255,12 @@ func TestReadyFlipsWhenRedisStarts(t *testing.T) {
 	port := freePort(t)
 	env := testEnv(t, e.DataURL, e.KeysURL, fmt.Sprintf("redis://127.0.0.1:%d/0", port))
 	r := start(t, env, "all")
-	body := waitStatus(t, r.base+"/readyz", http.StatusServiceUnavailable, 20*time.Second, r)
-	if !strings.Contains(body, `"redis":"unreachable"`) || !strings.Contains(body, `"postgres":"ok"`) {
+	body := waitStatus(t, r.base+"/readyz", http.StatusOK, 20*time.Second, r)
+	if !strings.Contains(body, `"redis":"unreachable"`) || !strings.Contains(body, `"postgres":"ok"`) || !strings.Contains(body, `"ready":true`) {
 		t.Errorf("readyz while Redis is down: %s", body)
+	}
+	if _, m := get(r.base + "/metrics"); !strings.Contains(m, `personas_dependency_up{dependency="redis"} 0`) {
+		t.Errorf("/metrics while Redis is down lacks personas_dependency_up{dependency=\"redis\"} 0")
 	}
 	cmd := exec.Command(redisServer, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	cmd.Dir = t.TempDir()
@@ -264,8 +268,20 @@ func TestReadyFlipsWhenRedisStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitStatus(t, r.base+"/readyz", http.StatusOK, 30*time.Second, r)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, b := get(r.base + "/readyz"); strings.Contains(b, `"redis":"ok"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz does not report Redis up after it started; output:\n%s", r.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, m := get(r.base + "/metrics"); !strings.Contains(m, `personas_dependency_up{dependency="redis"} 1`) {
+		t.Errorf("/metrics once Redis is up lacks personas_dependency_up{dependency=\"redis\"} 1")
+	}
+	deadline = time.Now().Add(20 * time.Second)
 	for !strings.Contains(r.out.String(), "worker started") {
 		if time.Now().After(deadline) {
 			t.Fatalf("worker did not start after Redis came up; output:\n%s", r.out.String())

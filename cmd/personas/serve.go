@@ -60,8 +60,9 @@ func (e *environment) cmdServe(ctx context.Context, args []string, httpOn, worke
 		ingestDone := make(chan struct{})
 		go func() { ingester.Run(ictx); close(ingestDone) }()
 		srv := api.NewServer(api.Deps{Store: a.store, Ingester: ingester, Jobs: a.jobs, Redis: a.redis, Logger: a.logger,
-			Signer:      a.signer,
-			Config:      api.Config{PublicURL: a.cfg.PublicURL, Production: a.cfg.Production()},
+			Signer: a.signer,
+			Config: api.Config{PublicURL: a.cfg.PublicURL, Production: a.cfg.Production(),
+				TrustedProxies: a.cfg.TrustedProxies, RatePerClient: a.cfg.RatePerClient, RatePerSite: a.cfg.RatePerSite},
 			SchemaCheck: a.schemaCurrent})
 		a.logger.Info("listening", "addr", ln.Addr().String(), "url", a.cfg.PublicURL)
 		g.Go(func() error {

@@ -121,6 +121,9 @@ func New(t testing.TB, opts Options) *Server {
 	if cfg.RatePerSite == 0 {
 		cfg.RatePerSite = -1
 	}
+	if cfg.TokenFailures == 0 {
+		cfg.TokenFailures = -1
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
