@@ -316,7 +316,13 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 		_ = tr.Store.FinishTrainingRuns(ctx, projectID, uuid.Nil, "failed", err.Error())
 		return 0, fmt.Errorf("train project %s: %w", projectID, err)
 	}
-	pub, err := tr.publication(projectID, ts, res, prevPersonas)
+	// New personas are named apart from the current ones, which keep their names when matched
+	// (names are unique among a project's current personas).
+	current, err := tr.Store.TakenNames(ctx, projectID, uuid.Nil)
+	if err != nil {
+		return 0, err
+	}
+	pub, err := tr.publication(projectID, ts, res, prevPersonas, current)
 	if err != nil {
 		return 0, err
 	}
@@ -341,7 +347,7 @@ func (tr *Trainer) loadModel(ctx context.Context, projectID uuid.UUID, version i
 	return classifier.UnmarshalModel(blob)
 }
 
-func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classifier.Result, prevPersonas map[int]uuid.UUID) (models.Publication, error) {
+func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classifier.Result, prevPersonas map[int]uuid.UUID, current []string) (models.Publication, error) {
 	blob, err := res.Model.MarshalBinary()
 	if err != nil {
 		return models.Publication{}, fmt.Errorf("serialise model: %w", err)
@@ -353,7 +359,7 @@ func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classi
 	}
 	pub := models.Publication{ProjectID: projectID, Blob: blob, K: res.Model.K, Metrics: metrics,
 		Members: members, Labels: res.Labels}
-	var taken []string
+	taken := slices.Clone(current)
 	used := map[uuid.UUID]bool{}
 	for j := 0; j < res.Model.K; j++ {
 		st := res.Model.Personas[j]
