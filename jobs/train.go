@@ -411,6 +411,10 @@ func EnrichmentInput(id uuid.UUID, st classifier.PersonaStats, bc enrichment.Bus
 	for _, t := range st.Traits {
 		in.Traits = append(in.Traits, enrichment.Trait{Feature: t.Feature, Value: t.Value, Population: t.Population, Z: t.Z})
 	}
+	for _, g := range st.GoalLifts {
+		in.GoalLifts = append(in.GoalLifts, enrichment.GoalLift{Goal: g.Goal, Visitors: g.Visitors, Rate: g.Rate,
+			PopulationRate: g.PopulationRate, Lift: g.Lift, Low: g.Low, High: g.High})
+	}
 	return in
 }
 
