@@ -103,11 +103,14 @@ func BuildPrompt(in Input) (system, user string) {
 	return systemPrompt, b.String()
 }
 
-// promptTraits are the finite traits furthest from the population, goal features left out
-// (goals are stated as shares of visitors who reached them), at most maxPromptTraits.
+// promptTraits are the finite traits furthest from the population, at most maxPromptTraits.
+// Goal features are left out (goals are stated as shares of visitors who reached them), and so
+// are features the figures do not know: their unit is unknown, and a number without one is not
+// shown.
 func promptTraits(in []Trait) []Trait {
 	traits := slices.DeleteFunc(slices.Clone(in), func(t Trait) bool {
-		return !finite(t.Value) || !finite(t.Population) || !finite(t.Z) || models.IsGoalFeature(t.Feature)
+		return !finite(t.Value) || !finite(t.Population) || !finite(t.Z) || models.IsGoalFeature(t.Feature) ||
+			!models.KnownFeature(t.Feature)
 	})
 	// Furthest from the population first; the feature name breaks ties so the prompt is stable.
 	slices.SortStableFunc(traits, func(a, b Trait) int {
@@ -224,7 +227,6 @@ func number(f float64) string {
 	scale := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(f))))
 	return strconv.FormatFloat(math.Round(f*scale)/scale, 'f', -1, 64)
 }
-
 
 // answerSchema is the JSON schema of the answer, with its length limits: maxLength on every
 // string, minItems and maxItems on the lists. Azure's strict mode refuses maxLength, so the

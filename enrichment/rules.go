@@ -684,10 +684,10 @@ func ruleSummary(in Input, p profile, tt typeText) string {
 }
 
 // traitSentence states the two overall measures furthest from the population, in human units.
-// Goal features are left to goalSentence.
+// Goal features are left to goalSentence; features of unknown unit are not stated.
 func traitSentence(in Input) string {
 	ts := slices.DeleteFunc(slices.Clone(in.Traits), func(t Trait) bool {
-		return isKeyedFeature(t.Feature) || models.IsGoalFeature(t.Feature) || !finite(t.Z) || !finite(t.Value) ||
+		return isKeyedFeature(t.Feature) || models.IsGoalFeature(t.Feature) || !models.KnownFeature(t.Feature) || !finite(t.Z) || !finite(t.Value) ||
 			!finite(t.Population) || math.Abs(t.Z) < 0.5
 	})
 	slices.SortStableFunc(ts, func(a, b Trait) int {

@@ -2,6 +2,7 @@ package enrichment
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func profiles() []struct {
 			PersonaID: "p-bouncers", Size: 4100, Share: 0.41,
 			Traits: []Trait{
 				{"bounce_rate", 0.92, 0.45, 2.4}, {"pageviews_per_visit", 1.05, 3.2, -1.3},
-				{"time_per_visit_ms", 9000, 95000, -1.1}, {"scroll_depth", 0.2, 0.5, -1.0}, {"visits", 1.1, 2.3, -0.6},
+				{"time_per_visit_ms", 9000, 95000, -1.1}, {"scroll_depth", 0.2, 0.5, -1.0}, {"visits", math.Log1p(1.1), math.Log1p(2.3), -0.6},
 			},
 			TopPaths: []Share{{"/", 0.5}, {"/blog/:slug", 0.2}},
 			Channels: []Share{{"search", 0.38}, {"social", 0.3}, {"direct", 0.32}},
@@ -62,7 +63,7 @@ func profiles() []struct {
 		{"returning loyal visitors", Input{
 			PersonaID: "p-loyal", Size: 500, Share: 0.05,
 			Traits: []Trait{
-				{"visits", 14, 2.3, 2.8}, {"active_days", 11, 1.8, 2.6}, {"days_since_last_visit", 2, 20, -1.2},
+				{"visits", math.Log1p(14), math.Log1p(2.3), 2.8}, {"active_days", math.Log1p(11), math.Log1p(1.8), 2.6}, {"days_since_last_visit", 2, 20, -1.2},
 			},
 			TopPaths: []Share{{"/", 0.3}, {"/news/:slug", 0.1}, {"/account", 0.05}},
 			Channels: []Share{{"direct", 0.75}, {"email", 0.15}},
@@ -91,7 +92,7 @@ func profiles() []struct {
 		{"newcomers from search and social", Input{
 			PersonaID: "p-new", Size: 1500, Share: 0.15,
 			Traits: []Trait{
-				{"visits", 1, 2.3, -0.9}, {"active_days", 1, 1.8, -0.7}, {"pageviews_per_visit", 3.4, 3.2, 0.1}, {"bounce_rate", 0.4, 0.45, -0.1},
+				{"visits", math.Log1p(1), math.Log1p(2.3), -0.9}, {"active_days", math.Log1p(1), math.Log1p(1.8), -0.7}, {"pageviews_per_visit", 3.4, 3.2, 0.1}, {"bounce_rate", 0.4, 0.45, -0.1},
 			},
 			TopPaths: []Share{{"/", 0.4}, {"/about", 0.05}},
 			Channels: []Share{{"search", 0.5}, {"social", 0.35}},

@@ -97,6 +97,12 @@ func hourLabel(bucket string) (string, bool) {
 	return l, ok
 }
 
+// KnownFeature reports whether the figures know a feature's unit: a base feature of the schema
+// or a path, element, channel, device, goal or hours share.
+func KnownFeature(feature string) bool {
+	return FeatureFigure(feature, 0, nil).Kind != KindNumber
+}
+
 // IsTypicalFeature reports whether a feature is stored as log1p (its human value is "typical").
 func IsTypicalFeature(feature string) bool {
 	d, ok := baseFigure(feature)
