@@ -100,9 +100,14 @@ type profile struct {
 	// traits hold them: what "most members have one visit" and "returning on several days" read.
 	visits, activeDays       float64
 	hasVisits, hasActiveDays bool
-	// maxZ is the largest |z| of any trait: a persona with no trait far from the population is
-	// noise-like, whatever its shares.
-	maxZ float64
+	// maxZ is the largest |z| of any trait and goalApart whether a goal's lift interval lies
+	// clearly away from 1: a persona with neither is noise-like, whatever its shares.
+	maxZ      float64
+	goalApart bool
+	// flat is true when the persona spreads evenly over channels, devices and page groups (each
+	// list with three or more keys used, at least two such lists): the mark of noise, visitors
+	// who have nothing in common.
+	flat bool
 	// buyLift is the best lift of a purchase-like goal (cart, checkout, purchase, order...) and
 	// hasBuyLift whether the persona's goal lifts hold one.
 	buyLift    float64
@@ -210,8 +215,16 @@ func readProfile(in Input) profile {
 		}
 	}
 	for _, g := range in.GoalLifts {
-		if i, ok := intentOf(g.Goal); ok && i == iBuy && finite(g.Lift) {
+		if !finite(g.Lift) || !finite(g.Low) || !finite(g.High) {
+			continue
+		}
+		if i, ok := intentOf(g.Goal); ok && i == iBuy {
 			p.buyLift, p.hasBuyLift = max(p.buyLift, g.Lift), true
+		}
+		// A goal reached surely more (or less) often than by all visitors sets a persona apart
+		// as much as a trait far from the population does.
+		if g.PopulationRate > 0 && (g.Low >= 1.5 || g.High <= 1/1.5) {
+			p.goalApart = true
 		}
 	}
 	for _, s := range in.Goals {
@@ -241,7 +254,40 @@ func readProfile(in Input) profile {
 	p.topDevice = top(in.Devices)
 	p.daypart = daypart(in.Hours)
 	p.deal = p.paths[iDeal] + p.goals[iDeal] + p.traitsI[iDeal]
+	lists, flat := 0, 0
+	for _, l := range [][]Share{in.Channels, in.Devices, in.TopPaths} {
+		if e, ok := evenness(l); ok {
+			lists++
+			if e >= 0.9 {
+				flat++
+			}
+		}
+	}
+	p.flat = lists >= 2 && flat == lists
 	return p
+}
+
+// evenness is the normalised entropy of the positive shares of a list (1: all equal), when the
+// list has at least three of them.
+func evenness(shares []Share) (float64, bool) {
+	var sum, h float64
+	n := 0
+	for _, s := range shares {
+		if finite(s.Share) && s.Share > 0 {
+			sum += s.Share
+			n++
+		}
+	}
+	if n < 3 {
+		return 0, false
+	}
+	for _, s := range shares {
+		if finite(s.Share) && s.Share > 0 {
+			q := s.Share / sum
+			h -= q * math.Log(q)
+		}
+	}
+	return h / math.Log(float64(n)), true
 }
 
 func containsAny(s string, subs ...string) bool {
@@ -366,15 +412,19 @@ func (p profile) scores() map[string]float64 {
 }
 
 // noiseZ is the largest |z| below which a persona has no trait far from the population: noise,
-// typed other.
+// typed other unless a goal's lift sets it apart.
 const noiseZ = 0.75
+
+// flatNoiseZ is the largest |z| below which a persona with flat shares is noise: spread evenly
+// over everything, it stands out only where the others are narrow.
+const flatNoiseZ = 2.5
 
 // minTypeScore is the score below which no type fits and a persona is "other".
 const minTypeScore = 0.6
 
 // ruleType picks the best-fitting type, earlier types in Types() winning exact ties.
 func ruleType(p profile) string {
-	if p.maxZ < noiseZ {
+	if p.maxZ < noiseZ && !p.goalApart || p.flat && p.maxZ < flatNoiseZ {
 		return TypeOther
 	}
 	s := p.scores()
