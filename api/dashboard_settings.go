@@ -19,8 +19,8 @@ type settingsView struct {
 	// PageLabels is the page-label table as the form's text: one "path group = label" a line.
 	PageLabels string
 	Members    []models.Member
-	Roles     []models.Role
-	SamplePct string
+	Roles      []models.Role
+	SamplePct  string
 }
 
 func (s *Server) settingsPage(c *gin.Context) error {

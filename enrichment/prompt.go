@@ -49,7 +49,7 @@ func BuildPrompt(in Input) (system, user string) {
 	var b strings.Builder
 	b.WriteString("Cohort statistics (aggregates over the cohort; no individual visitor data).\n")
 	if in.Size > 0 {
-		fmt.Fprintf(&b, "Visitors in the cohort: %s\n", count(in.Size))
+		fmt.Fprintf(&b, "Cohort size: %s visitors\n", count(in.Size))
 	}
 	if in.Share > 0 {
 		fmt.Fprintf(&b, "Share of all visitors: %s\n", percent(in.Share))

@@ -30,7 +30,7 @@ func TestBuildPrompt(t *testing.T) {
 			name: "user holds the aggregates",
 			text: user,
 			want: []string{
-				"Visitors in the cohort: 812", "Share of all visitors: 23 %",
+				"Cohort size: 812 visitors", "Share of all visitors: 23 %",
 				"- time per page: 2 min 30 s for this persona vs 36 s for all visitors (typical, per page view; much higher, z = +1.6)",
 				"- pages per visit: 6.2 pages for this persona vs 3.1 pages for all visitors (typical, per visit; much higher, z = +1.8)",
 				"- bounce rate: 12 % for this persona vs 41 % for all visitors (share of visits with a single page view; much lower, z = -1.4)",

@@ -626,7 +626,7 @@ func RuleName(in Input) Result {
 	}
 	if s, ok := pageFor(in, t); ok && len(r.SuggestedActions) < MaxItems {
 		r.SuggestedActions = append(r.SuggestedActions,
-			truncate(fmt.Sprintf("Review %s (%s of their page views) with them in mind", pathLabel(in, s.Key), percent(s.Share)), MaxItemLen))
+			truncate(fmt.Sprintf("Review %s with them in mind: %s of their page views go there", pathLabel(in, s.Key), percent(s.Share)), MaxItemLen))
 	}
 	return r
 }
@@ -754,7 +754,7 @@ func traitSentence(in Input) string {
 		v, pop := models.FeatureFigure(t.Feature, t.Value, in.pageLabel), models.FeatureFigure(t.Feature, t.Population, in.pageLabel)
 		basis := ""
 		if v.Basis != "" {
-			basis = ", " + v.Basis
+			basis = " (" + v.Basis + ")"
 		}
 		parts = append(parts, fmt.Sprintf("%s %s vs %s%s", promptText(v.Label, 40), v.Text, pop.Text, basis))
 	}
@@ -803,7 +803,7 @@ func pageSentence(in Input) string {
 	if len(paths) == 0 {
 		return ""
 	}
-	s := fmt.Sprintf("Their most visited page group is %s (%s of their page views).", pathLabel(in, paths[0].Key), percent(paths[0].Share))
+	s := fmt.Sprintf("Their most visited page group is %s, with %s of their page views.", pathLabel(in, paths[0].Key), percent(paths[0].Share))
 	var best Trait
 	for _, t := range in.Traits {
 		if k, ok := strings.CutPrefix(t.Feature, "path:"); ok && k != paths[0].Key && finite(t.Z) && finite(t.Value) &&

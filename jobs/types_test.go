@@ -17,11 +17,11 @@ import (
 // group is a kind of visitor the type test generates, with the persona type its members make.
 type group struct {
 	name     string
-	wantType string   // "" when any type but those in notTypes will do
-	notTypes []string // types the persona must not get
+	wantType string                                              // "" when any type but those in notTypes will do
+	notTypes []string                                            // types the persona must not get
 	visit    func(r *rand.Rand, a *classifier.Aggregates, v int) // adds visit v of a visitor
-	visits   [2]int                                               // visits per visitor, min and max
-	days     [2]int                                               // days the visits spread over
+	visits   [2]int                                              // visits per visitor, min and max
+	days     [2]int                                              // days the visits spread over
 }
 
 // typeGroups are generated personas, one per type, plus the cases that were mistyped: returning
@@ -224,4 +224,3 @@ func TestRuleTypesOfGeneratedPersonas(t *testing.T) {
 		}
 	}
 }
-

@@ -20,13 +20,13 @@ type FigureKind int
 
 // The kinds of figure.
 const (
-	KindNumber   FigureKind = iota // a plain number (a feature this table does not know)
-	KindCount                      // a count, written with its noun ("2.3 visits")
-	KindSeconds                    // a duration in seconds, written "2 min 30 s"
-	KindShare                      // a share in 0..1, written as a percentage "of" something
-	KindDays                       // a number of days
-	KindPerVisit                   // a count of goals per visit
-	KindFrequency                  // visits per day
+	KindNumber    FigureKind = iota // a plain number (a feature this table does not know)
+	KindCount                       // a count, written with its noun ("2.3 visits")
+	KindSeconds                     // a duration in seconds, written "2 min 30 s"
+	KindShare                       // a share in 0..1, written as a percentage "of" something
+	KindDays                        // a number of days
+	KindPerVisit                    // a count of goals per visit
+	KindFrequency                   // visits per day
 )
 
 // Figure is one feature's value as a person reads it.
@@ -282,6 +282,9 @@ func FormatLift(l float64) string {
 	}
 	if l >= 10 {
 		return fmt.Sprintf("%.0f×", l)
+	}
+	if l < 0.1 {
+		return "<0.1×"
 	}
 	return strconv.FormatFloat(math.Round(l*10)/10, 'f', -1, 64) + "×"
 }
