@@ -186,7 +186,11 @@ func formatKind(d figureDef, v float64) string {
 	}
 	switch d.kind {
 	case KindCount:
-		return FormatCount(v) + " " + d.noun
+		n := FormatCount(v)
+		if n == "1" {
+			return n + " " + strings.TrimSuffix(strings.Replace(d.noun, "s ", " ", 1), "s") // "1 visit", "1 page view"
+		}
+		return n + " " + d.noun
 	case KindSeconds:
 		return FormatDuration(v)
 	case KindShare:
@@ -240,7 +244,7 @@ func FormatPercent(share float64) string {
 	case p < 9.95:
 		return strconv.FormatFloat(math.Round(p*10)/10, 'f', -1, 64) + " %"
 	}
-	return fmt.Sprintf("%.0f %%", p)
+	return fmt.Sprintf("%.0f %%", math.Round(p))
 }
 
 // FormatCount writes a count or mean count: one decimal below 10 ("2.3"), whole numbers with
