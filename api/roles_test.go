@@ -110,8 +110,8 @@ func newWorld(t *testing.T) *world {
 		Metrics: []byte(`{}`), Personas: []models.PublishedPersona{{ID: personaID, New: true, Cluster: 0, Share: 1, Size: 60,
 			Traits: []byte(`{}`), Picture: `<svg xmlns="http://www.w3.org/2000/svg"/>`,
 			Naming: models.Naming{Name: "Deal hunters", Type: "deal_seeker", NamedBy: "rules"}},
-		{ID: personaID2, New: true, Cluster: 1, Share: 0, Size: 60, Traits: []byte(`{}`), Picture: `<svg xmlns="http://www.w3.org/2000/svg"/>`,
-			Naming: models.Naming{Name: "Window shoppers", Type: "browser", NamedBy: "rules"}}}})
+			{ID: personaID2, New: true, Cluster: 1, Share: 0, Size: 60, Traits: []byte(`{}`), Picture: `<svg xmlns="http://www.w3.org/2000/svg"/>`,
+				Naming: models.Naming{Name: "Window shoppers", Type: "browser", NamedBy: "rules"}}}})
 	if err != nil {
 		t.Fatalf("publish a model: %v", err)
 	}
