@@ -108,7 +108,9 @@ func (e *Enricher) Enrich(ctx context.Context, projectID, personaID uuid.UUID) e
 		stored, err := e.Store.SetNaming(ctx, projectID, personaID, namingOf(r), resolve)
 		var nt *models.NameTakenError
 		if errors.As(err, &nt) && !final {
-			in.Taken = nt.Taken
+			if len(nt.Taken) > 0 { // empty when the unique index, not the check, refused it
+				in.Taken = nt.Taken
+			}
 			continue
 		}
 		if err != nil {

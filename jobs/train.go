@@ -322,7 +322,11 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	pub, err := tr.publication(projectID, ts, res, prevPersonas, current)
+	labels, err := tr.Store.PageLabels(ctx, projectID)
+	if err != nil {
+		return 0, err
+	}
+	pub, err := tr.publication(projectID, ts, res, prevPersonas, current, labels)
 	if err != nil {
 		return 0, err
 	}
@@ -347,7 +351,7 @@ func (tr *Trainer) loadModel(ctx context.Context, projectID uuid.UUID, version i
 	return classifier.UnmarshalModel(blob)
 }
 
-func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classifier.Result, prevPersonas map[int]uuid.UUID, current []string) (models.Publication, error) {
+func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classifier.Result, prevPersonas map[int]uuid.UUID, current []string, labels models.PageLabels) (models.Publication, error) {
 	blob, err := res.Model.MarshalBinary()
 	if err != nil {
 		return models.Publication{}, fmt.Errorf("serialise model: %w", err)
@@ -379,7 +383,7 @@ func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classi
 		if pp.ID == uuid.Nil {
 			pp.ID, pp.New = uuid.New(), true
 			in := EnrichmentInput(pp.ID, st, enrichment.BusinessContext{})
-			in.Taken = taken
+			in.Taken, in.PageLabels = taken, labels
 			r := enrichment.RuleName(in)
 			taken = append(taken, r.Name)
 			pp.Naming = namingOf(r)

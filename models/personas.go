@@ -146,7 +146,11 @@ func (s *Store) RenamePersona(ctx context.Context, projectID, id uuid.UUID, name
 		return nil
 	})
 	if err != nil {
-		return Persona{}, fmt.Errorf("rename persona: %w", nameConflict(translate(err), name))
+		var nt *NameTakenError
+		if err = nameConflict(translate(err), name); errors.As(err, &nt) {
+			return Persona{}, nt // its message is the answer: "another persona … is already named …"
+		}
+		return Persona{}, fmt.Errorf("rename persona: %w", err)
 	}
 	return s.Persona(ctx, projectID, id)
 }
