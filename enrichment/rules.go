@@ -112,6 +112,9 @@ type profile struct {
 	// hasBuyLift whether the persona's goal lifts hold one.
 	buyLift    float64
 	hasBuyLift bool
+	// anyLift is the lift of reaching any goal, when known.
+	anyLift    float64
+	hasAnyLift bool
 	// deal is the evidence of offers and coupons: deal paths, goals and element traits.
 	deal float64
 }
@@ -220,6 +223,9 @@ func readProfile(in Input) profile {
 		}
 		if i, ok := intentOf(g.Goal); ok && i == iBuy {
 			p.buyLift, p.hasBuyLift = max(p.buyLift, g.Lift), true
+		}
+		if g.Goal == "any" && g.PopulationRate > 0 {
+			p.anyLift, p.hasAnyLift = g.Lift, true
 		}
 		// A goal reached surely more (or less) often than by all visitors sets a persona apart
 		// as much as a trait far from the population does.
@@ -405,7 +411,9 @@ func (p profile) scores() map[string]float64 {
 	case z[mVisits] < 0.5 && z[mLoyalty] < 0.5:
 		s[TypeLoyal] = 0
 	}
-	if p.hasBuyLift && p.buyLift < 1.1 {
+	// Without a purchase-like goal in the lifts, a persona that reaches goals less often than
+	// all visitors does not buy more than they do either.
+	if p.hasBuyLift && p.buyLift < 1.1 || !p.hasBuyLift && p.hasAnyLift && p.anyLift < 1 {
 		s[TypeBuyer] = 0
 	}
 	return s

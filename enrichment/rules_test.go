@@ -260,3 +260,63 @@ func TestRuleTypeFromColumnNames(t *testing.T) {
 		})
 	}
 }
+
+// TestRuleTypeConditions: types whose members must meet a condition are refused when they do
+// not, whatever the other signals say.
+func TestRuleTypeConditions(t *testing.T) {
+	lg := math.Log1p
+	tests := []struct {
+		name    string
+		in      Input
+		notType string
+		want    string
+	}{
+		{"returning visitors from search are no newcomers", Input{
+			Traits:   []Trait{{"visits", lg(4), lg(1.9), 1.3}, {"active_days", lg(3.5), lg(1.6), 1.2}, {"bounce_rate", 0.2, 0.3, -0.3}},
+			Channels: []Share{{"search", 0.6}, {"social", 0.3}},
+			TopPaths: []Share{{"/", 0.4}, {"/about", 0.2}},
+		}, TypeNewcomer, ""},
+		{"one-visit visitors from search are newcomers", Input{
+			Traits:   []Trait{{"visits", lg(1), lg(1.9), -1.3}, {"active_days", lg(1), lg(1.6), -1.2}, {"bounce_rate", 0.25, 0.3, -0.2}},
+			Channels: []Share{{"search", 0.6}, {"social", 0.3}},
+			TopPaths: []Share{{"/", 0.4}, {"/about", 0.2}},
+		}, "", TypeNewcomer},
+		{"the email channel alone is no deal", Input{
+			Traits:   []Trait{{"channel:email", 0.9, 0.1, 3}, {"time_per_page", lg(60), lg(36), 0.8}},
+			Channels: []Share{{"email", 0.9}},
+			TopPaths: []Share{{"/news", 0.5}, {"/p", 0.3}},
+		}, TypeDealSeeker, ""},
+		{"coupons make a deal seeker", Input{
+			Traits:    []Trait{{"path:/deals", 0.5, 0.1, 2.5}, {"channel:email", 0.9, 0.1, 3}},
+			Channels:  []Share{{"email", 0.9}},
+			TopPaths:  []Share{{"/deals", 0.5}, {"/p", 0.3}},
+			GoalLifts: []GoalLift{{"coupon_applied", 80, 0.4, 0.1, 4, 3.5, 4.5}},
+		}, "", TypeDealSeeker},
+		{"cart pages without buying more than others make no buyer", Input{
+			Traits:    []Trait{{"path:/cart", 0.4, 0.1, 2}, {"path:/checkout", 0.2, 0.05, 2}},
+			TopPaths:  []Share{{"/cart", 0.4}, {"/checkout", 0.2}},
+			GoalLifts: []GoalLift{{"any", 20, 0.1, 0.2, 0.5, 0.3, 0.8}, {"purchase", 10, 0.05, 0.1, 0.5, 0.3, 0.8}},
+		}, TypeBuyer, ""},
+		{"many visits on one day make no loyal reader", Input{
+			Traits:   []Trait{{"visits", lg(6), lg(1.9), 2}, {"active_days", lg(1), lg(1.6), -0.5}},
+			Channels: []Share{{"direct", 0.9}},
+		}, TypeLoyal, ""},
+		{"flat shares and small z are noise", Input{
+			Traits:   []Trait{{"time_per_page", lg(40), lg(36), 0.3}, {"device:tablet", 0.33, 0.05, 2}},
+			Channels: []Share{{"direct", 0.2}, {"search", 0.2}, {"email", 0.2}, {"social", 0.2}, {"campaign", 0.2}},
+			Devices:  []Share{{"desktop", 0.34}, {"mobile", 0.33}, {"tablet", 0.33}},
+			TopPaths: []Share{{"/", 0.25}, {"/p", 0.25}, {"/deals", 0.25}, {"/help", 0.25}},
+		}, "", TypeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RuleName(tt.in).Type
+			if tt.notType != "" && got == tt.notType {
+				t.Errorf("type = %s, which the members are not (scores %v)", got, readProfile(tt.in).scores())
+			}
+			if tt.want != "" && got != tt.want {
+				t.Errorf("type = %s, want %s (scores %v)", got, tt.want, readProfile(tt.in).scores())
+			}
+		})
+	}
+}
