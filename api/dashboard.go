@@ -100,6 +100,7 @@ func (s *Server) dashboardTable() []dashRoute {
 		{"POST", "/projects/:id/settings/capture", editor, s.captureForm},
 		{"POST", "/projects/:id/settings/access", admin, s.accessForm},
 		{"POST", "/projects/:id/settings/context", editor, s.contextForm},
+		{"POST", "/projects/:id/settings/page-labels", editor, s.pageLabelsForm},
 		{"POST", "/projects/:id/members", admin, s.addMemberForm},
 		{"POST", "/projects/:id/members/:user_id/role", admin, s.memberRoleForm},
 		{"POST", "/projects/:id/members/:user_id/remove", admin, s.removeMemberForm},
@@ -217,16 +218,17 @@ func (s *Server) newPage(c *gin.Context, title, nav string, data any) (page, err
 // notices are the messages a form's redirect may ask for: a fixed set, so that a link cannot
 // put words on the page.
 var notices = map[string]string{
-	"renamed":  "The persona was renamed.",
-	"enrich":   "The persona is being described again; refresh in a few seconds.",
-	"train":    "Training started; the new model appears here when it is published.",
-	"capture":  "Capture settings saved.",
-	"access":   "Origins and retention saved.",
-	"context":  "Business context saved. It is used the next time personas are described.",
-	"member":   "Member added.",
-	"role":     "Role changed.",
-	"removed":  "Member removed.",
-	"loggedin": "",
+	"renamed":     "The persona was renamed.",
+	"enrich":      "The persona is being described again; refresh in a few seconds.",
+	"train":       "Training started; the new model appears here when it is published.",
+	"capture":     "Capture settings saved.",
+	"access":      "Origins and retention saved.",
+	"context":     "Business context saved. It is used the next time personas are described.",
+	"page-labels": "Page labels saved. Charts use them now; persona texts the next time personas are described.",
+	"member":      "Member added.",
+	"role":        "Role changed.",
+	"removed":     "Member removed.",
+	"loggedin":    "",
 }
 
 // render executes a page into a buffer first, so that a template error becomes an error page

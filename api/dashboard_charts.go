@@ -1,11 +1,11 @@
 package api
 
 import (
-	"fmt"
 	"math"
-	"strings"
+	"unicode"
 
 	"personas/classifier"
+	"personas/models"
 )
 
 // Charts are computed here as geometry and drawn by the templates as inline SVG: no script,
@@ -177,68 +177,22 @@ func shareChart(title string, shares []classifier.Share, label func(string) stri
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// logFeatures are stored as log1p of a count or of seconds: shown in their own units.
-var logFeatures = map[string]bool{"visits": true, "page_views": true, "clicks": true, "time_on_site": true,
-	"pages_per_visit": true, "time_per_page": true, "active_days": true}
-
-// featureLabels name the base features in words.
-var featureLabels = map[string]string{
-	"visits": "Visits", "page_views": "Page views", "clicks": "Clicks", "time_on_site": "Time on site",
-	"pages_per_visit": "Pages per visit", "bounce_rate": "Bounce rate", "recency_days": "Days since last visit",
-	"frequency": "Visits per day", "scroll_depth": "Scroll depth", "goal_rate": "Goals per visit",
-	"clicks_per_page": "Clicks per page", "time_per_page": "Time per page", "active_days": "Active days",
-	"weekend": "Weekend activity",
-}
-
-// traitLabel names a feature for people: "path:/deals" is "Page views on /deals".
+// traitLabel names a feature for people, as models.FeatureFigure does for every text:
+// "time_per_page" is "Time per page", "path:/p" is "Page views of Product pages".
 func traitLabel(f string) string {
-	if l, ok := featureLabels[f]; ok {
-		return l
+	l := models.FeatureLabel(f, nil)
+	if l == "" {
+		return f
 	}
-	kind, key, ok := strings.Cut(f, ":")
-	if !ok {
-		return strings.ReplaceAll(f, "_", " ")
-	}
-	switch kind {
-	case "path":
-		return "Views of " + key
-	case "element":
-		return "Clicks on " + strings.ReplaceAll(key, "_", " ") + "s"
-	case "channel":
-		return "Visits from " + key
-	case "device":
-		return "Visits on " + key
-	case "goal":
-		return "Goal " + strings.ReplaceAll(key, "_", " ")
-	case "hours":
-		return "Active in the " + key
-	}
-	return strings.ReplaceAll(f, "_", " ")
+	r := []rune(l)
+	return string(unicode.ToUpper(r[0])) + string(r[1:])
 }
 
-// displayValue undoes the log1p of count features.
-func displayValue(f string, v float64) float64 {
-	if logFeatures[f] {
-		return math.Expm1(v)
-	}
-	return v
-}
+// displayValue turns a trait value into human units (expm1 of the log1p features).
+func displayValue(f string, v float64) float64 { return models.HumanValue(f, v) }
 
-// formatTrait writes a feature's value in its unit.
-func formatTrait(f string, v float64) string {
-	switch {
-	case f == "time_on_site" || f == "time_per_page":
-		if v >= 90 {
-			return fmt.Sprintf("%.1f min", v/60)
-		}
-		return fmt.Sprintf("%.0f s", v)
-	case f == "recency_days":
-		return fmt.Sprintf("%.1f days", v)
-	case f == "goal_rate" || f == "clicks_per_page" || f == "frequency" || logFeatures[f]:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return pct(v) // rates and shares
-}
+// formatTrait writes a feature's human value with its unit ("2 min 30 s", "2.3 visits", "38 %").
+func formatTrait(f string, v float64) string { return models.FormatFeature(f, v) }
 
 // zWords reads a z-score as words.
 func zWords(z float64) string {

@@ -33,7 +33,10 @@ func (s *Server) personaPage(c *gin.Context) error {
 		return err
 	}
 	st := personaStats(pe)
-	same := func(k string) string { return k }
+	labels, err := s.store.PageLabels(c, projectFrom(c).ID)
+	if err != nil {
+		return err
+	}
 	goals := st.Goals
 	for i := range goals {
 		if goals[i].Key == "any" {
@@ -43,7 +46,7 @@ func (s *Server) personaPage(c *gin.Context) error {
 	v := personaView{Persona: pe, Avatar: avatarHTML(pe.Picture), Stability: stabilityWords(pe.Stability),
 		Traits: traitChart(st.Traits, 8)}
 	for _, ch := range []hbarChart{
-		shareChart("Top pages (share of their page views)", st.TopPaths, same),
+		shareChart("Top pages (share of their page views)", st.TopPaths, labels.Label),
 		shareChart("Channels (share of visits)", st.Channels, titleCase),
 		shareChart("Devices (share of visits)", st.Devices, titleCase),
 		shareChart("Active hours (share of activity)", st.Hours, hourLabel),

@@ -16,9 +16,11 @@ type settingsView struct {
 	Install   installView
 	Retention models.Retention // effective values
 	Context   models.BusinessContext
-	Members   []models.Member
-	Roles     []models.Role
-	SamplePct string
+	// PageLabels is the page-label table as the form's text: one "path group = label" a line.
+	PageLabels string
+	Members    []models.Member
+	Roles      []models.Role
+	SamplePct  string
 }
 
 func (s *Server) settingsPage(c *gin.Context) error {
@@ -32,6 +34,11 @@ func (s *Server) settingsPage(c *gin.Context) error {
 		if v.Context, err = s.store.GetBusinessContext(c, pj.ID); err != nil {
 			return err
 		}
+		labels, err := s.store.PageLabelList(c, pj.ID)
+		if err != nil {
+			return err
+		}
+		v.PageLabels = pageLabelsText(labels)
 	}
 	if role.AtLeast(models.RoleAdmin) {
 		if v.Members, err = s.store.Members(c, pj.ID); err != nil {
@@ -126,6 +133,51 @@ func (s *Server) contextForm(c *gin.Context) error {
 	}
 	s.audit(c, pj.ID, "context.update", pj.ID.String(), nil)
 	return redirect(c, projectPath(pj, "/settings"), "context")
+}
+
+// pageLabelsText writes the page-label table for its textarea.
+func pageLabelsText(labels []models.PageLabel) string {
+	var b strings.Builder
+	for _, l := range labels {
+		b.WriteString(l.PathGroup + " = " + l.Label + "\n")
+	}
+	return b.String()
+}
+
+// parsePageLabels reads the textarea: one "path group = label" a line, blank lines skipped.
+// The table's own bounds are checked by the store; this bounds the lines read.
+func parsePageLabels(text string) ([]models.PageLabel, error) {
+	out := []models.PageLabel{}
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if len(out) == models.MaxPageLabels {
+			return nil, models.Invalid("page_labels", "at most %d page labels per project", models.MaxPageLabels)
+		}
+		g, l, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, models.Invalid("page_labels", "line %d: write a path group, =, and its label, such as /p/:id = Product pages", i+1)
+		}
+		out = append(out, models.PageLabel{PathGroup: strings.TrimSpace(g), Label: strings.TrimSpace(l)})
+	}
+	return out, nil
+}
+
+// pageLabelsForm replaces the page-label table (editor+), as PUT …/page-labels.
+func (s *Server) pageLabelsForm(c *gin.Context) error {
+	pj := projectFrom(c)
+	labels, err := parsePageLabels(c.PostForm("page_labels"))
+	if err != nil {
+		return err
+	}
+	stored, err := s.store.SetPageLabels(c, pj.ID, labels)
+	if err != nil {
+		return err
+	}
+	s.audit(c, pj.ID, "page_labels.update", pj.ID.String(), map[string]any{"count": len(stored)})
+	return redirect(c, projectPath(pj, "/settings"), "page-labels")
 }
 
 func (s *Server) addMemberForm(c *gin.Context) error {

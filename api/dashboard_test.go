@@ -72,10 +72,12 @@ func TestEveryTemplateRenders(t *testing.T) {
 			[]string{"No personas yet", "sha384-abc", "too little data"}},
 		{"persona", personaView{Persona: persona, Avatar: avatarHTML(persona.Picture), Stability: stabilityWords(&stab),
 			Traits: traitChart(st.Traits, 8), Charts: []hbarChart{shareChart("Channels", st.Channels, titleCase)}},
-			[]string{"named by rules", "Save money", "Expired codes", "Show the coupon early", "Goal coupon applied", "Campaign"}},
+			[]string{"named by rules", "Save money", "Expired codes", "Show the coupon early", "Coupon applied per visit", "Campaign",
+				"Time per page", "24 s", "Page views of Offers and sales"}},
 		{"settings", settingsView{Install: install, Retention: project.Retention.Effective(), SamplePct: "100",
-			Members: []models.Member{{UserID: uuid.New(), Email: "a@example.com", Role: models.RoleOwner}, {UserID: uuid.New(), Email: "v@example.com", Role: models.RoleViewer}},
-			Roles:   []models.Role{models.RoleViewer, models.RoleEditor, models.RoleAdmin}},
+			Members:    []models.Member{{UserID: uuid.New(), Email: "a@example.com", Role: models.RoleOwner}, {UserID: uuid.New(), Email: "v@example.com", Role: models.RoleViewer}},
+			Roles:      []models.Role{models.RoleViewer, models.RoleEditor, models.RoleAdmin},
+			PageLabels: "/p/:id = Seed packets\n"},
 			[]string{"sha384-abc", "https://shop.example", "#pay"}},
 		{"audit", auditView{Entries: []auditRow{{AuditEntry: models.AuditEntry{ID: 3, Action: "persona.rename", Target: "x", At: now}, Actor: "a@example.com", Details: "role: viewer"}}, Next: "3"},
 			[]string{"persona.rename", "a@example.com", "cursor=3"}},
@@ -126,8 +128,8 @@ func TestFormsFollowRoles(t *testing.T) {
 		capture, adms bool
 	}{
 		{models.RoleViewer, 1, false, false},
-		{models.RoleEditor, 3, true, false},
-		{models.RoleAdmin, 5, true, true},
+		{models.RoleEditor, 4, true, false},
+		{models.RoleAdmin, 6, true, true},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer

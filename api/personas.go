@@ -31,6 +31,8 @@ func (s *Server) modellingRoutes() []route {
 		{"GET", "/personas/:pid/picture.svg", viewer, s.personaPicture},
 		{"GET", "/context", editor, s.getContext},
 		{"PUT", "/context", editor, s.putContext},
+		{"GET", "/page-labels", viewer, s.getPageLabels},
+		{"PUT", "/page-labels", editor, s.putPageLabels},
 		{"GET", "/ingest-stats", viewer, s.ingestStats},
 	}
 }

@@ -105,11 +105,13 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	personaID := uuid.New()
-	w.versionID, err = st.PublishModel(ctx, models.Publication{ProjectID: pid, RunID: run.ID, Blob: []byte("model"), K: 1,
+	personaID, personaID2 := uuid.New(), uuid.New()
+	w.versionID, err = st.PublishModel(ctx, models.Publication{ProjectID: pid, RunID: run.ID, Blob: []byte("model"), K: 2,
 		Metrics: []byte(`{}`), Personas: []models.PublishedPersona{{ID: personaID, New: true, Cluster: 0, Share: 1, Size: 60,
 			Traits: []byte(`{}`), Picture: `<svg xmlns="http://www.w3.org/2000/svg"/>`,
-			Naming: models.Naming{Name: "Deal hunters", Type: "deal_seeker", NamedBy: "rules"}}}})
+			Naming: models.Naming{Name: "Deal hunters", Type: "deal_seeker", NamedBy: "rules"}},
+			{ID: personaID2, New: true, Cluster: 1, Share: 0, Size: 60, Traits: []byte(`{}`), Picture: `<svg xmlns="http://www.w3.org/2000/svg"/>`,
+				Naming: models.Naming{Name: "Window shoppers", Type: "browser", NamedBy: "rules"}}}})
 	if err != nil {
 		t.Fatalf("publish a model: %v", err)
 	}
@@ -120,7 +122,7 @@ func newWorld(t *testing.T) *world {
 
 	w.params = map[string]string{
 		"id": pid.String(), "user_id": w.owner.UserID.String(), "version": fmt.Sprint(w.versionID),
-		"run_id": run.ID.String(), "pid": personaID.String(), "visitor_id": "visitor-1",
+		"run_id": run.ID.String(), "pid": personaID.String(), "pid2": personaID2.String(), "visitor_id": "visitor-1",
 		"did": del.ID.String(), "token_id": victim.ID.String(),
 	}
 	w.callers = []caller{
@@ -345,6 +347,11 @@ func TestRoleRulesInsideRoutes(t *testing.T) {
 		{"admin cannot transfer ownership", "admin", "POST", p + "/transfer", map[string]any{"user_id": w.owner.UserID}, 403},
 		{"editor renames a persona", "editor", "PATCH", p + "/personas/" + w.params["pid"], map[string]any{"name": "Bargain hunters"}, 200},
 		{"editor writes the business context", "editor", "PUT", p + "/context", map[string]any{"goals": "sell more"}, 200},
+		{"editor sets page labels", "editor", "PUT", p + "/page-labels", map[string]any{"labels": []map[string]string{{"path_group": "/p/:id", "label": "Seed packets"}}}, 200},
+		{"viewer cannot set page labels", "viewer", "PUT", p + "/page-labels", map[string]any{"labels": []map[string]string{}}, 403},
+		{"viewer reads page labels", "viewer", "GET", p + "/page-labels", nil, 200},
+		{"page label over 40 characters", "editor", "PUT", p + "/page-labels", map[string]any{"labels": []map[string]string{{"path_group": "/p", "label": strings.Repeat("x", 41)}}}, 400},
+		{"rename to a taken name is a conflict", "editor", "PATCH", p + "/personas/" + w.params["pid2"], map[string]any{"name": "BARGAIN HUNTERS"}, 409},
 		{"other tenant cannot add itself", "other tenant", "POST", p + "/members", map[string]any{"email": w.other.Email, "role": "admin"}, 404},
 	}
 	for _, tt := range tests {
@@ -377,7 +384,7 @@ func TestRoleRulesInsideRoutes(t *testing.T) {
 		}
 		seen[e.Action]++
 	}
-	for action, n := range map[string]int{"project.update": 3, "member.add": 1, "persona.rename": 1, "context.update": 1} {
+	for action, n := range map[string]int{"project.update": 3, "member.add": 1, "persona.rename": 1, "context.update": 1, "page_labels.update": 1} {
 		if seen[action] != n {
 			t.Errorf("audit log has %d %q entries, want %d (all: %v)", seen[action], action, n, seen)
 		}

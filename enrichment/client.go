@@ -151,6 +151,8 @@ var (
 	ErrServer        = errors.New("server error")
 	ErrTimeout       = errors.New("timed out")
 	ErrRequest       = errors.New("request failed")
+	// ErrNameTaken means the answer's name is one the project's other personas already have.
+	ErrNameTaken = errors.New("name already taken by another persona")
 )
 
 // Client calls one Azure OpenAI deployment. It is safe for concurrent use and holds the circuit
@@ -198,9 +200,10 @@ func newClient(cfg Config, logger *slog.Logger, clk clock) *Client {
 // Complete asks the deployment to name and describe the persona, and returns the validated
 // answer and one CallInfo per attempt. It retries 429 answers after their Retry-After, and 5xx
 // answers, timeouts and transport errors after a jittered exponential back-off, all within
-// Config.Timeout; it does not retry content-filter refusals (ErrContentFilter), invalid answers
-// (ErrInvalidAnswer, also for a name already taken) or other 4xx answers. While the circuit
-// breaker is open it makes no HTTP call and returns ErrCircuitOpen.
+// Config.Timeout. An answer whose name is already taken or whose field breaks a length limit is
+// asked for once more, at once, with what was wrong added to the prompt; other invalid answers
+// (ErrInvalidAnswer), content-filter refusals (ErrContentFilter) and other 4xx answers are not
+// retried. While the circuit breaker is open it makes no HTTP call and returns ErrCircuitOpen.
 func (c *Client) Complete(ctx context.Context, in Input) (Result, []CallInfo, error) {
 	if !c.cfg.Enabled() {
 		return Result{}, nil, ErrDisabled
@@ -209,6 +212,7 @@ func (c *Client) Complete(ctx context.Context, in Input) (Result, []CallInfo, er
 	system, user := BuildPrompt(in)
 	req := c.request(system, user)
 	var calls []CallInfo
+	corrected := false
 	fail := func(n int, err error) (Result, []CallInfo, error) {
 		return Result{}, calls, fmt.Errorf("name persona with deployment %s, attempt %d: %w", c.cfg.Deployment, n, err)
 	}
@@ -229,6 +233,13 @@ func (c *Client) Complete(ctx context.Context, in Input) (Result, []CallInfo, er
 		if a.err == nil {
 			return a.result, calls, nil
 		}
+		if a.correction != "" && !corrected && ctx.Err() == nil && c.clock.Now().Before(deadline) {
+			// One corrected retry: the same prompt and what was wrong with the answer. The note
+			// stays in memory, like the prompt.
+			corrected = true
+			req = c.request(system, user+"\n\n"+a.correction)
+			continue
+		}
 		if !a.retry || n >= c.cfg.MaxAttempts || ctx.Err() != nil {
 			return fail(n, a.err)
 		}
@@ -245,19 +256,21 @@ func (c *Client) Complete(ctx context.Context, in Input) (Result, []CallInfo, er
 	}
 }
 
-// request builds the chat completion request: structured output with a strict schema where the
-// API version has it, JSON mode otherwise. Temperature and token limits are left to the
+// request builds the chat completion request: structured output with the answer's schema where
+// the API version has it, JSON mode otherwise. Temperature and token limits are left to the
 // deployment: go-openai refuses them for reasoning models before sending.
 func (c *Client) request(system, user string) openai.ChatCompletionRequest {
 	format := &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
 	if c.cfg.structuredOutputs() {
 		format = &openai.ChatCompletionResponseFormat{
 			Type: openai.ChatCompletionResponseFormatTypeJSONSchema,
+			// Not strict: strict mode refuses maxLength, and the limits matter more to this
+			// answer than the guarantee of its shape, which ParseAnswer checks anyway.
 			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{
 				Name:        "persona",
 				Description: "Name and description of a website visitor persona.",
 				Schema:      answerSchema(),
-				Strict:      true,
+				Strict:      false,
 			},
 		}
 	}
@@ -280,6 +293,8 @@ type attemptResult struct {
 	retryAfter    time.Duration
 	hasRetryAfter bool
 	outcome       outcome
+	// correction, when set, says what to fix in an answer worth one corrected retry.
+	correction string
 }
 
 // attempt makes one HTTP call. Its timeout is what is left of the deadline, but at most half the
@@ -317,10 +332,15 @@ func (c *Client) attempt(ctx context.Context, req openai.ChatCompletionRequest, 
 	r, err := ParseAnswer(choice.Message.Content)
 	if err != nil {
 		a.info.Status, a.err = StatusInvalid, err
+		if errors.Is(err, errTooLong) {
+			// err names the field and the limit, never what the answer held.
+			a.correction = "Your previous answer was refused (" + err.Error() + "). Answer again with the JSON object only, keeping every field within its limit."
+		}
 		return a
 	}
 	if taken(r.Name, takenNames) {
-		a.info.Status, a.err = StatusInvalid, fmt.Errorf("%w: name already taken by another persona", ErrInvalidAnswer)
+		a.info.Status, a.err = StatusInvalid, fmt.Errorf("%w: %w", ErrInvalidAnswer, ErrNameTaken)
+		a.correction = fmt.Sprintf("Your previous answer was refused: the name %q is already taken by another persona of this project. Answer again with the JSON object only, with a different name.", r.Name)
 		return a
 	}
 	a.info.Status, a.result = StatusOK, r

@@ -34,16 +34,23 @@ func sampleInput() Input {
 		Size:      812,
 		Share:     0.23,
 		Traits: []Trait{
-			{Feature: "pageviews_per_visit", Value: 6.2, Population: 3.1, Z: 1.8},
+			// Means of the classifier's raw features: pages_per_visit and time_per_page are log1p.
+			{Feature: "pages_per_visit", Value: math.Log1p(6.2), Population: math.Log1p(3.1), Z: 1.8},
+			{Feature: "time_per_page", Value: math.Log1p(150), Population: math.Log1p(36), Z: 1.6},
 			{Feature: "bounce_rate", Value: 0.12, Population: 0.41, Z: -1.4},
-			{Feature: "goals_per_visit", Value: 0.4, Population: 0.1, Z: 2.2},
+			{Feature: "goal_rate", Value: 0.4, Population: 0.1, Z: 2.2},
 			{Feature: "path:/checkout", Value: 0.12, Population: 0.03, Z: 2.5},
 		},
 		TopPaths: []Share{{"/p/:id", 0.31}, {"/cart", 0.18}, {"/checkout", 0.12}, {pathMarker, 0.05}},
 		Channels: []Share{{"search", 0.44}, {"direct", 0.31}},
 		Devices:  []Share{{"desktop", 0.62}, {"mobile", 0.38}},
-		Hours:    []Share{{"20", 0.15}, {"21", 0.12}},
-		Goals:    []Share{{"purchase", 0.7}, {"newsletter_signup", 0.3}},
+		Hours:    []Share{{"evening", 0.55}, {"afternoon", 0.3}, {"morning", 0.1}, {"night", 0.05}},
+		Goals:    []Share{{"any", 0.74}, {"purchase", 0.7}, {"newsletter_signup", 0.3}},
+		GoalLifts: []GoalLift{
+			{Goal: "any", Visitors: 601, Rate: 0.74, PopulationRate: 0.3, Lift: 0.74 / 0.3, Low: 2.3, High: 2.6},
+			{Goal: "purchase", Visitors: 568, Rate: 0.7, PopulationRate: 0.27, Lift: 0.7 / 0.27, Low: 2.4, High: 2.8},
+			{Goal: "add_to_cart", Visitors: 0, Rate: 0, PopulationRate: 0.095, Lift: 0, Low: 0, High: 0.05},
+		},
 		Context: BusinessContext{
 			Goals:    "Sell more garden tools " + contextMarker,
 			Industry: "Garden retail",
@@ -141,6 +148,15 @@ func modes() []mode {
 			wantCalls: 1, wantSleeps: []time.Duration{}, check: isRules,
 		}
 	}
+	// An answer with a field over its limit or a name already taken is asked for once more,
+	// at once, and falls back to the rules when the second answer is no better.
+	corrected := func(name, content string) mode {
+		return mode{
+			name: name, respond: []responder{completion(content, "stop")},
+			wantNamedBy: NamedByRules, wantStatuses: []string{StatusInvalid, StatusInvalid}, wantCodes: []int{200, 200},
+			wantCalls: 2, wantSleeps: []time.Duration{}, check: isRules,
+		}
+	}
 	return []mode{
 		{
 			name: "valid answer", respond: []responder{ok},
@@ -217,11 +233,19 @@ func modes() []mode {
 		invalid("null summary", answer(func(m map[string]any) { m["summary"] = nil })),
 		invalid("extra field", answer(func(m map[string]any) { m["mood"] = "sunny " + answerMarker })),
 		invalid("missing field", answer(func(m map[string]any) { delete(m, "frustrations") })),
-		invalid("too long name", answer(func(m map[string]any) { m["name"] = answerMarker + " Planners Who Buy Everything In Spring" })),
+		corrected("too long name", answer(func(m map[string]any) { m["name"] = answerMarker + " Planners Who Buy Everything In Spring" })),
 		invalid("unknown type", answer(func(m map[string]any) { m["type"] = "gardener" })),
-		invalid("six goals", answer(func(m map[string]any) { m["goals"] = []string{"a", "b", "c", "d", "e", "f"} })),
+		corrected("six goals", answer(func(m map[string]any) { m["goals"] = []string{"a", "b", "c", "d", "e", "f"} })),
 		invalid("personal data in the name", answer(func(m map[string]any) { m["name"] = "ana.quill@example.com Fans" })),
-		invalid("name taken by another persona", answer(func(m map[string]any) { m["name"] = "weekend planters" })),
+		corrected("name taken by another persona", answer(func(m map[string]any) { m["name"] = "weekend planters" })),
+		corrected("summary over 600 characters", answer(func(m map[string]any) { m["summary"] = strings.Repeat("Planners plan. ", 45) })),
+		{
+			name: "taken name, then a free one",
+			respond: []responder{completion(answer(func(m map[string]any) { m["name"] = "Weekend Planters" }), "stop"),
+				completion(answer(nil), "stop")},
+			wantNamedBy: NamedByLLM, wantStatuses: []string{StatusInvalid, StatusOK}, wantCodes: []int{200, 200},
+			wantCalls: 2, wantSleeps: []time.Duration{}, check: isLLM,
+		},
 		{
 			name: "personal data in free text is scrubbed",
 			respond: []responder{completion(answer(func(m map[string]any) {

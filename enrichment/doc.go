@@ -10,9 +10,18 @@
 // the strictly validated fields of [Result] leave the package, and every free-text field has
 // been through [privacy.Scrub].
 //
-// The LLM answer is asked for as JSON with a strict JSON schema when the configured API version
-// supports structured outputs (2024-08-01-preview or later) and in JSON mode otherwise, and is
-// then validated by [ParseAnswer] whatever the server promised.
+// Every figure the prompt and the rule-based texts hold is in human units, read through
+// [models.FeatureFigure]: counts with their noun, durations, percentages with what they are a
+// share of, the log1p features as their typical value; goals once, as the share of visitors who
+// reached them and the lift against all visitors. Path groups read with the project's page
+// labels or sensible defaults ("/p/:id" is "Product pages").
+//
+// The LLM answer is asked for as JSON with a JSON schema carrying the length limits (maxLength,
+// minItems, maxItems; not strict, since strict mode refuses maxLength) when the configured API
+// version supports structured outputs (2024-08-01-preview or later) and in JSON mode otherwise,
+// and is then validated by [ParseAnswer] whatever the server promised. An answer over a limit or
+// with a name already taken is asked for once more with what was wrong; names are unique among
+// a project's current personas (the store enforces it, see jobs.Enricher).
 //
 // Faults are handled in [Client.Complete]: a 429 honours Retry-After (seconds, an HTTP date or
 // Azure's retry-after-ms), 5xx answers, transport errors and timeouts are retried with jittered

@@ -1,6 +1,6 @@
 package enrichment
 
-import "strings"
+import "personas/models"
 
 // Share is one key (a path group, channel, device class, hour or goal) and the share of the
 // persona's activity it accounts for, between 0 and 1.
@@ -10,12 +10,26 @@ type Share struct {
 }
 
 // Trait compares one feature of a persona with the whole population: the persona's mean, the
-// population's mean and the persona's distance from it in standard deviations.
+// population's mean and the persona's distance from it in standard deviations. Values are means
+// of the raw features of classifier.Schema.Vector (some of them log1p); models.FeatureFigure
+// reads them in human units.
 type Trait struct {
 	Feature    string  `json:"feature"`
 	Value      float64 `json:"value"`
 	Population float64 `json:"population"`
 	Z          float64 `json:"z"`
+}
+
+// GoalLift is a persona's conversion on one goal against all visitors: rates are shares of
+// visitors who reached the goal at least once, Lift their ratio, Low and High its 95 % interval.
+type GoalLift struct {
+	Goal           string  `json:"goal"`
+	Visitors       int     `json:"visitors"`
+	Rate           float64 `json:"rate"`
+	PopulationRate float64 `json:"population_rate"`
+	Lift           float64 `json:"lift"`
+	Low            float64 `json:"low"`
+	High           float64 `json:"high"`
 }
 
 // BusinessContext is what the project wrote about itself to guide the naming. It is sent to the
@@ -37,8 +51,15 @@ type Input struct {
 	Share float64
 	// Traits are the persona's features compared with the population.
 	Traits []Trait
-	// TopPaths, Channels, Devices, Hours and Goals are the persona's largest shares of each.
+	// TopPaths, Channels, Devices, Hours and Goals are the persona's largest shares of each:
+	// path groups of its page views, channels and devices of its visits, hour buckets (night,
+	// morning, afternoon, evening) of its activity, goals of its visitors (who reached each).
 	TopPaths, Channels, Devices, Hours, Goals []Share
+	// GoalLifts compare, per goal ("any" first), the share of the persona's visitors who reached
+	// it with all visitors'. When set, texts state goals from them rather than from Goals.
+	GoalLifts []GoalLift
+	// PageLabels names path groups for people; the defaults of models.DefaultPageLabel fill in.
+	PageLabels models.PageLabels
 	// Context is the project's business context.
 	Context BusinessContext
 	// Taken holds the names of the project's other personas, so that a new name differs.
@@ -105,13 +126,9 @@ const (
 	MaxItems      = 5
 )
 
-// taken reports whether name is one of the names in list, ignoring case and surrounding space.
-func taken(name string, list []string) bool {
-	n := strings.TrimSpace(name)
-	for _, t := range list {
-		if strings.EqualFold(n, strings.TrimSpace(t)) {
-			return true
-		}
-	}
-	return false
-}
+// taken reports whether name is one of the names in list, ignoring case and surrounding space,
+// as the database's unique index on a project's current persona names does.
+func taken(name string, list []string) bool { return models.NameTaken(name, list) }
+
+// pageLabel names a path group: the project's label or the default.
+func (in Input) pageLabel(group string) string { return in.PageLabels.Label(group) }

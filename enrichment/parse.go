@@ -17,6 +17,10 @@ import (
 // the JSON object asked for. The error never quotes the answer.
 var ErrInvalidAnswer = errors.New("invalid answer")
 
+// errTooLong marks an answer field over its length limit or a list of the wrong size: an
+// answer worth one corrected retry.
+var errTooLong = errors.New("over the limit")
+
 // Answer fields, as the model writes them.
 const (
 	fieldName             = "name"
@@ -187,7 +191,7 @@ func cleanText(s string, max int, multiline bool) (string, error) {
 		return "", errors.New("empty")
 	}
 	if n := utf8.RuneCountInString(s); n > max {
-		return "", fmt.Errorf("%d characters, more than %d", n, max)
+		return "", fmt.Errorf("%w: %d characters, more than %d", errTooLong, n, max)
 	}
 	for _, c := range s {
 		if c == '\n' && multiline {
@@ -199,7 +203,7 @@ func cleanText(s string, max int, multiline bool) (string, error) {
 	}
 	s = privacy.Scrub(s)
 	if n := utf8.RuneCountInString(s); n > max {
-		return "", fmt.Errorf("%d characters once scrubbed, more than %d", n, max)
+		return "", fmt.Errorf("%w: %d characters once scrubbed, more than %d", errTooLong, n, max)
 	}
 	return s, nil
 }
@@ -215,7 +219,7 @@ func parseList(v json.RawMessage) ([]string, error) {
 		return nil, errors.New("not an array")
 	}
 	if len(items) < MinItems || len(items) > MaxItems {
-		return nil, fmt.Errorf("%d items, want %d to %d", len(items), MinItems, MaxItems)
+		return nil, fmt.Errorf("%w: %d items, want %d to %d", errTooLong, len(items), MinItems, MaxItems)
 	}
 	out := make([]string, 0, len(items))
 	for i, it := range items {

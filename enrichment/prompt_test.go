@@ -30,10 +30,14 @@ func TestBuildPrompt(t *testing.T) {
 			name: "user holds the aggregates",
 			text: user,
 			want: []string{
-				"Visitors in the cohort: 812", "Share of all visitors: 23.0%",
-				"goals_per_visit: 0.4 vs 0.1 (z = +2.2, much higher)",
-				"bounce_rate: 0.12 vs 0.41 (z = -1.4, lower)",
-				"- /p/:id: 31.0%", "- search: 44.0%", "- desktop: 62.0%", "- 20: 15.0%", "- purchase: 70.0%",
+				"Cohort size: 812 visitors", "Share of all visitors: 23 %",
+				"- time per page: 2 min 30 s for this persona vs 36 s for all visitors (typical, per page view; much higher, z = +1.6)",
+				"- pages per visit: 6.2 pages for this persona vs 3.1 pages for all visitors (typical, per visit; much higher, z = +1.8)",
+				"- bounce rate: 12 % for this persona vs 41 % for all visitors (share of visits with a single page view; much lower, z = -1.4)",
+				"- page views of Checkout: 12 % for this persona vs 3 % for all visitors (share of page views; much higher, z = +2.5)",
+				"- reached purchase: 70 % of this persona's visitors vs 27 % of all visitors (2.6× as often as all visitors, much higher; 95 % interval 2.4×–2.8×)",
+				"- reached add_to_cart: 0 % of this persona's visitors vs 9.5 % of all visitors (none of them reached it",
+				"- Product pages (/p/:id): 31 %", "- search: 44 %", "- desktop: 62 %", "- evening (18–24 h): 55 %",
 				"Names already taken by other personas (choose a different one): Weekend Planters",
 			},
 		},
@@ -43,9 +47,10 @@ func TestBuildPrompt(t *testing.T) {
 			want: []string{"<business_context>", "Business goals: Sell more garden tools " + contextMarker, "Industry: Garden retail", "</business_context>"},
 		},
 		{
-			name:    "no persona id, no personal data, no broken numbers",
-			text:    system + user,
-			notWant: []string{testPersonaID, "jane.doe@example.com", "NaN", "Inf", "broken"},
+			name: "no persona id, no personal data, no broken numbers",
+			text: system + user,
+			notWant: []string{testPersonaID, "jane.doe@example.com", "NaN", "Inf", "broken", "about the same",
+				"goals per visit", "1.82", "5.01", "log"},
 		},
 	}
 	for _, tt := range tests {
@@ -67,7 +72,7 @@ func TestBuildPrompt(t *testing.T) {
 func TestBuildPromptIsBoundedAndStable(t *testing.T) {
 	in := Input{PersonaID: "p", Size: 100, Share: 0.1}
 	for i := range 50 {
-		in.Traits = append(in.Traits, Trait{Feature: strings.Repeat("f", i+1), Value: 1, Population: 1, Z: float64(i % 7)})
+		in.Traits = append(in.Traits, Trait{Feature: "element:" + strings.Repeat("f", i+1), Value: 1, Population: 1, Z: float64(i % 7)})
 		in.TopPaths = append(in.TopPaths, Share{Key: "/" + strings.Repeat("p", 300), Share: 0.01})
 		in.Taken = append(in.Taken, strings.Repeat("n", 200))
 	}
@@ -76,8 +81,8 @@ func TestBuildPromptIsBoundedAndStable(t *testing.T) {
 	if n := len(user); n > 12000 {
 		t.Errorf("prompt is %d bytes, want it bounded", n)
 	}
-	if strings.Count(user, "\n- f") != maxPromptTraits {
-		t.Errorf("prompt has %d traits, want %d", strings.Count(user, "\n- f"), maxPromptTraits)
+	if n := strings.Count(user, "\n- clicks on f"); n != maxPromptTraits {
+		t.Errorf("prompt has %d traits, want %d", n, maxPromptTraits)
 	}
 	if _, again := BuildPrompt(in); again != user {
 		t.Error("the same input gave two prompts")
@@ -119,8 +124,30 @@ func TestAnswerSchema(t *testing.T) {
 			t.Errorf("%s schema = %+v, want an array of strings", f, p)
 		}
 	}
-	if strings.Contains(string(b), "maxLength") {
-		t.Errorf("schema uses maxLength, which Azure's strict mode refuses: %s", b)
+	// The limits travel with the schema (sent with strict off: strict mode refuses maxLength).
+	var limits struct {
+		Properties map[string]struct {
+			MaxLength int `json:"maxLength"`
+			MinItems  int `json:"minItems"`
+			MaxItems  int `json:"maxItems"`
+			Items     *struct {
+				MaxLength int `json:"maxLength"`
+			} `json:"items"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &limits); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]int{fieldName: MaxNameLen, fieldTagline: MaxTaglineLen, fieldSummary: MaxSummaryLen} {
+		if got := limits.Properties[f].MaxLength; got != want {
+			t.Errorf("%s maxLength = %d, want %d", f, got, want)
+		}
+	}
+	for _, f := range []string{fieldGoals, fieldFrustrations, fieldSuggestedActions} {
+		p := limits.Properties[f]
+		if p.MinItems != MinItems || p.MaxItems != MaxItems || p.Items == nil || p.Items.MaxLength != MaxItemLen {
+			t.Errorf("%s limits = %+v, want %d to %d items of at most %d characters", f, p, MinItems, MaxItems, MaxItemLen)
+		}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"personas/models"
 )
 
 // Behaviour measured by trait features, recognised by keywords in the feature's name.
@@ -93,6 +95,28 @@ type profile struct {
 	campaign, search, social, direct, referral float64 // channel shares
 	topChannel, topDevice                      Share
 	daypart                                    string
+
+	// Human values of the schema's count features (typical, expm1 of the mean log1p), when the
+	// traits hold them: what "most members have one visit" and "returning on several days" read.
+	visits, activeDays       float64
+	hasVisits, hasActiveDays bool
+	// maxZ is the largest |z| of any trait and goalApart whether a goal's lift interval lies
+	// clearly away from 1: a persona with neither is noise-like, whatever its shares.
+	maxZ      float64
+	goalApart bool
+	// flat is true when the persona spreads evenly over channels, devices and page groups (each
+	// list with three or more keys used, at least two such lists): the mark of noise, visitors
+	// who have nothing in common.
+	flat bool
+	// buyLift is the best lift of a purchase-like goal (cart, checkout, purchase, order...) and
+	// hasBuyLift whether the persona's goal lifts hold one.
+	buyLift    float64
+	hasBuyLift bool
+	// anyLift is the lift of reaching any goal, when known.
+	anyLift    float64
+	hasAnyLift bool
+	// deal is the evidence of offers and coupons: deal paths, goals and element traits.
+	deal float64
 }
 
 func tokens(s string) []string {
@@ -155,7 +179,16 @@ func readProfile(in Input) profile {
 		if !finite(t.Z) {
 			continue
 		}
+		p.maxZ = max(p.maxZ, math.Abs(t.Z))
 		z[strings.ToLower(t.Feature)] = t.Z
+		if finite(t.Value) {
+			switch t.Feature {
+			case "visits":
+				p.visits, p.hasVisits = models.HumanValue(t.Feature, t.Value), true
+			case "active_days":
+				p.activeDays, p.hasActiveDays = models.HumanValue(t.Feature, t.Value), true
+			}
+		}
 		if isKeyedFeature(t.Feature) {
 			if i, ok := intentOf(t.Feature); ok && t.Z > 0.5 {
 				p.traitsI[i] = max(p.traitsI[i], min(t.Z, 3)/3)
@@ -179,8 +212,25 @@ func readProfile(in Input) profile {
 		return s.Share
 	}
 	for _, s := range in.TopPaths {
-		if i, ok := intentOf(s.Key); ok && finite(s.Share) && s.Share > 0 {
+		// The project's label says what a page is where its path does not ("/x" → "Deals").
+		if i, ok := intentOf(s.Key + " " + in.pageLabel(s.Key)); ok && finite(s.Share) && s.Share > 0 {
 			p.paths[i] += weighted("path:", s)
+		}
+	}
+	for _, g := range in.GoalLifts {
+		if !finite(g.Lift) || !finite(g.Low) || !finite(g.High) {
+			continue
+		}
+		if i, ok := intentOf(g.Goal); ok && i == iBuy {
+			p.buyLift, p.hasBuyLift = max(p.buyLift, g.Lift), true
+		}
+		if g.Goal == "any" && g.PopulationRate > 0 {
+			p.anyLift, p.hasAnyLift = g.Lift, true
+		}
+		// A goal reached surely more (or less) often than by all visitors sets a persona apart
+		// as much as a trait far from the population does.
+		if g.PopulationRate > 0 && (g.Low >= 1.5 || g.High <= 1/1.5) {
+			p.goalApart = true
 		}
 	}
 	for _, s := range in.Goals {
@@ -209,7 +259,41 @@ func readProfile(in Input) profile {
 	p.topChannel = top(in.Channels)
 	p.topDevice = top(in.Devices)
 	p.daypart = daypart(in.Hours)
+	p.deal = p.paths[iDeal] + p.goals[iDeal] + p.traitsI[iDeal]
+	lists, flat := 0, 0
+	for _, l := range [][]Share{in.Channels, in.Devices, in.TopPaths} {
+		if e, ok := evenness(l); ok {
+			lists++
+			if e >= 0.9 {
+				flat++
+			}
+		}
+	}
+	p.flat = lists >= 2 && flat == lists
 	return p
+}
+
+// evenness is the normalised entropy of the positive shares of a list (1: all equal), when the
+// list has at least three of them.
+func evenness(shares []Share) (float64, bool) {
+	var sum, h float64
+	n := 0
+	for _, s := range shares {
+		if finite(s.Share) && s.Share > 0 {
+			sum += s.Share
+			n++
+		}
+	}
+	if n < 3 {
+		return 0, false
+	}
+	for _, s := range shares {
+		if finite(s.Share) && s.Share > 0 {
+			q := s.Share / sum
+			h -= q * math.Log(q)
+		}
+	}
+	return h / math.Log(float64(n)), true
 }
 
 func containsAny(s string, subs ...string) bool {
@@ -236,6 +320,15 @@ func top(shares []Share) Share {
 func daypart(hours []Share) string {
 	parts := map[string]float64{}
 	for _, s := range hours {
+		// The classifier's buckets: night 0-6 h, morning 6-12 h, afternoon 12-18 h, evening 18-24 h.
+		switch k := strings.ToLower(strings.TrimSpace(s.Key)); k {
+		case "night", "morning", "evening":
+			parts[k] += s.Share
+			continue
+		case "afternoon":
+			parts["daytime"] += s.Share
+			continue
+		}
 		h, ok := leadingInt(s.Key)
 		if !ok || h < 0 || h > 23 || !finite(s.Share) {
 			continue
@@ -273,10 +366,13 @@ func leadingInt(s string) (int, bool) {
 }
 
 // scores rates how well each type fits the profile. The weights are judgement, tuned on the
-// typical profiles in the tests and on the online shoppers data: intent shares count most,
-// behaviour z-scores refine. Product pages alone make a shopper, not a buyer: visited deeply
-// they make an explorer, shallowly a window-shopping browser; buying takes cart, checkout or
-// purchase signals, and a goal rate below the population's counts against it.
+// typical profiles in the tests, on generated personas and on the online shoppers data: intent
+// shares count most, behaviour z-scores refine. Some types have conditions the members must
+// meet, whatever the scores: newcomer needs most members new (a typical visitor with one
+// visit), loyal needs returning visits over several days, deal_seeker needs offer or coupon
+// signals (a channel alone is not one), buyer a purchase-like goal reached more often than by
+// all visitors when the goal lifts are known. Product pages alone make a shopper, not a buyer:
+// visited deeply they make an explorer, shallowly a window-shopping browser.
 func (p profile) scores() map[string]float64 {
 	z := p.z
 	pos := func(x float64) float64 { return max(x, 0) }
@@ -285,9 +381,9 @@ func (p profile) scores() map[string]float64 {
 	intentScore := func(i intent) float64 {
 		return 3*p.paths[i] + 2.5*p.goals[i] + 1.5*p.traitsI[i]
 	}
-	return map[string]float64{
+	s := map[string]float64{
 		TypeBuyer:         intentScore(iBuy) + 0.4*intentScore(iShop) + 0.8*pos(z[mGoals]) - 0.8*neg(z[mGoals]) + 0.2*pos(z[mClicks]) - 0.3*pos(z[mBounce]),
-		TypeDealSeeker:    intentScore(iDeal) + 2*p.campaign,
+		TypeDealSeeker:    intentScore(iDeal) + 2*p.campaign*unit(p.deal/0.1),
 		TypeResearcher:    intentScore(iResearch) + 0.5*pos(z[mTime]) + 0.4*pos(z[mScroll]) + 0.2*pos(z[mPages]) - 0.3*pos(z[mBounce]),
 		TypeSupportSeeker: intentScore(iSupport) + 0.2*pos(z[mClicks]),
 		TypeLoyal:         0.7*pos(z[mVisits]) + 0.7*pos(z[mLoyalty]) + 0.4*neg(z[mRecency]) + 0.8*p.direct - 0.3*pos(z[mBounce]),
@@ -295,13 +391,50 @@ func (p profile) scores() map[string]float64 {
 		TypeNewcomer:      0.4*neg(z[mVisits]) + 0.3*neg(z[mLoyalty]) + 0.3*pos(z[mRecency]) + 1.2*(p.search+p.social+p.referral) + 1.5*intentScore(iNew)/3 - 0.4*pos(z[mBounce]),
 		TypeExplorer:      0.6*intentScore(iShop)*unit(0.5+z[mPages]) + 0.6*pos(z[mPages]) + 0.4*pos(z[mClicks]) + 0.2*pos(z[mTime]) - 0.4*pos(z[mBounce]),
 	}
+	if p.deal < 0.02 {
+		s[TypeDealSeeker] = 0
+	}
+	if p.hasVisits {
+		if p.visits > 1.5 {
+			s[TypeNewcomer] = 0
+		} else {
+			s[TypeLoyal] = 0
+		}
+	}
+	switch {
+	case p.hasVisits && p.hasActiveDays:
+		if p.visits < 2 || p.activeDays < 2 {
+			s[TypeLoyal] = 0
+		}
+	case !p.has[mVisits] && !p.has[mLoyalty]:
+		s[TypeLoyal] = 0 // nothing says they return
+	case z[mVisits] < 0.5 && z[mLoyalty] < 0.5:
+		s[TypeLoyal] = 0
+	}
+	// Without a purchase-like goal in the lifts, a persona that reaches goals less often than
+	// all visitors does not buy more than they do either.
+	if p.hasBuyLift && p.buyLift < 1.1 || !p.hasBuyLift && p.hasAnyLift && p.anyLift < 1 {
+		s[TypeBuyer] = 0
+	}
+	return s
 }
+
+// noiseZ is the largest |z| below which a persona has no trait far from the population: noise,
+// typed other unless a goal's lift sets it apart.
+const noiseZ = 0.75
+
+// flatNoiseZ is the largest |z| below which a persona with flat shares is noise: spread evenly
+// over everything, it stands out only where the others are narrow.
+const flatNoiseZ = 2.5
 
 // minTypeScore is the score below which no type fits and a persona is "other".
 const minTypeScore = 0.6
 
 // ruleType picks the best-fitting type, earlier types in Types() winning exact ties.
 func ruleType(p profile) string {
+	if p.maxZ < noiseZ && !p.goalApart || p.flat && p.maxZ < flatNoiseZ {
+		return TypeOther
+	}
 	s := p.scores()
 	best, bestScore := TypeOther, minTypeScore
 	for _, t := range Types() {
@@ -325,7 +458,7 @@ func typeTexts(t string) typeText {
 		return typeText{
 			names:        []string{"Decisive Buyers", "Cart Closers", "Checkout Regulars", "Ready-to-Buy Shoppers", "Confident Purchasers"},
 			tagline:      "They know what they want and head for the checkout.",
-			behaviour:    "They come to buy: product, cart and checkout pages take much of their time and they complete goals more than most.",
+			behaviour:    "They come to buy: cart and checkout pages take much of their time and they buy more often than most.",
 			goals:        []string{"Find the right product quickly", "Check out without friction", "Be sure about price, delivery and returns"},
 			frustrations: []string{"Surprise costs at checkout", "Long or confusing forms", "Products out of stock"},
 			suggestions:  []string{"Shorten the checkout and offer express payment", "Show delivery costs and dates on product pages", "Suggest related products after purchase"},
@@ -334,7 +467,7 @@ func typeTexts(t string) typeText {
 		return typeText{
 			names:        []string{"Deal Hunters", "Bargain Scouts", "Promo Chasers", "Savvy Savers", "Coupon Collectors"},
 			tagline:      "Drawn in by offers, they compare prices before committing.",
-			behaviour:    "Offers bring them in: they arrive from campaigns and newsletters and favour sale and promotion pages.",
+			behaviour:    "Offers bring them in: they favour sale and promotion pages, coupons and discounts.",
 			goals:        []string{"Find the best price", "Use a discount or promotion", "Know how long an offer lasts"},
 			frustrations: []string{"Expired or hidden promo codes", "Offers that do not match the ad", "Unclear final price"},
 			suggestions:  []string{"Land campaign traffic on the matching offer", "Show the discounted price and saving clearly", "Invite them to alerts for future sales"},
@@ -352,7 +485,7 @@ func typeTexts(t string) typeText {
 		return typeText{
 			names:        []string{"Loyal Regulars", "Faithful Returners", "Devoted Fans", "Steady Regulars", "Old Friends"},
 			tagline:      "They come back again and again and know the site well.",
-			behaviour:    "They return often, on many days, and mostly come straight to the site.",
+			behaviour:    "They come back: several visits each, on several days.",
 			goals:        []string{"Get to familiar things fast", "See what is new since last time", "Be recognised for their loyalty"},
 			frustrations: []string{"Changes that move familiar things", "Having to re-enter the same details", "No reward for coming back"},
 			suggestions:  []string{"Highlight what is new since their last visit", "Offer a loyalty programme or perks", "Keep shortcuts to what they use most"},
@@ -379,7 +512,7 @@ func typeTexts(t string) typeText {
 		return typeText{
 			names:        []string{"Curious Newcomers", "First-Time Visitors", "Fresh Arrivals", "New Faces", "Recent Discoverers"},
 			tagline:      "New to the site, they are finding their bearings.",
-			behaviour:    "They are new: few visits so far, mostly arriving from search, social media or other sites.",
+			behaviour:    "They are new: most of them have made a single visit so far.",
 			goals:        []string{"Understand what the site offers", "Decide whether to trust it", "Find a good place to start"},
 			frustrations: []string{"Jargon and insider terms", "No obvious starting point", "Being asked to sign up too early"},
 			suggestions:  []string{"Welcome them with a clear overview", "Show reviews and trust signals early", "Guide them to popular starting points"},
@@ -480,8 +613,10 @@ func ruleName(t string, names []string, strong, weak []string, seed string, take
 // RuleName names and describes a persona from its aggregates alone, deterministically: the same
 // input always gives the same result. It picks the type whose signals (page intents, goals,
 // channels and behaviour z-scores) fit best, and a name of that type not in in.Taken, varied by
-// the persona id and qualified by a dominant device, time of day or channel. The result has the
-// same shape and limits as an LLM answer and is marked as named by the rules.
+// the persona id and qualified by a dominant device, time of day or channel. Every figure in
+// its texts is in human units (models.FeatureFigure), goals as the share of visitors who
+// reached them. The result has the same shape and limits as an LLM answer and is marked as
+// named by the rules.
 func RuleName(in Input) Result {
 	p := readProfile(in)
 	t := ruleType(p)
@@ -497,39 +632,69 @@ func RuleName(in Input) Result {
 		SuggestedActions: slices.Clone(tt.suggestions),
 		NamedBy:          NamedByRules,
 	}
-	if path := topPathFor(in, t); path != "" && len(r.SuggestedActions) < MaxItems {
-		r.SuggestedActions = append(r.SuggestedActions, truncate("Review "+path+", their most visited page group, with them in mind", MaxItemLen))
+	if s, ok := pageFor(in, t); ok && len(r.SuggestedActions) < MaxItems {
+		r.SuggestedActions = append(r.SuggestedActions,
+			truncate(fmt.Sprintf("Review %s with them in mind: %s of their page views go there", pathLabel(in, s.Key), percent(s.Share)), MaxItemLen))
 	}
 	return r
 }
 
-// topPathFor returns the persona's most visited path group, preferring one that matches its type.
-func topPathFor(in Input, t string) string {
+// UniqueName returns name if it is not taken, else the first of "name 2", "name 3"… that is
+// not, cut to the name limit: the last resort when a name was taken after it was chosen.
+func UniqueName(name string, takenNames []string) string {
+	name = strings.TrimSpace(name)
+	if !taken(name, takenNames) {
+		return name
+	}
+	for i := 2; ; i++ {
+		suffix := fmt.Sprintf(" %d", i)
+		base := []rune(name)
+		if n := MaxNameLen - len(suffix); len(base) > n {
+			base = base[:n]
+		}
+		if c := strings.TrimSpace(string(base)) + suffix; !taken(c, takenNames) {
+			return c
+		}
+	}
+}
+
+// sortedPaths are the persona's path groups, most viewed first.
+func sortedPaths(in Input) []Share {
+	paths := slices.DeleteFunc(slices.Clone(in.TopPaths), func(s Share) bool {
+		return !finite(s.Share) || s.Share <= 0 || strings.TrimSpace(s.Key) == ""
+	})
+	slices.SortStableFunc(paths, func(a, b Share) int { return cmp.Compare(b.Share, a.Share) })
+	return paths
+}
+
+// pageFor returns the path group a persona of type t is best served on: the most viewed one
+// matching its type, else the most viewed.
+func pageFor(in Input, t string) (Share, bool) {
 	want, ok := map[string]intent{
 		TypeBuyer: iBuy, TypeDealSeeker: iDeal, TypeResearcher: iResearch, TypeSupportSeeker: iSupport, TypeExplorer: iShop,
 	}[t]
-	paths := slices.Clone(in.TopPaths)
-	paths = slices.DeleteFunc(paths, func(s Share) bool { return !finite(s.Share) || strings.TrimSpace(s.Key) == "" })
-	slices.SortStableFunc(paths, func(a, b Share) int { return cmp.Compare(b.Share, a.Share) })
+	paths := sortedPaths(in)
 	if ok {
 		for _, s := range paths {
-			if i, found := intentOf(s.Key); found && i == want {
-				return pathLabel(s.Key)
+			if i, found := intentOf(s.Key + " " + in.pageLabel(s.Key)); found && i == want {
+				return s, true
 			}
 		}
 	}
 	if len(paths) > 0 {
-		return pathLabel(paths[0].Key)
+		return paths[0], true
 	}
-	return ""
+	return Share{}, false
 }
 
-// pathLabel shows a path group in prose.
-func pathLabel(key string) string {
-	if k := strings.TrimSpace(key); k == "/" {
-		return "the home page (/)"
+// pathLabel shows a path group in prose: its label, with the path when they differ.
+func pathLabel(in Input, key string) string {
+	k := strings.TrimSpace(key)
+	label := in.pageLabel(k)
+	if label == k {
+		return promptText(k, 40)
 	}
-	return promptText(key, 40)
+	return promptText(label, models.MaxPageLabelLen) + " (" + promptText(k, 40) + ")"
 }
 
 // ruleSummary writes the summary: size, the type's behaviour and the facts behind it, cut to
@@ -543,22 +708,25 @@ func ruleSummary(in Input, p profile, tt typeText) string {
 		sentences = append(sentences, fmt.Sprintf("This group holds %s visitors.", count(in.Size)))
 	}
 	sentences = append(sentences, tt.behaviour)
-	if s := traitSentence(in.Traits); s != "" {
+	if s := traitSentence(in); s != "" {
+		sentences = append(sentences, s)
+	}
+	if s := goalSentence(in); s != "" {
 		sentences = append(sentences, s)
 	}
 	var where []string
 	if p.topChannel.Key != "" {
-		where = append(where, fmt.Sprintf("their main channel is %s (%s of visits)", promptText(p.topChannel.Key, 30), percent(p.topChannel.Share)))
+		where = append(where, fmt.Sprintf("their main channel is %s (%s of their visits)", promptText(p.topChannel.Key, 30), percent(p.topChannel.Share)))
 	}
 	if p.topDevice.Key != "" {
-		where = append(where, fmt.Sprintf("their main device %s (%s)", promptText(p.topDevice.Key, 30), percent(p.topDevice.Share)))
+		where = append(where, fmt.Sprintf("their main device %s (%s of their visits)", promptText(p.topDevice.Key, 30), percent(p.topDevice.Share)))
 	}
 	if len(where) > 0 {
 		w := strings.Join(where, " and ")
 		sentences = append(sentences, strings.ToUpper(w[:1])+w[1:]+".")
 	}
-	if path := topPathFor(in, ""); path != "" {
-		sentences = append(sentences, fmt.Sprintf("Their most visited page group is %s.", path))
+	if s := pageSentence(in); s != "" {
+		sentences = append(sentences, s)
 	}
 	var b strings.Builder
 	for _, s := range sentences {
@@ -573,10 +741,12 @@ func ruleSummary(in Input, p profile, tt typeText) string {
 	return b.String()
 }
 
-// traitSentence states the two overall measures furthest from the population.
-func traitSentence(traits []Trait) string {
-	ts := slices.DeleteFunc(slices.Clone(traits), func(t Trait) bool {
-		return isKeyedFeature(t.Feature) || !finite(t.Z) || !finite(t.Value) || !finite(t.Population) || math.Abs(t.Z) < 0.5
+// traitSentence states the two overall measures furthest from the population, in human units.
+// Goal features are left to goalSentence; features of unknown unit are not stated.
+func traitSentence(in Input) string {
+	ts := slices.DeleteFunc(slices.Clone(in.Traits), func(t Trait) bool {
+		return isKeyedFeature(t.Feature) || models.IsGoalFeature(t.Feature) || !models.KnownFeature(t.Feature) || !finite(t.Z) || !finite(t.Value) ||
+			!finite(t.Population) || math.Abs(t.Z) < 0.5
 	})
 	slices.SortStableFunc(ts, func(a, b Trait) int {
 		if c := cmp.Compare(math.Abs(b.Z), math.Abs(a.Z)); c != 0 {
@@ -589,20 +759,70 @@ func traitSentence(traits []Trait) string {
 	}
 	var parts []string
 	for _, t := range ts {
-		word := "higher"
-		if t.Z < 0 {
-			word = "lower"
+		v, pop := models.FeatureFigure(t.Feature, t.Value, in.pageLabel), models.FeatureFigure(t.Feature, t.Population, in.pageLabel)
+		basis := ""
+		if v.Basis != "" {
+			basis = " (" + v.Basis + ")"
 		}
-		name, value, population := t.Feature, number(t.Value), number(t.Population)
-		// Durations in milliseconds read better in seconds.
-		if base, ok := strings.CutSuffix(name, "_ms"); ok {
-			name, value, population = base, number(t.Value/1000)+" s", number(t.Population/1000)+" s"
-		}
-		name = promptText(strings.NewReplacer("_", " ", "-", " ").Replace(name), 40)
-		parts = append(parts, fmt.Sprintf("%s %s than average (%s vs %s)", name, word, value, population))
+		parts = append(parts, fmt.Sprintf("%s %s vs %s%s", promptText(v.Label, 40), v.Text, pop.Text, basis))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
 	return "Compared with all visitors: " + strings.Join(parts, "; ") + "."
+}
+
+// goalSentence states the goal that sets the persona apart most, as the share of its visitors
+// who reached it against all visitors' and the lift: "They reach purchase 2.6× as often as all
+// visitors (18 % of them vs 7 %)."
+func goalSentence(in Input) string {
+	var best GoalLift
+	bestScore := 0.0
+	for _, g := range in.GoalLifts {
+		if strings.TrimSpace(g.Goal) == "" || !finite(g.Rate) || !finite(g.PopulationRate) || g.PopulationRate <= 0 {
+			continue
+		}
+		// How far the lift is from 1, either way; a persona that never reaches a goal others
+		// reach is as telling as one that reaches it often.
+		score := math.Abs(math.Log(max(g.Rate, 0.01*g.PopulationRate) / g.PopulationRate))
+		if score > bestScore {
+			best, bestScore = g, score
+		}
+	}
+	if bestScore < math.Log(1.2) {
+		return ""
+	}
+	goal := promptText(goalWords(best.Goal), 40)
+	switch {
+	case best.Rate <= 0:
+		return fmt.Sprintf("None of them reached %s, against %s of all visitors.", goal, percent(best.PopulationRate))
+	case best.Lift >= 1:
+		return fmt.Sprintf("They reach %s %s as often as all visitors (%s of them vs %s).", goal, models.FormatLift(best.Lift),
+			percent(best.Rate), percent(best.PopulationRate))
+	}
+	return fmt.Sprintf("They reach %s less often than all visitors: %s of them vs %s (%s as often).", goal,
+		percent(best.Rate), percent(best.PopulationRate), models.FormatLift(best.Lift))
+}
+
+// pageSentence names the persona's most viewed page group and, when another sets it apart
+// from all visitors (a path trait well above the population), that one too.
+func pageSentence(in Input) string {
+	paths := sortedPaths(in)
+	if len(paths) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("Their most visited page group is %s, with %s of their page views.", pathLabel(in, paths[0].Key), percent(paths[0].Share))
+	var best Trait
+	for _, t := range in.Traits {
+		if k, ok := strings.CutPrefix(t.Feature, "path:"); ok && k != paths[0].Key && finite(t.Z) && finite(t.Value) &&
+			finite(t.Population) && t.Z >= 1 && t.Z > best.Z {
+			best = t
+		}
+	}
+	if best.Feature != "" {
+		k := strings.TrimPrefix(best.Feature, "path:")
+		s += fmt.Sprintf(" They view %s more than others do: %s of their page views vs %s for all visitors.", pathLabel(in, k),
+			percent(best.Value), percent(best.Population))
+	}
+	return s
 }

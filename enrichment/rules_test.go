@@ -2,6 +2,7 @@ package enrichment
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func profiles() []struct {
 			PersonaID: "p-bouncers", Size: 4100, Share: 0.41,
 			Traits: []Trait{
 				{"bounce_rate", 0.92, 0.45, 2.4}, {"pageviews_per_visit", 1.05, 3.2, -1.3},
-				{"time_per_visit_ms", 9000, 95000, -1.1}, {"scroll_depth", 0.2, 0.5, -1.0}, {"visits", 1.1, 2.3, -0.6},
+				{"time_per_visit_ms", 9000, 95000, -1.1}, {"scroll_depth", 0.2, 0.5, -1.0}, {"visits", math.Log1p(1.1), math.Log1p(2.3), -0.6},
 			},
 			TopPaths: []Share{{"/", 0.5}, {"/blog/:slug", 0.2}},
 			Channels: []Share{{"search", 0.38}, {"social", 0.3}, {"direct", 0.32}},
@@ -62,7 +63,7 @@ func profiles() []struct {
 		{"returning loyal visitors", Input{
 			PersonaID: "p-loyal", Size: 500, Share: 0.05,
 			Traits: []Trait{
-				{"visits", 14, 2.3, 2.8}, {"active_days", 11, 1.8, 2.6}, {"days_since_last_visit", 2, 20, -1.2},
+				{"visits", math.Log1p(14), math.Log1p(2.3), 2.8}, {"active_days", math.Log1p(11), math.Log1p(1.8), 2.6}, {"days_since_last_visit", 2, 20, -1.2},
 			},
 			TopPaths: []Share{{"/", 0.3}, {"/news/:slug", 0.1}, {"/account", 0.05}},
 			Channels: []Share{{"direct", 0.75}, {"email", 0.15}},
@@ -91,7 +92,7 @@ func profiles() []struct {
 		{"newcomers from search and social", Input{
 			PersonaID: "p-new", Size: 1500, Share: 0.15,
 			Traits: []Trait{
-				{"visits", 1, 2.3, -0.9}, {"active_days", 1, 1.8, -0.7}, {"pageviews_per_visit", 3.4, 3.2, 0.1}, {"bounce_rate", 0.4, 0.45, -0.1},
+				{"visits", math.Log1p(1), math.Log1p(2.3), -0.9}, {"active_days", math.Log1p(1), math.Log1p(1.8), -0.7}, {"pageviews_per_visit", 3.4, 3.2, 0.1}, {"bounce_rate", 0.4, 0.45, -0.1},
 			},
 			TopPaths: []Share{{"/", 0.4}, {"/about", 0.05}},
 			Channels: []Share{{"search", 0.5}, {"social", 0.35}},
@@ -255,6 +256,66 @@ func TestRuleTypeFromColumnNames(t *testing.T) {
 			r := RuleName(Input{PersonaID: tt.name, Size: 500, Share: 0.1, Traits: tt.traits})
 			if !slices.Contains(tt.want, r.Type) {
 				t.Errorf("typed %s (%q), want one of %v", r.Type, r.Name, tt.want)
+			}
+		})
+	}
+}
+
+// TestRuleTypeConditions: types whose members must meet a condition are refused when they do
+// not, whatever the other signals say.
+func TestRuleTypeConditions(t *testing.T) {
+	lg := math.Log1p
+	tests := []struct {
+		name    string
+		in      Input
+		notType string
+		want    string
+	}{
+		{"returning visitors from search are no newcomers", Input{
+			Traits:   []Trait{{"visits", lg(4), lg(1.9), 1.3}, {"active_days", lg(3.5), lg(1.6), 1.2}, {"bounce_rate", 0.2, 0.3, -0.3}},
+			Channels: []Share{{"search", 0.6}, {"social", 0.3}},
+			TopPaths: []Share{{"/", 0.4}, {"/about", 0.2}},
+		}, TypeNewcomer, ""},
+		{"one-visit visitors from search are newcomers", Input{
+			Traits:   []Trait{{"visits", lg(1), lg(1.9), -1.3}, {"active_days", lg(1), lg(1.6), -1.2}, {"bounce_rate", 0.25, 0.3, -0.2}},
+			Channels: []Share{{"search", 0.6}, {"social", 0.3}},
+			TopPaths: []Share{{"/", 0.4}, {"/about", 0.2}},
+		}, "", TypeNewcomer},
+		{"the email channel alone is no deal", Input{
+			Traits:   []Trait{{"channel:email", 0.9, 0.1, 3}, {"time_per_page", lg(60), lg(36), 0.8}},
+			Channels: []Share{{"email", 0.9}},
+			TopPaths: []Share{{"/news", 0.5}, {"/p", 0.3}},
+		}, TypeDealSeeker, ""},
+		{"coupons make a deal seeker", Input{
+			Traits:    []Trait{{"path:/deals", 0.5, 0.1, 2.5}, {"channel:email", 0.9, 0.1, 3}},
+			Channels:  []Share{{"email", 0.9}},
+			TopPaths:  []Share{{"/deals", 0.5}, {"/p", 0.3}},
+			GoalLifts: []GoalLift{{"coupon_applied", 80, 0.4, 0.1, 4, 3.5, 4.5}},
+		}, "", TypeDealSeeker},
+		{"cart pages without buying more than others make no buyer", Input{
+			Traits:    []Trait{{"path:/cart", 0.4, 0.1, 2}, {"path:/checkout", 0.2, 0.05, 2}},
+			TopPaths:  []Share{{"/cart", 0.4}, {"/checkout", 0.2}},
+			GoalLifts: []GoalLift{{"any", 20, 0.1, 0.2, 0.5, 0.3, 0.8}, {"purchase", 10, 0.05, 0.1, 0.5, 0.3, 0.8}},
+		}, TypeBuyer, ""},
+		{"many visits on one day make no loyal reader", Input{
+			Traits:   []Trait{{"visits", lg(6), lg(1.9), 2}, {"active_days", lg(1), lg(1.6), -0.5}},
+			Channels: []Share{{"direct", 0.9}},
+		}, TypeLoyal, ""},
+		{"flat shares and small z are noise", Input{
+			Traits:   []Trait{{"time_per_page", lg(40), lg(36), 0.3}, {"device:tablet", 0.33, 0.05, 2}},
+			Channels: []Share{{"direct", 0.2}, {"search", 0.2}, {"email", 0.2}, {"social", 0.2}, {"campaign", 0.2}},
+			Devices:  []Share{{"desktop", 0.34}, {"mobile", 0.33}, {"tablet", 0.33}},
+			TopPaths: []Share{{"/", 0.25}, {"/p", 0.25}, {"/deals", 0.25}, {"/help", 0.25}},
+		}, "", TypeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RuleName(tt.in).Type
+			if tt.notType != "" && got == tt.notType {
+				t.Errorf("type = %s, which the members are not (scores %v)", got, readProfile(tt.in).scores())
+			}
+			if tt.want != "" && got != tt.want {
+				t.Errorf("type = %s, want %s (scores %v)", got, tt.want, readProfile(tt.in).scores())
 			}
 		})
 	}

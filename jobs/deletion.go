@@ -56,7 +56,7 @@ var (
 	personasTables = []string{"visitor_personas", "model_members", "persona_history", "personas", "persona_models",
 		"training_runs", "enrichment_log"}
 	allTables = []string{"events", "visitor_features", "visitor_personas", "model_members", "persona_history",
-		"personas", "persona_models", "training_runs", "enrichment_log", "business_context", "ingest_stats",
+		"personas", "persona_models", "training_runs", "enrichment_log", "page_labels", "business_context", "ingest_stats",
 		"audit_log", "memberships", "projects"}
 )
 

@@ -316,7 +316,17 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 		_ = tr.Store.FinishTrainingRuns(ctx, projectID, uuid.Nil, "failed", err.Error())
 		return 0, fmt.Errorf("train project %s: %w", projectID, err)
 	}
-	pub, err := tr.publication(projectID, ts, res, prevPersonas)
+	// New personas are named apart from the current ones, which keep their names when matched
+	// (names are unique among a project's current personas).
+	current, err := tr.Store.TakenNames(ctx, projectID, uuid.Nil)
+	if err != nil {
+		return 0, err
+	}
+	labels, err := tr.Store.PageLabels(ctx, projectID)
+	if err != nil {
+		return 0, err
+	}
+	pub, err := tr.publication(projectID, ts, res, prevPersonas, current, labels)
 	if err != nil {
 		return 0, err
 	}
@@ -341,7 +351,7 @@ func (tr *Trainer) loadModel(ctx context.Context, projectID uuid.UUID, version i
 	return classifier.UnmarshalModel(blob)
 }
 
-func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classifier.Result, prevPersonas map[int]uuid.UUID) (models.Publication, error) {
+func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classifier.Result, prevPersonas map[int]uuid.UUID, current []string, labels models.PageLabels) (models.Publication, error) {
 	blob, err := res.Model.MarshalBinary()
 	if err != nil {
 		return models.Publication{}, fmt.Errorf("serialise model: %w", err)
@@ -353,7 +363,7 @@ func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classi
 	}
 	pub := models.Publication{ProjectID: projectID, Blob: blob, K: res.Model.K, Metrics: metrics,
 		Members: members, Labels: res.Labels}
-	var taken []string
+	taken := slices.Clone(current)
 	used := map[uuid.UUID]bool{}
 	for j := 0; j < res.Model.K; j++ {
 		st := res.Model.Personas[j]
@@ -373,7 +383,7 @@ func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classi
 		if pp.ID == uuid.Nil {
 			pp.ID, pp.New = uuid.New(), true
 			in := EnrichmentInput(pp.ID, st, enrichment.BusinessContext{})
-			in.Taken = taken
+			in.Taken, in.PageLabels = taken, labels
 			r := enrichment.RuleName(in)
 			taken = append(taken, r.Name)
 			pp.Naming = namingOf(r)
@@ -404,6 +414,10 @@ func EnrichmentInput(id uuid.UUID, st classifier.PersonaStats, bc enrichment.Bus
 		Context: bc}
 	for _, t := range st.Traits {
 		in.Traits = append(in.Traits, enrichment.Trait{Feature: t.Feature, Value: t.Value, Population: t.Population, Z: t.Z})
+	}
+	for _, g := range st.GoalLifts {
+		in.GoalLifts = append(in.GoalLifts, enrichment.GoalLift{Goal: g.Goal, Visitors: g.Visitors, Rate: g.Rate,
+			PopulationRate: g.PopulationRate, Lift: g.Lift, Low: g.Low, High: g.High})
 	}
 	return in
 }

@@ -81,22 +81,88 @@ func (s *Store) Persona(ctx context.Context, projectID, id uuid.UUID) (Persona, 
 		WHERE project_id = $1 AND id = $2`, projectID, id))
 }
 
-// RenamePersona sets a person's name; it survives retrains and re-enrichment.
+// lockNames takes the transaction-scoped advisory lock on a project's persona names: renames
+// and enrichment results of one project are checked against the names taken and stored one at
+// a time, so that two workers cannot both see a name free and both take it. The unique index
+// personas_current_name backs it.
+func lockNames(ctx context.Context, tx pgx.Tx, projectID uuid.UUID) error {
+	_, err := tx.Exec(ctx, `/* Store.lockNames */ SELECT pg_advisory_xact_lock(hashtextextended('persona-names:' || $1::text, 0))`, projectID)
+	return err
+}
+
+// NameTakenError says that a name is already used by another current persona of the project.
+// It wraps ErrConflict.
+type NameTakenError struct {
+	Name  string
+	Taken []string // the names of the project's other current personas, when known
+}
+
+func (e *NameTakenError) Error() string {
+	return fmt.Sprintf("another persona of this project is already named %q; choose a different name", e.Name)
+}
+
+// Unwrap makes a NameTakenError an ErrConflict.
+func (e *NameTakenError) Unwrap() error { return ErrConflict }
+
+// NameTaken reports whether name is one of taken, ignoring case and surrounding space, as the
+// unique index does (lower(name)).
+func NameTaken(name string, taken []string) bool {
+	n := strings.ToLower(strings.TrimSpace(name))
+	for _, t := range taken {
+		if strings.ToLower(strings.TrimSpace(t)) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// RenamePersona sets a person's name; it survives retrains and re-enrichment. A name another
+// current persona of the project has (ignoring case) is refused with a *NameTakenError.
 func (s *Store) RenamePersona(ctx context.Context, projectID, id uuid.UUID, name string) (Persona, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len([]rune(name)) > 40 {
 		return Persona{}, Invalid("name", "required, at most 40 characters")
 	}
-	tag, err := s.pool.Exec(ctx, `/* Store.RenamePersona */
-		UPDATE personas SET name = $3, named_by = 'person', updated_at = now() WHERE project_id = $1 AND id = $2`,
-		projectID, id, name)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockNames(ctx, tx, projectID); err != nil {
+			return err
+		}
+		taken, err := takenNames(ctx, tx, projectID, id)
+		if err != nil {
+			return err
+		}
+		if NameTaken(name, taken) {
+			return &NameTakenError{Name: name}
+		}
+		tag, err := tx.Exec(ctx, `/* Store.RenamePersona */
+			UPDATE personas SET name = $3, named_by = 'person', updated_at = now() WHERE project_id = $1 AND id = $2`,
+			projectID, id, name)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 	if err != nil {
-		return Persona{}, fmt.Errorf("rename persona: %w", translate(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return Persona{}, ErrNotFound
+		var nt *NameTakenError
+		if err = nameConflict(translate(err), name); errors.As(err, &nt) {
+			return Persona{}, nt // its message is the answer: "another persona … is already named …"
+		}
+		return Persona{}, fmt.Errorf("rename persona: %w", err)
 	}
 	return s.Persona(ctx, projectID, id)
+}
+
+// nameConflict turns a violation of the unique name index (a race the lock does not cover,
+// such as a publication) into a NameTakenError.
+func nameConflict(err error, name string) error {
+	var nt *NameTakenError
+	if errors.As(err, &nt) || !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return &NameTakenError{Name: name}
 }
 
 // Naming is what enrichment (the LLM or the rules) writes on a persona.
@@ -106,21 +172,50 @@ type Naming struct {
 	NamedBy                               string // llm or rules
 }
 
-// SetNaming stores an enrichment result. A person's name is kept; a rule-based result never
-// replaces an LLM one.
-func (s *Store) SetNaming(ctx context.Context, projectID, id uuid.UUID, n Naming) error {
-	_, err := s.pool.Exec(ctx, `/* Store.SetNaming */
-		UPDATE personas SET
-			name = CASE WHEN named_by = 'person' THEN name ELSE $3 END,
-			type = $4, tagline = $5, summary = $6, goals = $7, frustrations = $8, suggested_actions = $9,
-			named_by = CASE WHEN named_by = 'person' THEN 'person' ELSE $10 END,
-			enriched_at = now(), updated_at = now()
-		WHERE project_id = $1 AND id = $2 AND NOT ($10 = 'rules' AND named_by = 'llm')`,
-		projectID, id, n.Name, n.Type, n.Tagline, n.Summary, nz(n.Goals), nz(n.Frustrations), nz(n.SuggestedActions), n.NamedBy)
+// SetNaming stores an enrichment result whose name no other current persona of the project
+// has. Under the project's name lock it reads the names taken; when n.Name is one of them,
+// resolve (if not nil) is given those names and returns the naming to store instead, which must
+// be free; without resolve, or when its naming is taken too, nothing is stored and the error is
+// a *NameTakenError carrying the names taken. A person's name is kept (and never counts as a
+// clash); a rule-based result never replaces an LLM one. It returns the naming stored.
+func (s *Store) SetNaming(ctx context.Context, projectID, id uuid.UUID, n Naming, resolve func(taken []string) Naming) (Naming, error) {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockNames(ctx, tx, projectID); err != nil {
+			return err
+		}
+		var namedBy string
+		if err := tx.QueryRow(ctx, `/* Store.SetNaming */ SELECT named_by FROM personas WHERE project_id = $1 AND id = $2`,
+			projectID, id).Scan(&namedBy); err != nil {
+			return err
+		}
+		if namedBy != "person" {
+			taken, err := takenNames(ctx, tx, projectID, id)
+			if err != nil {
+				return err
+			}
+			if NameTaken(n.Name, taken) {
+				if resolve == nil {
+					return &NameTakenError{Name: n.Name, Taken: taken}
+				}
+				if n = resolve(taken); NameTaken(n.Name, taken) {
+					return &NameTakenError{Name: n.Name, Taken: taken}
+				}
+			}
+		}
+		_, err := tx.Exec(ctx, `/* Store.SetNaming */
+			UPDATE personas SET
+				name = CASE WHEN named_by = 'person' THEN name ELSE $3 END,
+				type = $4, tagline = $5, summary = $6, goals = $7, frustrations = $8, suggested_actions = $9,
+				named_by = CASE WHEN named_by = 'person' THEN 'person' ELSE $10 END,
+				enriched_at = now(), updated_at = now()
+			WHERE project_id = $1 AND id = $2 AND NOT ($10 = 'rules' AND named_by = 'llm')`,
+			projectID, id, n.Name, n.Type, n.Tagline, n.Summary, nz(n.Goals), nz(n.Frustrations), nz(n.SuggestedActions), n.NamedBy)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("store persona naming: %w", translate(err))
+		return Naming{}, fmt.Errorf("store persona naming: %w", nameConflict(translate(err), n.Name))
 	}
-	return nil
+	return n, nil
 }
 
 func nz(s []string) []string {
@@ -130,11 +225,23 @@ func nz(s []string) []string {
 	return s
 }
 
-// TakenNames lists the names of the project's other current personas.
+const selectTakenNames = `/* Store.TakenNames */
+	SELECT p.name FROM personas p JOIN projects pr ON pr.id = p.project_id
+	WHERE p.project_id = $1 AND p.id <> $2 AND p.model_version = pr.model_version AND p.cluster >= 0
+	ORDER BY lower(p.name)`
+
+// TakenNames lists the names of the project's other current personas (all of them when except
+// is uuid.Nil).
 func (s *Store) TakenNames(ctx context.Context, projectID, except uuid.UUID) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `/* Store.TakenNames */
-		SELECT p.name FROM personas p JOIN projects pr ON pr.id = p.project_id
-		WHERE p.project_id = $1 AND p.id <> $2 AND p.model_version = pr.model_version AND p.cluster >= 0`, projectID, except)
+	return takenNames(ctx, s.pool, projectID, except)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func takenNames(ctx context.Context, q querier, projectID, except uuid.UUID) ([]string, error) {
+	rows, _ := q.Query(ctx, selectTakenNames, projectID, except)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("list persona names: %w", translate(err))
