@@ -36,7 +36,8 @@ const dashboardCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'
 
 // dashboard holds the parsed pages.
 type dashboard struct {
-	pages map[string]*template.Template
+	pages       map[string]*template.Template
+	transitions transitionCache // where vanished personas' visitors went, per pair of versions
 }
 
 // parseDashboard parses every page with the layout; a broken template fails here, at start-up.

@@ -15,7 +15,10 @@ type personaView struct {
 	Persona   models.Persona
 	Avatar    any
 	Stability string
-	Traits    hbarChart
+	Traits    hbarChart  // shares, on one 0–100 % scale
+	Amounts   hbarChart  // counts and times
+	Lifts     []goalLine // per goal, the lift in words (none for models without lifts)
+	GoalChart hbarChart  // the same goals as bars; from the goal shares when there are no lifts
 	Charts    []hbarChart
 }
 
@@ -32,33 +35,40 @@ func (s *Server) personaPage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	st := personaStats(pe)
-	same := func(k string) string { return k }
-	goals := st.Goals
-	for i := range goals {
-		if goals[i].Key == "any" {
-			goals[i].Key = "any goal"
-		}
-	}
-	v := personaView{Persona: pe, Avatar: avatarHTML(pe.Picture), Stability: stabilityWords(pe.Stability),
-		Traits: traitChart(st.Traits, 8)}
-	for _, ch := range []hbarChart{
-		shareChart("Top pages (share of their page views)", st.TopPaths, same),
-		shareChart("Channels (share of visits)", st.Channels, titleCase),
-		shareChart("Devices (share of visits)", st.Devices, titleCase),
-		shareChart("Active hours (share of activity)", st.Hours, hourLabel),
-		shareChart("Goals (share of visitors who reached them)", goals, func(k string) string { return strings.ReplaceAll(k, "_", " ") }),
-	} {
-		if len(ch.Rows) > 0 {
-			v.Charts = append(v.Charts, ch)
-		}
-	}
+	v := personaPageView(pe)
 	p, err := s.newPage(c, pe.Name, "overview", v)
 	if err != nil {
 		return err
 	}
 	s.render(c, http.StatusOK, "persona", p)
 	return nil
+}
+
+// personaPageView lays out a persona's figures. Each goal appears once: as the share of the
+// persona's visitors who reached it, with its lift when the model computed one.
+func personaPageView(pe models.Persona) personaView {
+	st := personaStats(pe)
+	same := func(k string) string { return k }
+	v := personaView{Persona: pe, Avatar: avatarHTML(pe.Picture), Stability: stabilityWords(pe.Stability),
+		Lifts: goalLines(st.GoalLifts)}
+	v.Traits, v.Amounts = traitCharts(st.Traits, 8)
+	if len(v.Lifts) > 0 {
+		v.GoalChart = goalChart(v.Lifts)
+	} else {
+		v.GoalChart = shareChart("Goals: share of visitors who reached each (0–100 %)", st.Goals, goalName)
+		v.GoalChart.ID = "goal-chart"
+	}
+	for _, ch := range []hbarChart{
+		shareChart("Top pages (share of their page views)", st.TopPaths, same),
+		shareChart("Channels (share of visits)", st.Channels, titleCase),
+		shareChart("Devices (share of visits)", st.Devices, titleCase),
+		shareChart("Active hours (share of activity)", st.Hours, hourLabel),
+	} {
+		if len(ch.Rows) > 0 {
+			v.Charts = append(v.Charts, ch)
+		}
+	}
+	return v
 }
 
 func hourLabel(k string) string {

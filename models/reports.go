@@ -103,3 +103,32 @@ func (s *Store) VisitorFeaturesMany(ctx context.Context, keys []VisitorKey) (map
 func VisitorKeyString(projectID uuid.UUID, visitorHash []byte) string {
 	return string(projectID[:]) + string(visitorHash)
 }
+
+// Transition counts the visitors of one persona in one version who belong to a persona in a
+// later version: where a persona's visitors went (merged, split) when it did not survive.
+type Transition struct {
+	From, To uuid.UUID
+	Visitors int64
+}
+
+// PersonaTransitions counts, between two kept versions, the visitors known in both by the
+// persona they belonged to in each. Both versions' memberships are read in visitor order from
+// their primary key (a merge join, no hash of a million visitors); a pruned version has none.
+func (s *Store) PersonaTransitions(ctx context.Context, projectID uuid.UUID, from, to int) ([]Transition, error) {
+	rows, _ := s.pool.Query(ctx, `/* Store.PersonaTransitions */
+		WITH t AS (
+			SELECT a.cluster AS ca, b.cluster AS cb, count(*) AS n
+			FROM model_members a JOIN model_members b
+				ON b.project_id = a.project_id AND b.model_version = $3 AND b.visitor_hash = a.visitor_hash
+			WHERE a.project_id = $1 AND a.model_version = $2
+			GROUP BY 1, 2)
+		SELECT ha.persona_id, hb.persona_id, t.n FROM t
+		JOIN persona_history ha ON ha.project_id = $1 AND ha.model_version = $2 AND ha.cluster = t.ca
+		JOIN persona_history hb ON hb.project_id = $1 AND hb.model_version = $3 AND hb.cluster = t.cb
+		ORDER BY 1, 3 DESC, 2`, projectID, from, to)
+	ts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Transition])
+	if err != nil {
+		return nil, fmt.Errorf("read persona transitions v%d to v%d: %w", from, to, translate(err))
+	}
+	return ts, nil
+}
