@@ -35,9 +35,9 @@ func goalName(key string) string {
 // times writes a lift: one decimal below 10, whole above.
 func times(v float64) string {
 	if v >= 9.95 {
-		return fmt.Sprintf("%.0f×", v)
+		return fmt.Sprintf("%.0f×", math.Round(v))
 	}
-	return fmt.Sprintf("%.1f×", v)
+	return fmt.Sprintf("%.1f×", math.Round(v*10)/10)
 }
 
 // interval writes a lift's 95 % interval.
