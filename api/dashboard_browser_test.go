@@ -66,12 +66,20 @@ func newTrainedProject(t *testing.T) *trainedProject {
 		if round == 0 {
 			tp.visitor = vs[0].ID
 		}
-		r := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + owner.ProjectID.String() + "/import",
-			Token: owner.Token, Body: demodata.NDJSON(vs), Header: map[string]string{"Content-Type": "application/x-ndjson"}})
-		if r.Status != http.StatusOK {
-			t.Fatalf("import: status %d: %s", r.Status, r.Body)
+		// The second round arrives in three batches, as the demo sends history: one import in
+		// the audit log.
+		parts := [][]demodata.Visitor{vs}
+		if round == 1 {
+			parts = [][]demodata.Visitor{vs[:100], vs[100:200], vs[200:]}
 		}
-		r = srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + owner.ProjectID.String() + "/models", Token: owner.Token})
+		for _, part := range parts {
+			r := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + owner.ProjectID.String() + "/import",
+				Token: owner.Token, Body: demodata.NDJSON(part), Header: map[string]string{"Content-Type": "application/x-ndjson"}})
+			if r.Status != http.StatusOK {
+				t.Fatalf("import: status %d: %s", r.Status, r.Body)
+			}
+		}
+		r := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + owner.ProjectID.String() + "/models", Token: owner.Token})
 		if r.Status != http.StatusAccepted {
 			t.Fatalf("train: status %d: %s", r.Status, r.Body)
 		}
@@ -288,12 +296,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		if s := u.text("#model-info"); !strings.Contains(s, "Model v2") || !strings.Contains(s, "visitors") {
 			t.Errorf("model facts %q", s)
 		}
+		checkOverviewFigures(t, u)
 		u.do(chromedp.Click(chromedp.CSS(".persona-card .card-link")))
 		u.waitFor("!!document.querySelector('#persona-name')")
 		u.shot("persona")
 		if n := eval[int](u, "document.querySelectorAll('#traits svg rect').length"); n < 4 {
 			t.Errorf("trait chart has %d bars, want persona and population bars", n)
 		}
+		checkPersonaFigures(t, u)
 		if s := u.text("#named-by"); s != "named by rules" {
 			t.Errorf("named-by badge %q, want named by rules", s)
 		}
@@ -307,11 +317,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		if s := u.text("#reasons"); !strings.Contains(s, "allowed origins") {
 			t.Errorf("drop reasons %q lack the origin reason", s)
 		}
+		checkHealthChart(t, u)
 		u.visit("/projects/"+pid+"/settings", "#install", "settings")
 		if s := u.text("#sri"); !strings.HasPrefix(s, "sha384-") {
 			t.Errorf("SRI hash %q", s)
 		}
 		u.visit("/projects/"+pid+"/audit", "#audit", "audit")
+		checkAudit(t, u, pid)
 	})
 
 	t.Run("editor renames a persona", func(t *testing.T) {

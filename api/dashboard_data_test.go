@@ -217,6 +217,10 @@ func TestAuditPageGroupsAndFilters(t *testing.T) {
 	insert(base.Add(12*time.Minute), &me, "persona.rename", pid.String(), `{}`)
 	insert(base.Add(140*time.Minute), &me, "persona.rename", pid.String(), `{}`)
 	insert(base.Add(141*time.Minute), &me, "member.add", exID.String(), `{"role": "viewer"}`)
+	// An import, a retrain, an import: the retrain separates them, with a filter too.
+	insert(base.Add(150*time.Minute), &me, "events.import", owner.ProjectID.String(), `{"accepted": 7, "rejected": 0}`)
+	insert(base.Add(151*time.Minute), &me, "model.train", uuid.NewString(), `{}`)
+	insert(base.Add(152*time.Minute), &me, "events.import", owner.ProjectID.String(), `{"accepted": 9, "rejected": 0}`)
 
 	cookie, _, _ := session(t, srv, owner.Email)
 	path := "/projects/" + owner.ProjectID.String() + "/audit"
@@ -231,6 +235,9 @@ func TestAuditPageGroupsAndFilters(t *testing.T) {
 		got = append(got, row{m[1], m[2], m[3], m[4]})
 	}
 	want := []row{
+		{"events.import", "1", "owner@example.com", "Imported 9 events"},
+		{"model.train", "1", "owner@example.com", "Started a retrain"},
+		{"events.import", "1", "owner@example.com", "Imported 7 events"},
 		{"member.add", "1", "owner@example.com", "Added leaver@example.com (former member) as viewer"},
 		{"persona.rename", "1", "owner@example.com", "Renamed the persona now called Deal Hunters"},
 		{"persona.rename", "2", "owner@example.com", "Renamed the persona now called Deal Hunters (2 times)"},
@@ -247,6 +254,11 @@ func TestAuditPageGroupsAndFilters(t *testing.T) {
 	status, body = getPage(t, srv, path+"?action=persona.rename", cookie)
 	if status != http.StatusOK || strings.Count(body, `<tr data-action="persona.rename"`) != 3 || strings.Contains(body, `data-action="events.import"`) {
 		t.Errorf("filtered by persona.rename: %d, %d rename rows", status, strings.Count(body, `<tr data-action="persona.rename"`))
+	}
+	status, body = getPage(t, srv, path+"?action=events.import", cookie)
+	if status != http.StatusOK || strings.Count(body, `<tr data-action="events.import" data-count="1"`) != 2 ||
+		strings.Count(body, `<tr data-action="events.import" data-count="450"`) != 1 || strings.Contains(body, `data-action="model.train"`) {
+		t.Errorf("filtered by events.import: %d, want the two single imports the retrain separates and the group of 450", status)
 	}
 	for _, hostile := range []string{"nope", "events.import' OR 1=1 --", "<script>", strings.Repeat("a", 5000), "persona.rename\x00"} {
 		req := path + "?action=" + urlQueryEscape(hostile)
@@ -277,8 +289,8 @@ func TestAuditPageGroupsAndFilters(t *testing.T) {
 		}
 		cursor = next
 	}
-	if total != 455 || pages != 5 {
-		t.Errorf("walked %d entries in %d pages, want 455 in 5", total, pages)
+	if total != 458 || pages != 8 {
+		t.Errorf("walked %d entries in %d pages, want 458 in 8", total, pages)
 	}
 }
 

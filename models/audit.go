@@ -77,10 +77,10 @@ func (s *Store) AuditPage(ctx context.Context, projectID uuid.UUID, cursor strin
 	return entries, next, nil
 }
 
-// AuditGroup is a run of consecutive audit entries (newest first, no other entry of the same
-// listing between them) by the same actor with the same action, target and non-numeric
-// details, each within AuditRunGap of the next: an import sent in 32 batches is one group of
-// 32. Numeric details (an import's accepted and rejected lines) are summed over the run.
+// AuditGroup is a run of consecutive audit entries of the log (newest first, no other entry
+// between them) by the same actor with the same action, target and non-numeric details, each
+// within AuditRunGap of the next: an import sent in 32 batches is one group of 32. Numeric
+// details (an import's accepted and rejected lines) are summed over the run.
 type AuditGroup struct {
 	AuditEntry           // the newest entry; Details with the numeric values summed
 	Count      int       // entries in the run
@@ -90,12 +90,14 @@ type AuditGroup struct {
 // AuditRunGap is the longest pause between two entries of one group.
 const AuditRunGap = time.Hour
 
-// auditScanLimit bounds the entries one page reads to fill its groups: a run longer than
-// that continues as a new group on the next page.
+// auditScanLimit bounds the entries one page reads to fill its groups: a run longer than that
+// continues as a new group on the next page, and a filter for a rare action may answer a page
+// with fewer groups and a cursor to read on.
 const auditScanLimit = 5000
 
 // AuditGroups lists up to limit groups of audit entries, newest first, after the cursor (an
-// entry id from a previous page), only entries of one action when action is not empty. It
+// entry id from a previous page); only groups of one action when action is not empty. Runs are
+// found in the whole log, so that a filter does not join runs that other actions separate. It
 // returns the cursor of the next page, empty at the end.
 func (s *Store) AuditGroups(ctx context.Context, projectID uuid.UUID, action, cursor string, limit int) ([]AuditGroup, string, error) {
 	if limit <= 0 || limit > 200 {
@@ -111,61 +113,68 @@ func (s *Store) AuditGroups(ctx context.Context, projectID uuid.UUID, action, cu
 	}
 	const chunk = 200
 	var (
-		groups  []AuditGroup
-		keys    []string
+		out     []AuditGroup
+		cur     *AuditGroup
+		curKey  string
 		scanned int
-		more    bool // entries remain after the last group returned
+		more    bool // entries remain after the last one read
 	)
+	finish := func() {
+		if cur != nil && (action == "" || cur.Action == action) {
+			out = append(out, *cur)
+		}
+		cur = nil
+	}
+read:
 	for scanned < auditScanLimit {
 		rows, _ := s.pool.Query(ctx, `/* Store.AuditGroups */
 			SELECT id, actor_id, action, target, details, at FROM audit_log
-			WHERE project_id = $1 AND id < $2 AND ($3 = '' OR action = $3) ORDER BY id DESC LIMIT $4`,
-			projectID, before, action, chunk)
+			WHERE project_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, projectID, before, chunk)
 		entries, err := pgx.CollectRows(rows, pgx.RowToStructByPos[AuditEntry])
 		if err != nil {
 			return nil, "", fmt.Errorf("read audit log: %w", translate(err))
 		}
 		for _, e := range entries {
 			k := auditRunKey(e)
-			if n := len(groups); n > 0 && keys[n-1] == k && groups[n-1].First.Sub(e.At) <= AuditRunGap {
-				g := &groups[n-1]
-				g.Count++
-				g.First = e.At
-				addNumeric(g.Details, e.Details)
+			if cur != nil && k == curKey && cur.First.Sub(e.At) <= AuditRunGap {
+				cur.Count++
+				cur.First = e.At
+				addNumeric(cur.Details, e.Details)
 			} else {
-				if len(groups) == limit {
+				finish()
+				if len(out) == limit {
 					more = true
-					break
+					break read
 				}
 				d := make(map[string]any, len(e.Details))
-				addNumeric(d, e.Details)
 				for k, v := range e.Details {
 					if _, ok := v.(float64); !ok {
 						d[k] = v
 					}
 				}
+				addNumeric(d, e.Details)
 				e.Details = d
-				groups = append(groups, AuditGroup{AuditEntry: e, Count: 1, First: e.At})
-				keys = append(keys, k)
+				cur, curKey = &AuditGroup{AuditEntry: e, Count: 1, First: e.At}, k
 			}
 			before = e.ID
 			scanned++
 		}
-		if more || len(entries) < chunk {
+		if len(entries) < chunk {
 			break
 		}
 	}
-	if scanned >= auditScanLimit {
-		more = true
+	if !more {
+		more = scanned >= auditScanLimit
+		finish()
 	}
-	if groups == nil {
-		groups = []AuditGroup{}
+	if out == nil {
+		out = []AuditGroup{}
 	}
 	next := ""
 	if more {
 		next = strconv.FormatInt(before, 10)
 	}
-	return groups, next, nil
+	return out, next, nil
 }
 
 // auditRunKey is what entries of one group share: actor, action, target and the details that
