@@ -326,6 +326,30 @@ func TestDashboardInBrowser(t *testing.T) {
 		checkAudit(t, u, pid)
 	})
 
+	t.Run("owner reads a drift in which a persona merged and one is new", func(t *testing.T) {
+		pj, err := tp.srv.Store.CreateProject(context.Background(), tp.owner.UserID, "Merged personas", []string{testserver.Origin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stay, other, merged := newPersona("Deal Hunters"), newPersona("Researchers"), newPersona("Window Shoppers")
+		publish(t, tp.srv, pj.ID, []models.PublishedPersona{stay, other, merged}, [][][]byte{hashes(0, 60), hashes(60, 100), hashes(100, 140)})
+		stay.New, other.New = false, false
+		st := 0.97
+		stay.Stability, other.Stability = &st, &st
+		publish(t, tp.srv, pj.ID, []models.PublishedPersona{stay, other, newPersona("Newcomers")},
+			[][][]byte{append(hashes(0, 60), hashes(100, 130)...), append(hashes(60, 100), hashes(130, 140)...), hashes(200, 230)})
+		u := sh.open(t, browser, base, "owner-drift")
+		u.login(tp.owner.Email)
+		u.visit("/projects/"+pj.ID.String(), "#drift", "overview with a merged persona")
+		checkOverviewDrift(t, u)
+		if s := u.text(fmt.Sprintf("#drift li[data-key=%q]", merged.ID.String())); !strings.Contains(s, "merged into Deal Hunters") {
+			t.Errorf("legend of the merged persona %q", s)
+		}
+		if s := u.text("#drift-reading"); strings.Contains(s, "held steady") || !strings.Contains(s, "Window Shoppers") || !strings.Contains(s, "Newcomers") {
+			t.Errorf("drift reading %q", s)
+		}
+	})
+
 	t.Run("editor renames a persona", func(t *testing.T) {
 		u := sh.open(t, browser, base, "editor")
 		u.login(tp.editor)

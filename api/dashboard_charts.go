@@ -188,10 +188,12 @@ func shareFeature(f string) bool {
 // (goalLines and goalChart), so these traits are left out of the trait charts.
 func goalFeature(f string) bool { return f == "goal_rate" || strings.HasPrefix(f, "goal:") }
 
-// traitCharts shows the persona's most distinguishing traits against the population, goal
-// traits left out: shares on one 0–100 % scale, and amounts (counts, times), each row scaled to
-// the larger of the persona's and all visitors' value.
-func traitCharts(traits []classifier.Trait, limit int) (shares, amounts hbarChart) {
+// traitCharts shows the persona's most distinguishing traits against the population: shares on
+// one 0–100 % scale, and amounts (counts, times), each row scaled to the larger of the persona's
+// and all visitors' value. Goal traits are left out, and so are the features in skip: those the
+// page states elsewhere with another definition (a channel's share of the persona's visits in
+// the channel chart), so that one thing has one figure on the page.
+func traitCharts(traits []classifier.Trait, limit int, skip map[string]bool) (shares, amounts hbarChart) {
 	shares = hbarChart{W: 900, BarX: 300, BarMax: 460, ID: "trait-shares",
 		Title: "Shares of their activity, against all visitors (bars on one scale, 0–100 %)"}
 	amounts = hbarChart{W: 900, BarX: 300, BarMax: 460, ID: "trait-amounts",
@@ -201,7 +203,7 @@ func traitCharts(traits []classifier.Trait, limit int) (shares, amounts hbarChar
 		if n == limit {
 			break
 		}
-		if !finite(t.Value) || !finite(t.Population) || !finite(t.Z) || goalFeature(t.Feature) {
+		if !finite(t.Value) || !finite(t.Population) || !finite(t.Z) || goalFeature(t.Feature) || skip[t.Feature] {
 			continue
 		}
 		v, p := displayValue(t.Feature, t.Value), displayValue(t.Feature, t.Population)

@@ -63,11 +63,23 @@ func TestCardGoalsClearestFirst(t *testing.T) {
 		{Goal: "any", Visitors: 30, Rate: 0.3, PopulationRate: 0.28, Lift: 1.07, Low: 0.9, High: 1.2},
 		{Goal: "a", Visitors: 20, Rate: 0.2, PopulationRate: 0.1, Lift: 2, Low: 1.5, High: 2.5},
 		{Goal: "b", Visitors: 2, Rate: 0.02, PopulationRate: 0.2, Lift: 0.1, Low: 0.05, High: 0.2},
-		{Goal: "c", Visitors: 11, Rate: 0.11, PopulationRate: 0.1, Lift: 1.1, Low: 0.8, High: 1.4},
+		{Goal: "c", Visitors: 50, Rate: 0.5, PopulationRate: 0.1, Lift: 5, Low: 4, High: 6},
+		{Goal: "d", Visitors: 0, Rate: 0, PopulationRate: 0.1, Lift: 0, Low: 0, High: 0.1},
+		{Goal: "e", Visitors: 0, Rate: 0, PopulationRate: 0.2, Lift: 0, Low: 0, High: 0.1},
 	})
-	got := cardGoals(lines, 3)
-	if len(got) != 3 || got[0].Goal != "b" || got[1].Goal != "a" || got[2].Clear {
-		t.Errorf("card goals %+v, want b (10× lower), a (2× higher), then one without a clear difference", got)
+	var got []string
+	for _, l := range cardGoals(lines, 3) {
+		got = append(got, l.Goal)
+	}
+	if strings.Join(got, "|") != "c|a|any goal" {
+		t.Errorf("card goals %q, want c (5×), a (2×), any goal (no clear difference)", got)
+	}
+	got = nil
+	for _, l := range cardGoals(append([]goalLine{lines[2]}, lines[4:]...), 3) {
+		got = append(got, l.Sentence)
+	}
+	if strings.Join(got, "|") != "Reaches b less often than all visitors: 0.1× as often (2 % vs 20 %; 95 % interval 0.1–0.2×)|None of them reached d or e" {
+		t.Errorf("card goals %q, want b, then d and e together", got)
 	}
 }
 
@@ -133,9 +145,9 @@ func TestTraitChartsScale(t *testing.T) {
 		{Feature: "visits", Value: math.Log1p(4), Population: math.Log1p(2), Z: 1},
 		{Feature: "channel:campaign", Value: 0.05, Population: 0.2, Z: -0.8},
 	}
-	shares, amounts := traitCharts(traits, 8)
-	if len(shares.Rows) != 3 || len(amounts.Rows) != 1 {
-		t.Fatalf("%d share rows and %d amount rows, want 3 and 1 (goal traits left out)", len(shares.Rows), len(amounts.Rows))
+	shares, amounts := traitCharts(traits, 8, map[string]bool{"channel:campaign": true})
+	if len(shares.Rows) != 2 || len(amounts.Rows) != 1 {
+		t.Fatalf("%d share rows and %d amount rows, want 2 and 1 (goal traits and the channel shown elsewhere left out)", len(shares.Rows), len(amounts.Rows))
 	}
 	for _, r := range append(shares.Rows, amounts.Rows...) {
 		if strings.Contains(r.Label, "oal") {

@@ -82,20 +82,50 @@ func goalLines(lifts []classifier.GoalLift) []goalLine {
 	return out
 }
 
-// cardGoals are the goal lines a persona card has room for: the clearest differences first.
+// cardGoals are the goal lines a persona card has room for: what the persona reaches more
+// often first (largest lift first), then no clear difference, then less often; goals none of
+// its visitors reached are named together in one last line when there is room.
 func cardGoals(lines []goalLine, limit int) []goalLine {
-	out := slices.Clone(lines)
-	slices.SortStableFunc(out, func(a, b goalLine) int {
-		if a.Clear != b.Clear {
-			if a.Clear {
-				return -1
-			}
+	rank := func(l goalLine) int {
+		switch {
+		case l.Clear && l.Lift > 1:
+			return 0
+		case !l.Clear:
 			return 1
 		}
-		return cmp.Compare(math.Abs(math.Log(max(b.Lift, 1e-3))), math.Abs(math.Log(max(a.Lift, 1e-3))))
+		return 2
+	}
+	var out, none []goalLine
+	for _, l := range lines {
+		if l.Rate == 0 {
+			none = append(none, l)
+		} else {
+			out = append(out, l)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b goalLine) int {
+		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(math.Abs(math.Log(b.Lift)), math.Abs(math.Log(a.Lift)))
 	})
 	if len(out) > limit {
 		out = out[:limit]
+	}
+	if len(none) > 0 && len(out) < limit {
+		names := make([]string, len(none))
+		for i, l := range none {
+			names[i] = l.Goal
+		}
+		list := names[0]
+		if len(names) > 1 {
+			list = strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+		}
+		sentence := "None of them reached " + list
+		if none[0].Goal == goalName("any") { // "any" comes first: then no goal at all was reached
+			sentence = "None of them reached any of your goals"
+		}
+		out = append(out, goalLine{Goal: list, Sentence: sentence, Clear: true})
 	}
 	return out
 }
@@ -108,10 +138,21 @@ func goalChart(lines []goalLine) hbarChart {
 	for _, l := range lines {
 		row := hbar{Label: l.Goal, Value: pct(l.Rate), Ref: pct(l.PopRate), Share: true, V: l.Rate, RefV: l.PopRate,
 			W: shareWidth(l.Rate, ch.BarMax), RefW: shareWidth(l.PopRate, ch.BarMax), Higher: l.Lift >= 1,
-			Note: times(l.Lift) + " as often", Y: float64(len(ch.Rows)) * 48}
+			Note: liftNote(l), Y: float64(len(ch.Rows)) * 48}
 		row.VX, row.RX = ch.BarX+ch.BarMax+6, ch.BarX+ch.BarMax+6
 		ch.Rows = append(ch.Rows, row)
 	}
 	ch.H = float64(len(ch.Rows))*48 + 4
 	return ch
+}
+
+// liftNote is a goal bar's few words: the lift, when the data supports a difference.
+func liftNote(l goalLine) string {
+	switch {
+	case l.Rate == 0:
+		return "none of them"
+	case !l.Clear:
+		return "about as often as all visitors"
+	}
+	return times(l.Lift) + " as often as all visitors"
 }

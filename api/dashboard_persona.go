@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"personas/classifier"
 	"personas/models"
 )
 
@@ -51,7 +52,15 @@ func personaPageView(pe models.Persona) personaView {
 	same := func(k string) string { return k }
 	v := personaView{Persona: pe, Avatar: avatarHTML(pe.Picture), Stability: stabilityWords(pe.Stability),
 		Lifts: goalLines(st.GoalLifts)}
-	v.Traits, v.Amounts = traitCharts(st.Traits, 8)
+	// Pages, channels, devices and hours have their charts below (shares of the persona's page
+	// views, visits, activity): the trait chart does not state them a second time.
+	skip := map[string]bool{}
+	for kind, shares := range map[string][]classifier.Share{"path": st.TopPaths, "channel": st.Channels, "device": st.Devices, "hours": st.Hours} {
+		for _, sh := range shares {
+			skip[kind+":"+sh.Key] = true
+		}
+	}
+	v.Traits, v.Amounts = traitCharts(st.Traits, 8, skip)
 	if len(v.Lifts) > 0 {
 		v.GoalChart = goalChart(v.Lifts)
 	} else {
