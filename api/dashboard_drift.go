@@ -92,7 +92,7 @@ func (s *Server) driftFates(ctx context.Context, projectID uuid.UUID, hist []mod
 		ts, ok := s.dash.transitions.get(k)
 		if !ok {
 			var err error
-			if ts, err = s.store.PersonaTransitions(ctx, projectID, prev, cur); err != nil {
+			if ts, err = s.store.PersonaTransitions(ctx, projectID, prev, cur, gone); err != nil {
 				return nil, err
 			}
 			s.dash.transitions.put(k, ts)

@@ -175,6 +175,12 @@ func checkPersonaFigures(t *testing.T, u *user) {
 			t.Errorf("goal %q: bar says %s (all visitors %s), sentence says %q", name, value, ref, s)
 		}
 	}
+	traits := u.text("#traits")
+	for _, twice := range []string{"Visits from ", "Visits on ", "Active in the "} {
+		if strings.Contains(traits, twice) {
+			t.Errorf("the traits state %q, which the channel, device and hour charts state with another definition: %s", twice, traits)
+		}
+	}
 	others := eval[string](u, `Array.from(document.querySelectorAll('main figure:not(#goal-chart)')).map(f => f.textContent).join(' | ')`)
 	for _, bad := range []string{"Goal ", "Goals per visit"} {
 		if strings.Contains(others, bad) {

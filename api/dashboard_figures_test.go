@@ -290,3 +290,29 @@ func TestAuditWords(t *testing.T) {
 		}
 	}
 }
+
+// TestTransitionCacheBounded: the cache of transitions is safe for concurrent pages and never
+// holds more than its bound.
+func TestTransitionCacheBounded(t *testing.T) {
+	var tc transitionCache
+	p := uuid.New()
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 1000 {
+				k := transitionKey{p, g*1000 + i, g*1000 + i + 1}
+				tc.put(k, []models.Transition{{Visitors: int64(i)}})
+				if ts, ok := tc.get(k); ok && ts[0].Visitors != int64(i) {
+					t.Errorf("cached %v for %v", ts, k)
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if n := len(tc.m); n > maxTransitionEntries || n == 0 {
+		t.Errorf("%d cached pairs, bound %d", n, maxTransitionEntries)
+	}
+}
