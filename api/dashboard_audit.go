@@ -121,7 +121,7 @@ func auditFilter(recorded []string, selected string) []auditAction {
 
 // auditNamer names the people and personas an audit page mentions.
 type auditNamer struct {
-	users    map[uuid.UUID]string // emails, "(former member)" for who left, "a deleted account"
+	users    map[uuid.UUID]string // emails; "(former member)", "(platform admin)" or "a deleted account" for non-members
 	personas map[uuid.UUID]string
 }
 
@@ -147,6 +147,8 @@ func (s *Server) auditNames(ctx context.Context, pj models.Project, groups []mod
 			n.users[id] = "a deleted account"
 		case err != nil:
 			return err
+		case u.PlatformAdmin:
+			n.users[id] = u.Email + " (platform admin)"
 		default:
 			n.users[id] = u.Email + " (former member)"
 		}

@@ -198,6 +198,7 @@ func TestAuditPageGroupsAndFilters(t *testing.T) {
 	if err := srv.Store.RemoveMember(ctx, owner.ProjectID, exID); err != nil {
 		t.Fatal(err)
 	}
+	admin := srv.NewAccount(t, "platform@example.com", true)
 	pid := publishOne(t, srv, owner.ProjectID, "Deal Hunters")
 	base := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Minute)
 	insert := func(at time.Time, actor *uuid.UUID, action, target, details string) {
@@ -222,6 +223,8 @@ func TestAuditPageGroupsAndFilters(t *testing.T) {
 	insert(base.Add(150*time.Minute), &me, "events.import", owner.ProjectID.String(), `{"accepted": 7, "rejected": 0}`)
 	insert(base.Add(151*time.Minute), &me, "model.train", uuid.NewString(), `{}`)
 	insert(base.Add(152*time.Minute), &me, "events.import", owner.ProjectID.String(), `{"accepted": 9, "rejected": 0}`)
+	insert(base.Add(153*time.Minute), &admin.UserID, "deletion.create", uuid.NewString(), `{"scope": "personas"}`)
+	insert(base.Add(154*time.Minute), nil, "persona.enrich", uuid.NewString(), `{}`)
 
 	cookie, _, _ := session(t, srv, owner.Email)
 	path := "/projects/" + owner.ProjectID.String() + "/audit"
@@ -236,6 +239,8 @@ func TestAuditPageGroupsAndFilters(t *testing.T) {
 		got = append(got, row{m[1], m[2], m[3], m[4]})
 	}
 	want := []row{
+		{"persona.enrich", "1", "the service", "Asked for a new description of a persona no longer stored"},
+		{"deletion.create", "1", "platform@example.com (platform admin)", "Asked to delete the personas and models"},
 		{"events.import", "1", "owner@example.com", "Imported 9 events"},
 		{"model.train", "1", "owner@example.com", "Started a retrain"},
 		{"events.import", "1", "owner@example.com", "Imported 7 events"},
@@ -290,8 +295,8 @@ func TestAuditPageGroupsAndFilters(t *testing.T) {
 		}
 		cursor = next
 	}
-	if total != 458 || pages != 8 {
-		t.Errorf("walked %d entries in %d pages, want 458 in 8", total, pages)
+	if total != 460 || pages != 10 {
+		t.Errorf("walked %d entries in %d pages, want 460 in 10", total, pages)
 	}
 }
 
