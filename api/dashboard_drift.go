@@ -308,6 +308,7 @@ func driftReading(versions []int, byVersion map[int]map[uuid.UUID]models.DriftPo
 		fmt.Fprintf(&b, "%s in v%d: %s. ", word, cv, strings.Join(appeared, ", "))
 	}
 	changed := len(gone) > 0 || len(appeared) > 0
+	steady := false
 	if n > 0 {
 		avg := sum / float64(n)
 		switch {
@@ -317,7 +318,7 @@ func driftReading(versions []int, byVersion map[int]map[uuid.UUID]models.DriftPo
 			word := "changed a lot"
 			switch {
 			case avg >= 0.9 && math.Abs(delta) < 0.03:
-				word = "held steady"
+				word, steady = "held steady", true
 			case avg >= 0.9:
 				word = "kept their visitors, but shares moved"
 			case avg >= 0.75:
@@ -331,6 +332,8 @@ func driftReading(versions []int, byVersion map[int]map[uuid.UUID]models.DriftPo
 		fmt.Fprintf(&b, "No persona of v%d could be compared with v%d. ", cv, pv)
 	}
 	switch {
+	case steady && math.Abs(delta) >= 0.01:
+		fmt.Fprintf(&b, "The largest move was %s's, from %s to %s of visitors.", biggest.Name, pct(prev[biggest.ID].Share), pct(cur[biggest.ID].Share))
 	case biggest.Name != "" && math.Abs(delta) >= 0.01:
 		dir := "grew"
 		if delta < 0 {
