@@ -37,7 +37,8 @@ const dashboardCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'
 
 // dashboard holds the parsed pages.
 type dashboard struct {
-	pages map[string]*template.Template
+	pages       map[string]*template.Template
+	transitions transitionCache // where vanished personas' visitors went, per pair of versions
 }
 
 // parseDashboard parses every page with the layout; a broken template fails here, at start-up.
@@ -328,15 +329,7 @@ var templateFuncs = template.FuncMap{
 }
 
 // pct formats a share in 0..1 as a whole percentage ("<1 %" for small non-zero shares).
-func pct(v float64) string {
-	switch {
-	case v <= 0:
-		return "0 %"
-	case v < 0.01:
-		return "<1 %"
-	}
-	return fmt.Sprintf("%.0f %%", v*100)
-}
+func pct(v float64) string { return models.FormatPercent(v) }
 
 // formatCount writes a count with thin thousands separators.
 func formatCount(n int64) string {

@@ -66,12 +66,20 @@ func newTrainedProject(t *testing.T) *trainedProject {
 		if round == 0 {
 			tp.visitor = vs[0].ID
 		}
-		r := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + owner.ProjectID.String() + "/import",
-			Token: owner.Token, Body: demodata.NDJSON(vs), Header: map[string]string{"Content-Type": "application/x-ndjson"}})
-		if r.Status != http.StatusOK {
-			t.Fatalf("import: status %d: %s", r.Status, r.Body)
+		// The second round arrives in three batches, as the demo sends history: one import in
+		// the audit log.
+		parts := [][]demodata.Visitor{vs}
+		if round == 1 {
+			parts = [][]demodata.Visitor{vs[:100], vs[100:200], vs[200:]}
 		}
-		r = srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + owner.ProjectID.String() + "/models", Token: owner.Token})
+		for _, part := range parts {
+			r := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + owner.ProjectID.String() + "/import",
+				Token: owner.Token, Body: demodata.NDJSON(part), Header: map[string]string{"Content-Type": "application/x-ndjson"}})
+			if r.Status != http.StatusOK {
+				t.Fatalf("import: status %d: %s", r.Status, r.Body)
+			}
+		}
+		r := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + owner.ProjectID.String() + "/models", Token: owner.Token})
 		if r.Status != http.StatusAccepted {
 			t.Fatalf("train: status %d: %s", r.Status, r.Body)
 		}
@@ -288,12 +296,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		if s := u.text("#model-info"); !strings.Contains(s, "Model v2") || !strings.Contains(s, "visitors") {
 			t.Errorf("model facts %q", s)
 		}
+		checkOverviewFigures(t, u)
 		u.do(chromedp.Click(chromedp.CSS(".persona-card .card-link")))
 		u.waitFor("!!document.querySelector('#persona-name')")
 		u.shot("persona")
 		if n := eval[int](u, "document.querySelectorAll('#traits svg rect').length"); n < 4 {
 			t.Errorf("trait chart has %d bars, want persona and population bars", n)
 		}
+		checkPersonaFigures(t, u)
 		if s := u.text("#named-by"); s != "named by rules" {
 			t.Errorf("named-by badge %q, want named by rules", s)
 		}
@@ -307,11 +317,37 @@ func TestDashboardInBrowser(t *testing.T) {
 		if s := u.text("#reasons"); !strings.Contains(s, "allowed origins") {
 			t.Errorf("drop reasons %q lack the origin reason", s)
 		}
+		checkHealthChart(t, u)
 		u.visit("/projects/"+pid+"/settings", "#install", "settings")
 		if s := u.text("#sri"); !strings.HasPrefix(s, "sha384-") {
 			t.Errorf("SRI hash %q", s)
 		}
 		u.visit("/projects/"+pid+"/audit", "#audit", "audit")
+		checkAudit(t, u, pid)
+	})
+
+	t.Run("owner reads a drift in which a persona merged and one is new", func(t *testing.T) {
+		pj, err := tp.srv.Store.CreateProject(context.Background(), tp.owner.UserID, "Merged personas", []string{testserver.Origin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stay, other, merged := newPersona("Deal Hunters"), newPersona("Researchers"), newPersona("Window Shoppers")
+		publish(t, tp.srv, pj.ID, []models.PublishedPersona{stay, other, merged}, [][][]byte{hashes(0, 60), hashes(60, 100), hashes(100, 140)})
+		stay.New, other.New = false, false
+		st := 0.97
+		stay.Stability, other.Stability = &st, &st
+		publish(t, tp.srv, pj.ID, []models.PublishedPersona{stay, other, newPersona("Newcomers")},
+			[][][]byte{append(hashes(0, 60), hashes(100, 130)...), append(hashes(60, 100), hashes(130, 140)...), hashes(200, 230)})
+		u := sh.open(t, browser, base, "owner-drift")
+		u.login(tp.owner.Email)
+		u.visit("/projects/"+pj.ID.String(), "#drift", "overview with a merged persona")
+		checkOverviewDrift(t, u)
+		if s := u.text(fmt.Sprintf("#drift li[data-key=%q]", merged.ID.String())); !strings.Contains(s, "merged into Deal Hunters") {
+			t.Errorf("legend of the merged persona %q", s)
+		}
+		if s := u.text("#drift-reading"); strings.Contains(s, "held steady") || !strings.Contains(s, "Window Shoppers") || !strings.Contains(s, "Newcomers") {
+			t.Errorf("drift reading %q", s)
+		}
 	})
 
 	t.Run("editor renames a persona", func(t *testing.T) {

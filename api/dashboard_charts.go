@@ -22,6 +22,7 @@ type segment struct {
 	Y, H  float64
 	Color string
 	Title string
+	Key   string // what the colour stands for (a persona id), matched by the legend
 }
 
 // column is one stacked column of a chart.
@@ -36,6 +37,7 @@ type column struct {
 // legendItem names a colour.
 type legendItem struct {
 	Color, Label, Note string
+	Key                string // the segments' Key it names
 }
 
 // stackedChart is a chart of stacked columns.
@@ -58,6 +60,7 @@ type stackInput struct {
 	Label  string
 	Values []float64
 	Titles []string
+	Keys   []string // per value, what it stands for (optional)
 }
 
 // stack lays out columns of stacked values: heights relative to the largest total (or to max
@@ -66,26 +69,51 @@ func stack(title string, cols []stackInput, colours []string, maxTotal float64, 
 	return stackSized(title, cols, colours, maxTotal, tickFmt, 240)
 }
 
-// stackSized is stack with a chart height (small multiples are lower).
+// niceStep is the tick step for an axis up to top in about n steps, rounded to 1, 2 or 5 × 10^k,
+// and never below min (1 for counts: half an event is no tick).
+func niceStep(top float64, n int, min float64) float64 {
+	raw := top / float64(n)
+	if !(raw > 0) || math.IsInf(raw, 0) {
+		return math.Max(min, 1)
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw*(1-1e-9) {
+			step = m * mag
+			break
+		}
+	}
+	return math.Max(step, min)
+}
+
+// stackSized is stack with a chart height (small multiples are lower). A fixed maxTotal (1 for
+// shares) is ticked every 20 %; an axis fitted to the data (maxTotal 0: counts) ends on the
+// first round step above the largest column and is ticked in whole 1, 2, 5 × 10^k steps.
 func stackSized(title string, cols []stackInput, colours []string, maxTotal float64, tickFmt func(float64) string, h float64) stackedChart {
 	const w, top, left, bottom = 640.0, 12.0, 44.0, 28.0
 	ch := stackedChart{W: w, H: h, Base: h - bottom, Title: title}
-	if maxTotal <= 0 {
+	var step float64
+	if maxTotal > 0 {
+		step = maxTotal / 5
+	} else {
 		for _, c := range cols {
 			t := 0.0
 			for _, v := range c.Values {
-				t += v
+				t += max(v, 0)
 			}
 			maxTotal = max(maxTotal, t)
 		}
-	}
-	if maxTotal <= 0 {
-		maxTotal = 1
+		step = niceStep(maxTotal, 4, 1)
+		maxTotal = max(step, math.Ceil(maxTotal/step-1e-9)*step)
 	}
 	plot := ch.Base - top
-	for i := 0; i <= 4; i++ {
-		v := maxTotal * float64(i) / 4
-		ch.Ticks = append(ch.Ticks, tick{Y: round1(ch.Base - plot*float64(i)/4), Label: tickFmt(v)})
+	for i := 0; ; i++ {
+		v := step * float64(i)
+		if v > maxTotal*(1+1e-9) {
+			break
+		}
+		ch.Ticks = append(ch.Ticks, tick{Y: round1(ch.Base - plot*v/maxTotal), Label: tickFmt(v)})
 	}
 	n := max(len(cols), 1)
 	slot := (w - left - 8) / float64(n)
@@ -102,11 +130,15 @@ func stackSized(title string, cols []stackInput, colours []string, maxTotal floa
 			total += v
 			sh := plot * v / maxTotal
 			y -= sh
-			t := ""
+			t, key := "", ""
 			if j < len(c.Titles) {
 				t = c.Titles[j]
 			}
-			col.Segments = append(col.Segments, segment{Y: round1(y), H: round1(max(sh, 0.5)), Color: colours[j%len(colours)], Title: t})
+			if j < len(c.Keys) {
+				key = c.Keys[j]
+			}
+			col.Segments = append(col.Segments, segment{Y: round1(y), H: round1(max(sh, 0.5)), Color: colours[j%len(colours)],
+				Title: t, Key: key})
 		}
 		col.Total = tickFmt(total)
 		ch.Columns = append(ch.Columns, col)
@@ -116,60 +148,94 @@ func stackSized(title string, cols []stackInput, colours []string, maxTotal floa
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
-// hbar is one horizontal bar row: a value against a reference (the population).
+// hbar is one horizontal bar row: a value, and optionally a reference (all visitors). A share
+// row is drawn on a 0–100 % track, so that bars of shares compare across rows and charts.
 type hbar struct {
 	Label          string
 	Value, Ref     string
-	W, RefW        float64 // widths in the 0..290 bar area
+	W, RefW        float64 // widths in the chart's bar area (BarMax wide)
 	VX, RX         float64 // x of the value and reference labels
 	Y              float64
 	Higher, Strong bool
 	Note           string
+	Share          bool    // the value is a share in 0..1, drawn on the 0–100 % track
+	V, RefV        float64 // the values drawn (shares in 0..1), for the page's readers and tests
 }
 
 // hbarChart is a list of bars compared with a reference.
 type hbarChart struct {
-	W, H, BarX float64
-	Title      string
-	Rows       []hbar
+	W, H, BarX, BarMax float64
+	Title              string
+	ID                 string // the figure's id, for links and tests
+	Rows               []hbar
 }
 
-// traitChart shows the persona's most distinguishing traits against the population.
-func traitChart(traits []classifier.Trait, limit int) hbarChart {
-	ch := hbarChart{W: 900, BarX: 300, Title: "Traits of this persona against all visitors"}
-	const barMax = 460.0
+// shareWidth is a share's bar width on a track of barMax: one scale, 0 to 100 %.
+func shareWidth(v, barMax float64) float64 { return round1(barMax * min(max(v, 0), 1)) }
+
+// shareFeature reports whether a trait is a share or rate in 0..1 (drawn on the 0–100 % track),
+// as opposed to an amount (counts, seconds, days), by the one definition of figures.
+func shareFeature(f string) bool { return models.FeatureFigure(f, 0, nil).Kind == models.KindShare }
+
+// goalFeature reports whether a trait is about goals. Goal traits are per-visit rates, not the
+// share of visitors who reached the goal: the dashboard states a goal once, as that share
+// (goalLines and goalChart), so these traits are left out of the trait charts.
+func goalFeature(f string) bool { return models.IsGoalFeature(f) }
+
+// traitCharts shows the persona's most distinguishing traits against the population: shares on
+// one 0–100 % scale, and amounts (counts, times), each row scaled to the larger of the persona's
+// and all visitors' value. Goal traits are left out, and so are the features in skip: those the
+// page states elsewhere with another definition (a channel's share of the persona's visits in
+// the channel chart), so that one thing has one figure on the page.
+func traitCharts(traits []classifier.Trait, limit int, skip map[string]bool) (shares, amounts hbarChart) {
+	shares = hbarChart{W: 900, BarX: 300, BarMax: 460, ID: "trait-shares",
+		Title: "Shares of their activity, against all visitors (bars on one scale, 0–100 %)"}
+	amounts = hbarChart{W: 900, BarX: 300, BarMax: 460, ID: "trait-amounts",
+		Title: "Amounts per visitor, against all visitors (each row scaled to its larger value)"}
 	n := 0
 	for _, t := range traits {
 		if n == limit {
 			break
 		}
-		if !finite(t.Value) || !finite(t.Population) || !finite(t.Z) {
+		if !finite(t.Value) || !finite(t.Population) || !finite(t.Z) || goalFeature(t.Feature) || skip[t.Feature] {
 			continue
 		}
 		v, p := displayValue(t.Feature, t.Value), displayValue(t.Feature, t.Population)
-		top := max(math.Abs(v), math.Abs(p), 1e-9)
 		row := hbar{Label: traitLabel(t.Feature), Value: formatTrait(t.Feature, v), Ref: formatTrait(t.Feature, p),
-			W: round1(barMax * math.Abs(v) / top), RefW: round1(barMax * math.Abs(p) / top), Y: float64(n) * 48,
-			Higher: t.Z > 0, Strong: math.Abs(t.Z) >= 1, Note: zWords(t.Z)}
+			Higher: t.Z > 0, Strong: math.Abs(t.Z) >= 1, Note: zWords(t.Z), V: v, RefV: p}
+		ch := &amounts
+		if shareFeature(t.Feature) {
+			ch = &shares
+			row.Share = true
+			row.W, row.RefW = shareWidth(v, ch.BarMax), shareWidth(p, ch.BarMax)
+		} else {
+			top := max(math.Abs(v), math.Abs(p), 1e-9)
+			row.W, row.RefW = round1(ch.BarMax*math.Abs(v)/top), round1(ch.BarMax*math.Abs(p)/top)
+		}
+		row.Y = float64(len(ch.Rows)) * 48
 		row.VX, row.RX = ch.BarX+row.W+6, ch.BarX+row.RefW+6
+		if row.Share {
+			row.VX, row.RX = ch.BarX+ch.BarMax+6, ch.BarX+ch.BarMax+6
+		}
 		ch.Rows = append(ch.Rows, row)
 		n++
 	}
-	ch.H = float64(n)*48 + 4
-	return ch
+	shares.H = float64(len(shares.Rows))*48 + 4
+	amounts.H = float64(len(amounts.Rows))*48 + 4
+	return shares, amounts
 }
 
-// shareChart is a list of keys and their shares (channels, devices, hours, pages, goals).
+// shareChart is a list of keys and their shares (channels, devices, hours, pages), each on the
+// 0–100 % track.
 func shareChart(title string, shares []classifier.Share, label func(string) string) hbarChart {
-	ch := hbarChart{W: 400, BarX: 150, Title: title}
-	const barMax = 190.0
+	ch := hbarChart{W: 400, BarX: 150, BarMax: 190, Title: title}
 	for _, s := range shares {
 		if !finite(s.Share) {
 			continue
 		}
-		w := round1(barMax * min(max(s.Share, 0), 1))
-		ch.Rows = append(ch.Rows, hbar{Label: label(s.Key), Value: pct(s.Share), W: w, VX: ch.BarX + w + 6,
-			Y: float64(len(ch.Rows)) * 30})
+		w := shareWidth(s.Share, ch.BarMax)
+		ch.Rows = append(ch.Rows, hbar{Label: label(s.Key), Value: pct(s.Share), W: w, VX: ch.BarX + ch.BarMax + 6,
+			Y: float64(len(ch.Rows)) * 30, Share: true, V: s.Share})
 	}
 	ch.H = float64(len(ch.Rows))*30 + 4
 	return ch

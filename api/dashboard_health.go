@@ -124,7 +124,7 @@ func healthReport(stats []models.IngestStat, from time.Time, days int) healthVie
 		cols[i] = in
 	}
 	count := func(f float64) string { return formatCount(int64(f + 0.5)) }
-	v.Chart = stack("Events offered per day, stored and dropped by reason", cols, colours, 0, count)
+	v.Chart = stack("Events per day: stored (on the day they happened) and dropped by reason", cols, colours, 0, count)
 	for j, r := range reasons {
 		v.Chart.Legend = append(v.Chart.Legend, legendItem{Color: colours[j], Label: words(r), Note: formatCount(totals[r])})
 		if j == 0 {

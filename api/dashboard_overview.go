@@ -2,15 +2,11 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"html/template"
-	"math"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"personas/classifier"
 	"personas/collector"
@@ -23,7 +19,8 @@ type personaCard struct {
 	Avatar    template.HTML
 	Color     string
 	Top       []traitPill
-	Stability string // plain words
+	Lifts     []goalLine // the clearest goal lifts; none for models without lifts
+	Stability string     // plain words
 }
 
 // traitPill is one of a persona's most distinguishing traits.
@@ -89,22 +86,7 @@ func (s *Server) overviewPage(c *gin.Context) error {
 			v.Model = &ms[i]
 		}
 	}
-	for i, p := range ps {
-		card := personaCard{Persona: p, Avatar: avatarHTML(p.Picture), Color: colour(i), Stability: stabilityWords(p.Stability)}
-		for _, t := range personaStats(p).Traits {
-			if len(card.Top) == 3 {
-				break
-			}
-			if !finite(t.Z) {
-				continue
-			}
-			card.Top = append(card.Top, traitPill{Label: traitLabel(t.Feature), Words: zWords(t.Z), Higher: t.Z > 0})
-		}
-		v.Personas = append(v.Personas, card)
-		if p.NamedBy == "llm" {
-			v.AzureNote = true
-		}
-	}
+	v.Personas, v.AzureNote = personaCards(ps)
 	if len(ps) > 0 {
 		hist, err := s.store.PersonaHistory(c, pj.ID)
 		if err != nil {
@@ -114,7 +96,11 @@ func (s *Server) overviewPage(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		v.Drift, v.DriftReading = driftChart(hist, ps, names)
+		fates, err := s.driftFates(c, pj.ID, hist)
+		if err != nil {
+			return err
+		}
+		v.Drift, v.DriftReading = driftChart(hist, ps, names, fates)
 	} else {
 		runs, err := s.store.TrainingRuns(c, pj.ID, 1)
 		if err != nil {
@@ -142,108 +128,28 @@ func (s *Server) overviewPage(c *gin.Context) error {
 	return nil
 }
 
-// driftChart stacks each kept version's persona shares, coloured as the current personas'
-// cards, and reads the movement in words.
-func driftChart(hist []models.DriftPoint, current []models.Persona, names map[uuid.UUID]string) (*stackedChart, string) {
-	order := map[uuid.UUID]int{}
-	for i, p := range current {
-		order[p.ID] = i
-	}
-	var versions []int
-	byVersion := map[int]map[uuid.UUID]models.DriftPoint{}
-	for _, pt := range hist {
-		if byVersion[pt.ModelVersion] == nil {
-			byVersion[pt.ModelVersion] = map[uuid.UUID]models.DriftPoint{}
-			versions = append(versions, pt.ModelVersion)
-		}
-		byVersion[pt.ModelVersion][pt.PersonaID] = pt
-		if _, ok := order[pt.PersonaID]; !ok {
-			order[pt.PersonaID] = len(order)
-		}
-	}
-	slices.Sort(versions)
-	ids := make([]uuid.UUID, len(order))
-	for id, i := range order {
-		ids[i] = id
-	}
-	colours := make([]string, len(ids))
-	for i := range ids {
-		colours[i] = colour(i)
-	}
-	var cols []stackInput
-	for _, ver := range versions {
-		in := stackInput{Label: fmt.Sprintf("v%d", ver)}
-		for _, id := range ids {
-			pt, ok := byVersion[ver][id]
-			share := 0.0
-			if ok {
-				share = pt.Share
+// personaCards lays out the overview's cards, coloured as the drift chart, and says whether
+// any persona was described by Azure OpenAI.
+func personaCards(ps []models.Persona) (cards []personaCard, azure bool) {
+	for i, p := range ps {
+		st := personaStats(p)
+		card := personaCard{Persona: p, Avatar: avatarHTML(p.Picture), Color: colour(i), Stability: stabilityWords(p.Stability),
+			Lifts: cardGoals(goalLines(st.GoalLifts), 3)}
+		for _, t := range st.Traits {
+			if len(card.Top) == 3 {
+				break
 			}
-			in.Values = append(in.Values, share)
-			in.Titles = append(in.Titles, fmt.Sprintf("%s, model v%d: %s of visitors", names[id], ver, pct(share)))
+			if !finite(t.Z) || goalFeature(t.Feature) { // goals are stated once, as lifts
+				continue
+			}
+			card.Top = append(card.Top, traitPill{Label: traitLabel(t.Feature), Words: zWords(t.Z), Higher: t.Z > 0})
 		}
-		cols = append(cols, in)
-	}
-	ch := stack("Share of visitors per persona, by model version", cols, colours, 1, pct)
-	for i, id := range ids {
-		if i >= len(current) {
-			break // retired personas are in the columns' titles, not the legend
-		}
-		ch.Legend = append(ch.Legend, legendItem{Color: colours[i], Label: names[id], Note: stabilityNote(current[i].Stability)})
-	}
-	return &ch, driftReading(versions, byVersion, current)
-}
-
-func stabilityNote(st *float64) string {
-	if st == nil {
-		return "new"
-	}
-	return "stability " + pct(*st)
-}
-
-// driftReading says in one or two sentences how the audience moved since the previous model.
-func driftReading(versions []int, byVersion map[int]map[uuid.UUID]models.DriftPoint, current []models.Persona) string {
-	if len(versions) < 2 {
-		return "This is the first model: retrains will show here how each persona's share moves, and how many of its visitors it keeps (its stability)."
-	}
-	prev, cur := byVersion[versions[len(versions)-2]], byVersion[versions[len(versions)-1]]
-	var biggest models.Persona
-	delta := 0.0
-	sum, n := 0.0, 0
-	for _, p := range current {
-		d := cur[p.ID].Share - prev[p.ID].Share
-		if math.Abs(d) > math.Abs(delta) {
-			biggest, delta = p, d
-		}
-		if p.Stability != nil {
-			sum += *p.Stability
-			n++
+		cards = append(cards, card)
+		if p.NamedBy == "llm" {
+			azure = true
 		}
 	}
-	var b strings.Builder
-	if n > 0 {
-		avg := sum / float64(n)
-		word := "held steady"
-		switch {
-		case avg < 0.5:
-			word = "changed a lot"
-		case avg < 0.75:
-			word = "shifted noticeably"
-		case avg < 0.9:
-			word = "moved as usual"
-		}
-		fmt.Fprintf(&b, "Since the previous model the personas %s: on average each kept %s of its visitors. ", word, pct(avg))
-	}
-	if biggest.Name != "" && math.Abs(delta) >= 0.01 {
-		dir := "grew"
-		if delta < 0 {
-			dir = "shrank"
-		}
-		fmt.Fprintf(&b, "%s %s the most, from %s to %s of visitors.", biggest.Name, dir, pct(prev[biggest.ID].Share), pct(cur[biggest.ID].Share))
-	} else {
-		b.WriteString("No persona's share moved by more than a point.")
-	}
-	return b.String()
+	return cards, azure
 }
 
 // trainForm starts a retrain from the overview (editor+), as POST /v1/projects/{id}/models.

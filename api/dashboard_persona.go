@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"personas/classifier"
 	"personas/models"
 )
 
@@ -15,7 +16,10 @@ type personaView struct {
 	Persona   models.Persona
 	Avatar    any
 	Stability string
-	Traits    hbarChart
+	Traits    hbarChart  // shares, on one 0–100 % scale
+	Amounts   hbarChart  // counts and times
+	Lifts     []goalLine // per goal, the lift in words (none for models without lifts)
+	GoalChart hbarChart  // the same goals as bars; from the goal shares when there are no lifts
 	Charts    []hbarChart
 }
 
@@ -32,36 +36,51 @@ func (s *Server) personaPage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	st := personaStats(pe)
 	labels, err := s.store.PageLabels(c, projectFrom(c).ID)
 	if err != nil {
 		return err
 	}
-	goals := st.Goals
-	for i := range goals {
-		if goals[i].Key == "any" {
-			goals[i].Key = "any goal"
-		}
-	}
-	v := personaView{Persona: pe, Avatar: avatarHTML(pe.Picture), Stability: stabilityWords(pe.Stability),
-		Traits: traitChart(st.Traits, 8)}
-	for _, ch := range []hbarChart{
-		shareChart("Top pages (share of their page views)", st.TopPaths, labels.Label),
-		shareChart("Channels (share of visits)", st.Channels, titleCase),
-		shareChart("Devices (share of visits)", st.Devices, titleCase),
-		shareChart("Active hours (share of activity)", st.Hours, hourLabel),
-		shareChart("Goals (share of visitors who reached them)", goals, func(k string) string { return strings.ReplaceAll(k, "_", " ") }),
-	} {
-		if len(ch.Rows) > 0 {
-			v.Charts = append(v.Charts, ch)
-		}
-	}
+	v := personaPageView(pe, labels.Label)
 	p, err := s.newPage(c, pe.Name, "overview", v)
 	if err != nil {
 		return err
 	}
 	s.render(c, http.StatusOK, "persona", p)
 	return nil
+}
+
+// personaPageView lays out a persona's figures. Each goal appears once: as the share of the
+// persona's visitors who reached it, with its lift when the model computed one.
+func personaPageView(pe models.Persona, pageLabel func(string) string) personaView {
+	st := personaStats(pe)
+	v := personaView{Persona: pe, Avatar: avatarHTML(pe.Picture), Stability: stabilityWords(pe.Stability),
+		Lifts: goalLines(st.GoalLifts)}
+	// Pages, channels, devices and hours have their charts below (shares of the persona's page
+	// views, visits, activity): the trait chart does not state them a second time.
+	skip := map[string]bool{}
+	for kind, shares := range map[string][]classifier.Share{"path": st.TopPaths, "channel": st.Channels, "device": st.Devices, "hours": st.Hours} {
+		for _, sh := range shares {
+			skip[kind+":"+sh.Key] = true
+		}
+	}
+	v.Traits, v.Amounts = traitCharts(st.Traits, 8, skip)
+	if len(v.Lifts) > 0 {
+		v.GoalChart = goalChart(v.Lifts)
+	} else {
+		v.GoalChart = shareChart("Goals: share of visitors who reached each (0–100 %)", st.Goals, goalName)
+		v.GoalChart.ID = "goal-chart"
+	}
+	for _, ch := range []hbarChart{
+		shareChart("Top pages (share of their page views)", st.TopPaths, pageLabel),
+		shareChart("Channels (share of visits)", st.Channels, titleCase),
+		shareChart("Devices (share of visits)", st.Devices, titleCase),
+		shareChart("Active hours (share of activity)", st.Hours, hourLabel),
+	} {
+		if len(ch.Rows) > 0 {
+			v.Charts = append(v.Charts, ch)
+		}
+	}
+	return v
 }
 
 func hourLabel(k string) string {

@@ -61,7 +61,7 @@ func (s *Server) importEvents(c *gin.Context) {
 		accepted, rejected int64
 		errs               []importError
 		reasons            = map[string]int64{}
-		batch              = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}}
+		batch              = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}, ByEventDay: true}
 		norms              = map[string]*normalizer{}
 	)
 	reject := func(line int, reason string) {
@@ -81,7 +81,7 @@ func (s *Server) importEvents(c *gin.Context) {
 			return err
 		}
 		accepted += int64(len(batch.Events))
-		batch = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}}
+		batch = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}, ByEventDay: true}
 		return nil
 	}
 	line := 0

@@ -43,6 +43,9 @@ type Batch struct {
 	Day       time.Time // the day drops are counted under (today, UTC)
 	Events    []Event
 	Dropped   map[string]int64
+	// ByEventDay counts stored events under each event's own day (UTC) instead of Day: imported
+	// history then shows on the days it happened, not as one spike on the day of the import.
+	ByEventDay bool
 }
 
 type ingestRequest struct {
@@ -355,7 +358,12 @@ func (in *Ingester) commit(ctx context.Context, batches []*Batch) error {
 			byVisitor[k] = append(byVisitor[k], e)
 		}
 		day := dayString(b.Day)
-		if len(b.Events) > 0 {
+		switch {
+		case b.ByEventDay:
+			for _, e := range b.Events {
+				stats[dropKey{b.ProjectID, dayString(e.TS), ReasonStored}]++
+			}
+		case len(b.Events) > 0:
 			stats[dropKey{b.ProjectID, day, ReasonStored}] += int64(len(b.Events))
 		}
 		for r, n := range b.Dropped {

@@ -103,3 +103,37 @@ func (s *Store) VisitorFeaturesMany(ctx context.Context, keys []VisitorKey) (map
 func VisitorKeyString(projectID uuid.UUID, visitorHash []byte) string {
 	return string(projectID[:]) + string(visitorHash)
 }
+
+// Transition counts the visitors of one persona in one version who belong to a persona in a
+// later version: where a persona's visitors went (merged, split) when it did not survive.
+type Transition struct {
+	From, To uuid.UUID
+	Visitors int64
+}
+
+// PersonaTransitions counts, between two kept versions, where the visitors of some personas of
+// the earlier version went: per persona of the later version, their visitors known in both.
+// Only those personas' members are joined (by visitor, against the later version's primary
+// key), so the cost follows the personas asked about, not the whole population. A pruned
+// version has no members and answers nothing.
+func (s *Store) PersonaTransitions(ctx context.Context, projectID uuid.UUID, from, to int, personas []uuid.UUID) ([]Transition, error) {
+	rows, _ := s.pool.Query(ctx, `/* Store.PersonaTransitions */
+		WITH gone AS (
+			SELECT cluster, persona_id FROM persona_history
+			WHERE project_id = $1 AND model_version = $2 AND persona_id = ANY($4::uuid[])),
+		t AS (
+			SELECT a.cluster AS ca, b.cluster AS cb, count(*) AS n
+			FROM model_members a JOIN model_members b
+				ON b.project_id = a.project_id AND b.model_version = $3 AND b.visitor_hash = a.visitor_hash
+			WHERE a.project_id = $1 AND a.model_version = $2 AND a.cluster IN (SELECT cluster FROM gone)
+			GROUP BY 1, 2)
+		SELECT g.persona_id, hb.persona_id, t.n FROM t
+		JOIN gone g ON g.cluster = t.ca
+		JOIN persona_history hb ON hb.project_id = $1 AND hb.model_version = $3 AND hb.cluster = t.cb
+		ORDER BY 1, 3 DESC, 2`, projectID, from, to, personas)
+	ts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Transition])
+	if err != nil {
+		return nil, fmt.Errorf("read persona transitions v%d to v%d: %w", from, to, translate(err))
+	}
+	return ts, nil
+}
