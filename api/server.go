@@ -30,6 +30,17 @@ type Config struct {
 	RatePerClient, RatePerSite float64
 	// VersionCheck is how often cached models are compared with the database (default 30 s).
 	VersionCheck time.Duration
+	// SiteCacheTTL is how long a site key's project is used before it is read again (default
+	// 5 s). Past it, the last known project still serves while PostgreSQL is unavailable, so
+	// drops stay counted.
+	SiteCacheTTL time.Duration
+}
+
+func (c Config) siteCacheTTL() time.Duration {
+	if c.SiteCacheTTL > 0 {
+		return c.SiteCacheTTL
+	}
+	return 5 * time.Second
 }
 
 func (c Config) versionCheckInterval() time.Duration {
@@ -92,7 +103,7 @@ type Server struct {
 func NewServer(d Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
-		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(5 * time.Second)}
+		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(d.Config.siteCacheTTL())}
 	s.models = newModelCache(256)
 	s.features = newFeatureReader(d.Store, 1)
 	s.assignments = newAssignmentWriter(10000, s.metrics.assignmentDrops, s.metrics.assignmentSkips)
