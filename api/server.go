@@ -93,6 +93,7 @@ type Server struct {
 	assignments  *assignmentWriter
 	listening    atomic.Bool
 	sites        *siteCache
+	forgetPace   pace // how long a known visitor's forget takes, for the unknown ones
 	siteLimits   *limiters
 	clientLimits *limiters
 
