@@ -159,3 +159,23 @@ func TestPasswordChangeAndSignOutEverywhere(t *testing.T) {
 		})
 	}
 }
+
+// TestDashboardHasSignOutEverywhere: every dashboard page's header carries the "sign out
+// everywhere" button, posting the session's CSRF token to /logout/everywhere.
+func TestDashboardHasSignOutEverywhere(t *testing.T) {
+	srv := testserver.New(t, testserver.Options{NoWorker: true})
+	acct := srv.NewAccount(t, "button@sessions.example", false)
+	s := signIn(t, srv, acct.Email, sessionPassword)
+	page := send(t, clientFrom("127.0.0.1"), "GET", srv.URL+"/", "", "", map[string]string{"Cookie": s.cookie})
+	if page.status != http.StatusOK && page.status != http.StatusSeeOther {
+		t.Fatalf("GET /: %d", page.status)
+	}
+	if page.status == http.StatusSeeOther { // one project: the way in is its page
+		page = send(t, clientFrom("127.0.0.1"), "GET", srv.URL+page.header.Get("Location"), "", "", map[string]string{"Cookie": s.cookie})
+	}
+	for _, want := range []string{`formaction="/logout/everywhere"`, `name="csrf_token" value="` + s.csrf + `"`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("dashboard page lacks %s", want)
+		}
+	}
+}
