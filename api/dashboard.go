@@ -92,6 +92,7 @@ func (s *Server) dashboardTable() []dashRoute {
 	return []dashRoute{
 		{"GET", "/", none, s.projectsPage},
 		{"POST", "/logout", none, s.logoutForm},
+		{"POST", "/logout/everywhere", none, s.logoutEverywhereForm},
 		{"GET", "/projects/:id", viewer, s.overviewPage},
 		{"POST", "/projects/:id/train", editor, s.trainForm},
 		{"GET", "/projects/:id/personas/:pid", viewer, s.personaPage},

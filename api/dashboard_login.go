@@ -109,6 +109,20 @@ func (s *Server) logoutForm(c *gin.Context) error {
 	return nil
 }
 
+// logoutEverywhereForm is the dashboard's "sign out everywhere": every session of the user ends,
+// this one included.
+func (s *Server) logoutEverywhereForm(c *gin.Context) error {
+	p := principalFrom(c)
+	n, err := s.store.EndSessions(c, p.UserID)
+	if err != nil {
+		return err
+	}
+	s.audit(c, models.AccountScope, "session.revoke_all", p.UserID.String(), map[string]any{"sessions": n})
+	s.setSessionCookie(c, "", -1)
+	c.Redirect(http.StatusSeeOther, "/login")
+	return nil
+}
+
 // projectsPage lists the user's projects; with one project it is the way in.
 func (s *Server) projectsPage(c *gin.Context) error {
 	ps, err := s.store.ProjectsOf(c, principalFrom(c))

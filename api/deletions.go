@@ -1,8 +1,12 @@
 package api
 
 import (
+	"context"
 	"encoding/hex"
+	"math/rand/v2"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -203,16 +207,71 @@ func (s *Server) forget(c *gin.Context) {
 		return
 	}
 	hash := s.store.VisitorHash(p.ID, req.VisitorID)
-	d, err := s.store.CreateDeletion(c, p.ID, models.ScopeVisitor, hash, nil, "site")
+	// A visitor never seen records nothing (forged requests would fill the deletion log), and
+	// gets the same answer as a known one, as late as a known one's, so the answer does not
+	// tell whether it exists.
+	start := time.Now()
+	d, known, err := s.store.ForgetVisitor(c, p.ID, hash)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.assignments.forget(p.ID, hash)
-	if err := s.jobs.EnqueueDeletion(c, d.ID); err != nil {
-		s.logger.Warn("enqueue deletion", append(logAttrs(c), "deletion_id", d.ID, "err", err.Error())...)
+	if known {
+		if err := s.jobs.EnqueueDeletion(c, d.ID); err != nil {
+			s.logger.Warn("enqueue deletion", append(logAttrs(c), "deletion_id", d.ID, "err", err.Error())...)
+		}
+		s.forgetPace.observe(time.Since(start))
+	} else {
+		s.forgetPace.wait(c, start)
 	}
 	c.JSON(http.StatusAccepted, gin.H{"id": d.ID, "status": d.Status})
+}
+
+// pace is the running time of forgets of known visitors (which commit a deletion and enqueue
+// it); a forget of an unknown visitor, which writes nothing, waits until as long has passed.
+type pace struct {
+	mu  sync.Mutex
+	avg time.Duration
+}
+
+// paceDefault stands in until a known visitor's forget was timed; maxPace bounds the wait.
+const (
+	paceDefault = 5 * time.Millisecond
+	maxPace     = 250 * time.Millisecond
+)
+
+func (p *pace) observe(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.avg == 0 {
+		p.avg = d
+		return
+	}
+	p.avg += (d - p.avg) / 32 // slow: one slow commit under load must not swing it
+}
+
+// wait sleeps until the typical known forget begun at start would have finished, with a
+// little jitter, or until ctx ends.
+func (p *pace) wait(ctx context.Context, start time.Time) {
+	p.mu.Lock()
+	target := p.avg
+	p.mu.Unlock()
+	if target == 0 {
+		target = paceDefault
+	}
+	target = min(target, maxPace)
+	target += time.Duration(rand.Int64N(int64(target)/8 + 1))
+	left := time.Until(start.Add(target))
+	if left <= 0 {
+		return
+	}
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // siteRequest resolves the site key of a page request (classify, forget) and applies the

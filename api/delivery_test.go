@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"personas/api"
 	"personas/internal/tcpproxy"
 	"personas/internal/testenv"
 	"personas/internal/testserver"
@@ -116,5 +119,88 @@ func TestDeliveryCountersAddUp(t *testing.T) {
 	}
 	if stored != got[models.ReasonStored] {
 		t.Errorf("events table holds %d rows, ingest_stats says %d stored", stored, got[models.ReasonStored])
+	}
+}
+
+// TestDropsCountedThroughLongOutage cuts PostgreSQL (a proxy of the test's own) for many times
+// the site cache's lifetime and the interval at which caches are refreshed (both made short
+// here instead of waiting 30 s): every collect during the outage answers 503 with Retry-After,
+// and once PostgreSQL is back, with no further request to carry them, the drops counted in
+// ingest_stats equal the events those requests held, exactly.
+func TestDropsCountedThroughLongOutage(t *testing.T) {
+	const ttl, refresh, outage = 50 * time.Millisecond, 100 * time.Millisecond, 1500 * time.Millisecond
+	e := testenv.New(t)
+	u, _ := url.Parse(e.DataURL)
+	proxy := tcpproxy.New(t, u.Host)
+	u.Host = proxy.Addr()
+	proxied := *e
+	proxied.Pool = testenv.Pool(t, u.String())
+	proxied.Store = models.NewStore(proxied.Pool, e.Keys, e.Keyring, e.Index)
+	srv := testserver.New(t, testserver.Options{Env: &proxied, NoWorker: true,
+		APIConfig: api.Config{SiteCacheTTL: ttl, VersionCheck: refresh}})
+	acct := srv.NewAccount(t, "outage@example.com", false)
+	now := time.Now().UnixMilli()
+	payload := func(visitor string, fresh, old int) map[string]any {
+		var evs []map[string]any
+		for i := range fresh {
+			evs = append(evs, map[string]any{"type": "pageview", "ts": now, "url": fmt.Sprintf("https://shop.example/p/%d", i)})
+		}
+		for range old {
+			evs = append(evs, map[string]any{"type": "pageview", "ts": now - 72*3600*1000, "url": "https://shop.example/old"})
+		}
+		return map[string]any{"site_key": acct.SiteKey, "visitor_id": visitor, "session_id": "s", "events": evs}
+	}
+	collect := func(body any) testserver.Response {
+		return srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/collect", Body: body,
+			Header: map[string]string{"Origin": testserver.Origin, "Content-Type": "text/plain"}})
+	}
+	if r := collect(payload("before", 1, 0)); r.Status != http.StatusNoContent {
+		t.Fatalf("collect before the outage: %d %s", r.Status, r.Body)
+	}
+	want := map[string]int64{models.ReasonStored: 1}
+
+	proxy.Cut()
+	start := time.Now()
+	requests := 0
+	for i := 0; time.Since(start) < outage; i++ {
+		fresh, old := 1+i%5, i%2
+		r := collect(payload(fmt.Sprintf("v%d", i), fresh, old))
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("request %d, %s into the outage: %d Retry-After %q, want 503 with Retry-After: %s",
+				i, time.Since(start).Round(time.Millisecond), r.Status, r.Header.Get("Retry-After"), r.Body)
+		}
+		want[models.ReasonUnavailable] += int64(fresh)
+		if old > 0 {
+			want[models.ReasonTooOld] += int64(old)
+		}
+		requests++
+	}
+	if requests < 20 {
+		t.Fatalf("only %d requests during the outage", requests)
+	}
+	t.Logf("%d requests over %s of outage (site cache lifetime %s, refresh every %s)", requests, outage, ttl, refresh)
+	proxy.Restore()
+
+	got := func() map[string]int64 {
+		m := map[string]int64{}
+		rows, err := e.Pool.Query(context.Background(), `SELECT reason, sum(events)::bigint FROM ingest_stats WHERE project_id = $1 GROUP BY reason`, acct.ProjectID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var r string
+			var n int64
+			if err := rows.Scan(&r, &n); err != nil {
+				t.Fatal(err)
+			}
+			m[r] = n
+		}
+		return m
+	}
+	testserver.Eventually(t, 20*time.Second, "the drops kept through the outage reach ingest_stats", func() bool {
+		return srv.Ingester.PendingDrops() == 0 && got()[models.ReasonUnavailable] >= want[models.ReasonUnavailable]
+	})
+	if diff := cmp.Diff(want, got()); diff != "" {
+		t.Errorf("ingest_stats per reason (-offered +counted):\n%s", diff)
 	}
 }

@@ -79,7 +79,7 @@ func (s *Server) apply(ch models.Change) {
 		s.EvictProject("")
 	case models.ChangeProjectDeleted:
 		s.models.evict(ch.ProjectID)
-		s.EvictProject("")
+		s.sites.forgetProject(ch.ProjectID)
 		s.store.EvictDataKey(ch.ProjectID)
 	case models.ChangeProjectChanged:
 		s.models.evict(ch.ProjectID)

@@ -10,27 +10,36 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
 	"personas/models"
 )
 
 // siteCache maps site keys to projects for a few seconds, so the hot public routes do not read
-// the projects table on every request. Deletions and settings changes evict entries at once.
+// the projects table on every request. Settings changes make entries stale (read again on next
+// use); a deleted project's entries go at once. A stale entry is kept as the last known mapping:
+// while PostgreSQL is unavailable, a request is still attributed to its project, so its events
+// are counted as dropped (storage_unavailable) instead of vanishing uncounted.
 type siteCache struct {
 	mu  sync.Mutex
 	ttl time.Duration
+	max int
 	m   map[string]siteEntry
 }
 
 type siteEntry struct {
-	p   models.Project
-	err error
-	at  time.Time
+	p      models.Project
+	err    error     // ErrNotFound for an unknown key; outages are never cached
+	at     time.Time // when read; zero once stale
+	failed time.Time // when a refresh last failed: the last known mapping serves until ttl after it
 }
 
+// maxSiteEntries bounds the cache: site keys come from clients.
+const maxSiteEntries = 100000
+
 func newSiteCache(ttl time.Duration) *siteCache {
-	return &siteCache{ttl: ttl, m: map[string]siteEntry{}}
+	return &siteCache{ttl: ttl, max: maxSiteEntries, m: map[string]siteEntry{}}
 }
 
 func (s *Server) projectBySiteKey(ctx context.Context, key string) (models.Project, error) {
@@ -38,35 +47,85 @@ func (s *Server) projectBySiteKey(ctx context.Context, key string) (models.Proje
 	sc.mu.Lock()
 	e, ok := sc.m[key]
 	sc.mu.Unlock()
-	if ok && time.Since(e.at) < sc.ttl {
+	now := time.Now()
+	if ok && now.Sub(e.at) < sc.ttl {
 		return e.p, e.err
+	}
+	known := ok && e.err == nil
+	if known && now.Sub(e.failed) < sc.ttl {
+		return e.p, nil // storage failed a moment ago: do not ask again on every request
 	}
 	p, err := s.store.ProjectBySiteKey(ctx, key)
 	if err != nil && !isNotFound(err) {
-		if ok && e.err == nil {
-			// Storage is failing: keep answering from the last good entry, so the request is
-			// still attributed to its project and its events are counted as dropped.
+		if known {
+			// Storage is failing: keep answering from the last known mapping, so the request
+			// is still attributed to its project and its events are counted as dropped.
+			sc.mu.Lock()
+			if cur, ok := sc.m[key]; ok && cur.err == nil {
+				cur.failed = now
+				sc.m[key] = cur
+			}
+			sc.mu.Unlock()
 			return e.p, nil
 		}
 		return p, err // do not cache outages
 	}
 	sc.mu.Lock()
-	if len(sc.m) > 100000 {
-		sc.m = map[string]siteEntry{}
+	if _, ok := sc.m[key]; !ok && len(sc.m) >= sc.max {
+		sc.shrink()
 	}
-	sc.m[key] = siteEntry{p: p, err: err, at: time.Now()}
+	sc.m[key] = siteEntry{p: p, err: err, at: now}
 	sc.mu.Unlock()
 	return p, err
 }
 
-// EvictProject forgets cached lookups of a project (deleted or changed).
-func (s *Server) EvictProject(siteKey string) {
-	s.sites.mu.Lock()
-	if siteKey == "" {
-		s.sites.m = map[string]siteEntry{}
-	} else {
-		delete(s.sites.m, siteKey)
+// shrink makes room when the cache is full: unknown keys (what a client can invent) go first,
+// then, if that was not enough, half of the rest. Called with mu held.
+func (sc *siteCache) shrink() {
+	for k, e := range sc.m {
+		if e.err != nil {
+			delete(sc.m, k)
+		}
 	}
+	for k := range sc.m {
+		if len(sc.m) < sc.max/2 {
+			break
+		}
+		delete(sc.m, k)
+	}
+}
+
+// invalidate makes every entry stale: it is read again on next use, and serves meanwhile only
+// as the last known mapping while storage is unavailable.
+func (sc *siteCache) invalidate() {
+	sc.mu.Lock()
+	for k, e := range sc.m {
+		e.at = time.Time{}
+		sc.m[k] = e
+	}
+	sc.mu.Unlock()
+}
+
+// forgetProject drops every entry of a project (deleted): nothing is attributed to it any more.
+func (sc *siteCache) forgetProject(id uuid.UUID) {
+	sc.mu.Lock()
+	for k, e := range sc.m {
+		if e.err == nil && e.p.ID == id {
+			delete(sc.m, k)
+		}
+	}
+	sc.mu.Unlock()
+}
+
+// EvictProject forgets the cached look-up of a site key (its project was deleted or its key
+// changed); with an empty key it makes every entry stale (settings may have changed).
+func (s *Server) EvictProject(siteKey string) {
+	if siteKey == "" {
+		s.sites.invalidate()
+		return
+	}
+	s.sites.mu.Lock()
+	delete(s.sites.m, siteKey)
 	s.sites.mu.Unlock()
 }
 

@@ -95,6 +95,18 @@ func newWorld(t *testing.T) *world {
 	if err := st.RevokeToken(ctx, models.Principal{UserID: w.owner.UserID}, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
+	// A token minted by a token that was revoked afterwards: dead with its parent.
+	parent, _, err := st.CreateToken(ctx, w.owner.UserID, "parent", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, orphanTok, err := st.MintToken(ctx, models.Principal{UserID: w.owner.UserID, TokenID: parent.ID}, "child", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokeToken(ctx, models.Principal{UserID: w.owner.UserID}, parent.ID); err != nil {
+		t.Fatal(err)
+	}
 	victim, _, err := st.CreateToken(ctx, w.owner.UserID, "victim", 30)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +148,7 @@ func newWorld(t *testing.T) *world {
 		{name: "no token", kind: kindBadToken},
 		{name: "expired token", kind: kindBadToken, token: expiredTok},
 		{name: "revoked token", kind: kindBadToken, token: revokedTok},
+		{name: "child of a revoked token", kind: kindBadToken, token: orphanTok},
 		{name: "forged token", kind: kindBadToken, token: forgedToken()},
 	}
 	return w
@@ -168,6 +181,7 @@ var allowedStatus = map[string]int{
 	"GET /v1/projects/:id/deletions/:did/receipt":    http.StatusConflict, // the deletion has not run (no worker)
 	"DELETE /v1/tokens/:token_id":                    http.StatusNoContent,
 	"DELETE /v1/session":                             http.StatusNoContent,
+	"POST /v1/sessions/revoke":                       http.StatusOK, // takes no body: ends the caller's sessions (none here)
 	"POST /v1/projects":                              http.StatusBadRequest,
 	"POST /v1/tokens":                                http.StatusBadRequest,
 	"GET /v1/projects/:id/personas/:pid/picture.svg": http.StatusOK,
@@ -197,6 +211,7 @@ var publicRoutes = map[string]bool{
 var accountRoutes = map[string]bool{
 	"GET /v1/me": true, "GET /v1/tokens": true, "POST /v1/tokens": true, "DELETE /v1/tokens/:token_id": true,
 	"GET /v1/projects": true, "POST /v1/projects": true, "DELETE /v1/session": true,
+	"POST /v1/sessions/revoke": true, "PUT /v1/me/password": true,
 }
 
 // deletionStatusRoutes outlive their project: the requester, the project's admins and platform

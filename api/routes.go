@@ -59,7 +59,9 @@ func (s *Server) routes() *gin.Engine {
 	// Any authenticated user: their own account, tokens and projects.
 	authed := v1.Group("", s.authenticate)
 	authed.DELETE("/session", s.logout)
+	authed.POST("/sessions/revoke", s.endSessions)
 	authed.GET("/me", s.me)
+	authed.PUT("/me/password", s.changePassword)
 	authed.GET("/tokens", s.listTokens)
 	authed.POST("/tokens", s.createToken)
 	authed.DELETE("/tokens/:token_id", s.revokeToken)

@@ -43,6 +43,17 @@ type Config struct {
 	// TokenFailures limits failed bearer token checks per client, per second with a burst 20
 	// times as large; 0 takes the default (1), a negative value disables the limit.
 	TokenFailures float64
+	// SiteCacheTTL is how long a site key's project is used before it is read again (default
+	// 5 s). Past it, the last known project still serves while PostgreSQL is unavailable, so
+	// drops stay counted.
+	SiteCacheTTL time.Duration
+}
+
+func (c Config) siteCacheTTL() time.Duration {
+	if c.SiteCacheTTL > 0 {
+		return c.SiteCacheTTL
+	}
+	return 5 * time.Second
 }
 
 func (c Config) versionCheckInterval() time.Duration {
@@ -95,6 +106,7 @@ type Server struct {
 	assignments  *assignmentWriter
 	listening    atomic.Bool
 	sites        *siteCache
+	forgetPace   pace // how long a known visitor's forget takes, for the unknown ones
 	siteLimits   *limiters
 	clientLimits *limiters
 	hashes       *privacy.HashLimiter // sign-in's argon2id slots
@@ -107,7 +119,7 @@ type Server struct {
 func NewServer(d Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
-		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(5 * time.Second)}
+		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(d.Config.siteCacheTTL())}
 	s.models = newModelCache(256)
 	s.features = newFeatureReader(d.Store, 1)
 	s.assignments = newAssignmentWriter(10000, s.metrics.assignmentDrops, s.metrics.assignmentSkips)

@@ -129,6 +129,78 @@ func (s *Server) logout(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// endSessions is "sign out everywhere": every dashboard session of the caller ends, the
+// current one included.
+func (s *Server) endSessions(c *gin.Context) {
+	p := principalFrom(c)
+	n, err := s.store.EndSessions(c, p.UserID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.audit(c, models.AccountScope, "session.revoke_all", p.UserID.String(), map[string]any{"sessions": n})
+	if p.SessionCSRF != "" {
+		s.setSessionCookie(c, "", -1)
+	}
+	if isForm(c.Request) {
+		c.Redirect(http.StatusSeeOther, "/login")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"ended": n})
+}
+
+type passwordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword replaces the caller's password; every other session of the user ends. Wrong
+// current passwords back off like failed logins.
+func (s *Server) changePassword(c *gin.Context) {
+	var req passwordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(req.CurrentPassword) > privacy.MaxPasswordBytes || len(req.NewPassword) > privacy.MaxPasswordBytes {
+		s.fail(c, models.Invalid("password", "must be at most %d bytes", privacy.MaxPasswordBytes))
+		return
+	}
+	p := principalFrom(c)
+	// Like a sign-in: one of the few hashing slots, the attempt recorded (and refused while it
+	// backs off) before argon2id runs on the current password.
+	limit := models.LoginLimit{Subject: s.store.LoginSubject("password", p.UserID.String()), Free: signInFreePerPair}
+	subject := limit.Subject
+	var wait time.Duration
+	var n int64
+	var err error
+	herr := s.hashes.Do(c.Request.Context(), func() {
+		if wait, err = s.store.BeginLogin(c, limit); err != nil || wait > 0 {
+			return
+		}
+		n, err = s.store.ChangePassword(c, p, req.CurrentPassword, req.NewPassword)
+	})
+	switch {
+	case herr != nil:
+		c.Header("Retry-After", "2")
+		s.fail(c, errStatus(http.StatusServiceUnavailable, "busy", "too many password checks at once; try again in a moment"))
+		return
+	case errors.Is(err, models.ErrUnauthenticated):
+		s.fail(c, errStatus(http.StatusUnauthorized, "unauthenticated", "wrong current password"))
+		return
+	case err != nil:
+		s.fail(c, err)
+		return
+	case wait > 0:
+		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
+		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many wrong passwords; wait before trying again"))
+		return
+	}
+	_ = s.store.ClearLoginFailures(c, subject)
+	s.audit(c, models.AccountScope, "password.change", p.UserID.String(), map[string]any{"sessions_ended": n})
+	c.JSON(http.StatusOK, gin.H{"sessions_ended": n})
+}
+
 func (s *Server) me(c *gin.Context) {
 	p := principalFrom(c)
 	u, err := s.store.User(c, p.UserID)
@@ -347,15 +419,15 @@ func (s *Server) createToken(c *gin.Context) {
 	if req.ExpiresInDays != nil {
 		days = *req.ExpiresInDays
 	}
-	p := principalFrom(c)
-	t, secret, err := s.store.CreateToken(c, p.UserID, req.Name, days)
+	// Minted with a token, the new token is its child: it expires no later and dies with it.
+	t, secret, err := s.store.MintToken(c, principalFrom(c), req.Name, days)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.audit(c, models.AccountScope, "token.create", t.ID.String(), nil)
 	c.JSON(http.StatusCreated, gin.H{"token": secret, "id": t.ID, "name": t.Name, "prefix": t.Prefix,
-		"created_at": t.CreatedAt, "expires_at": t.ExpiresAt})
+		"created_at": t.CreatedAt, "expires_at": t.ExpiresAt, "parent_id": t.ParentID})
 }
 
 func (s *Server) listTokens(c *gin.Context) {

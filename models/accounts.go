@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"personas/privacy"
 )
@@ -33,6 +34,7 @@ type Principal struct {
 	PlatformAdmin bool
 	TokenID       uuid.UUID // zero for sessions
 	SessionCSRF   string    // non-empty for cookie sessions: writes must present it
+	session       []byte    // the session's hash, for "every other session"
 }
 
 // NormalizeEmail validates an email address and returns its canonical form.
@@ -106,24 +108,86 @@ func CheckPassword(pw string) error {
 	return nil
 }
 
-// SetPassword replaces a user's password.
+// SetPassword replaces a user's password (the CLI, a reset) and ends every session of the user:
+// whoever held one signed in with the old password.
 func (s *Store) SetPassword(ctx context.Context, userID uuid.UUID, password string) error {
+	_, err := s.setPassword(ctx, userID, password, nil)
+	return err
+}
+
+// ChangePassword replaces the caller's password after checking the current one, and ends every
+// other session of the user in the same transaction; the caller's own session (if it is one)
+// stays. A wrong current password is ErrUnauthenticated. It returns the sessions ended.
+func (s *Store) ChangePassword(ctx context.Context, p Principal, current, next string) (int64, error) {
+	if err := CheckPassword(next); err != nil {
+		return 0, err
+	}
+	var hash string
+	if err := s.pool.QueryRow(ctx, `/* Store.ChangePassword */
+		SELECT password_hash FROM users WHERE id = $1`, p.UserID).Scan(&hash); err != nil {
+		return 0, fmt.Errorf("look up user: %w", translate(err))
+	}
+	if hash == "" {
+		privacy.DummyVerify(current)
+		return 0, ErrUnauthenticated
+	}
+	if ok, err := privacy.VerifyPassword(hash, current); err != nil || !ok {
+		return 0, ErrUnauthenticated
+	}
+	return s.setPassword(ctx, p.UserID, next, p.session)
+}
+
+// setPassword stores a new password hash and deletes the user's sessions except keep (a
+// session hash, or nil for all), in one transaction.
+func (s *Store) setPassword(ctx context.Context, userID uuid.UUID, password string, keep []byte) (int64, error) {
 	if err := CheckPassword(password); err != nil {
-		return err
+		return 0, err
 	}
 	hash, err := privacy.HashPassword(password)
 	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
+		return 0, fmt.Errorf("hash password: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `/* Store.SetPassword */
-		UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1`, userID, hash)
+	var ended int64
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `/* Store.SetPassword */
+			UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1`, userID, hash)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		ended, err = endSessions(ctx, tx, userID, keep)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("set password: %w", translate(err))
+		if errors.Is(err, ErrNotFound) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("set password: %w", translate(err))
 	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
+	return ended, nil
+}
+
+func endSessions(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, userID uuid.UUID, keep []byte) (int64, error) {
+	tag, err := q.Exec(ctx, `/* Store.EndSessions */
+		DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR hash <> $2)`, userID, keep)
+	if err != nil {
+		return 0, err
 	}
-	return nil
+	return tag.RowsAffected(), nil
+}
+
+// EndSessions signs a user out everywhere: every dashboard session of the user ends, the
+// caller's own included. API tokens are not sessions and stay. It returns the sessions ended.
+func (s *Store) EndSessions(ctx context.Context, userID uuid.UUID) (int64, error) {
+	n, err := endSessions(ctx, s.pool, userID, nil)
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", translate(err))
+	}
+	return n, nil
 }
 
 // SetPlatformAdmin grants or removes the platform-admin flag.
@@ -187,7 +251,8 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (User,
 }
 
 // Token is an API token's metadata. The secret is shown once, at creation, and stored only as
-// its SHA-256.
+// its SHA-256. A token minted with another token names it as its parent: it expires no later,
+// and it stops working when any ancestor is revoked or expires.
 type Token struct {
 	ID         uuid.UUID  `json:"id"`
 	UserID     uuid.UUID  `json:"user_id"`
@@ -197,10 +262,14 @@ type Token struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
+	ParentID   *uuid.UUID `json:"parent_id"`
 }
 
 // TokenPrefix starts every API token.
 const TokenPrefix = "psn_"
+
+// maxTokenDepth bounds the lineage walked at authentication; minting refuses to go deeper.
+const maxTokenDepth = 16
 
 func hashSecret(s string) []byte {
 	h := sha256.Sum256([]byte(s))
@@ -215,8 +284,35 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// CreateToken mints a token for a user and returns it with the secret, shown once.
+// CreateToken mints a root token for a user (from a dashboard session, the CLI or bootstrap)
+// and returns it with the secret, shown once.
 func (s *Store) CreateToken(ctx context.Context, userID uuid.UUID, name string, expiresInDays int) (Token, string, error) {
+	return s.MintToken(ctx, Principal{UserID: userID}, name, expiresInDays)
+}
+
+// tokenChain is the recursive query that walks a token's lineage, the token itself at depth 0
+// (selected by where, on $1), one primary-key look-up per ancestor. A lineage longer than
+// maxTokenDepth, or one whose parent row is missing, ends at a row whose parent_id is set: a
+// dead chain. $2 is now; dead is true when any token of the chain is revoked or expired.
+func tokenChain(where string) string {
+	return fmt.Sprintf(`WITH RECURSIVE chain AS (
+		SELECT id, parent_id, user_id, expires_at, revoked_at, last_used_at, 0 AS depth FROM api_tokens WHERE %[1]s
+		UNION ALL
+		SELECT t.id, t.parent_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, c.depth + 1
+		FROM api_tokens t JOIN chain c ON t.id = c.parent_id WHERE c.depth < %[2]d
+	), verdict AS (
+		SELECT bool_or(revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= $2)
+		               OR (depth = %[2]d AND parent_id IS NOT NULL)) AS dead,
+		       max(depth) AS depth, min(expires_at) AS expires_at
+		FROM chain
+	)`, where, maxTokenDepth)
+}
+
+// MintToken mints a token for the caller. Minted with a token (p.TokenID set), the new token
+// records it as its parent and its expiry is capped at the earliest expiry in the parent's
+// lineage; a dead parent (revoked or expired, itself or an ancestor) mints nothing. Minted from a
+// session, the token is a root.
+func (s *Store) MintToken(ctx context.Context, p Principal, name string, expiresInDays int) (Token, string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return Token{}, "", Invalid("name", "required, at most 100 characters")
@@ -225,15 +321,51 @@ func (s *Store) CreateToken(ctx context.Context, userID uuid.UUID, name string, 
 		return Token{}, "", Invalid("expires_in_days", "must be between 0 (never) and 3650")
 	}
 	secret := TokenPrefix + randomString(32)
-	t := Token{ID: uuid.New(), UserID: userID, Name: name, Prefix: secret[:len(TokenPrefix)+6], CreatedAt: s.now().UTC()}
+	t := Token{ID: uuid.New(), UserID: p.UserID, Name: name, Prefix: secret[:len(TokenPrefix)+6],
+		CreatedAt: s.now().UTC().Truncate(time.Microsecond)} // what PostgreSQL keeps
 	if expiresInDays > 0 {
 		e := t.CreatedAt.Add(time.Duration(expiresInDays) * 24 * time.Hour)
 		t.ExpiresAt = &e
 	}
-	_, err := s.pool.Exec(ctx, `/* Store.CreateToken */
-		INSERT INTO api_tokens (id, user_id, name, prefix, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.ID, userID, t.Name, t.Prefix, hashSecret(secret), t.CreatedAt, t.ExpiresAt)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if p.TokenID != uuid.Nil {
+			parent := p.TokenID
+			t.ParentID = &parent
+			// No lock on the lineage: a revocation racing this mint may miss the new child in
+			// its cascade, but authentication walks the lineage and refuses the child anyway.
+			var dead bool
+			var depth int
+			var capAt *time.Time
+			err := tx.QueryRow(ctx, tokenChain("id = $1")+` /* Store.MintToken */
+				SELECT dead, depth, expires_at FROM verdict`, parent, t.CreatedAt).Scan(&dead, &depth, &capAt)
+			if err != nil {
+				return fmt.Errorf("read parent token: %w", err)
+			}
+			if dead {
+				return ErrUnauthenticated
+			}
+			if depth+1 >= maxTokenDepth {
+				return Invalid("token", "minted from a chain of %d tokens: mint from a session or a shorter chain", depth+1)
+			}
+			if capAt != nil && (t.ExpiresAt == nil || capAt.Before(*t.ExpiresAt)) {
+				c := capAt.UTC()
+				t.ExpiresAt = &c
+			}
+		}
+		_, err := tx.Exec(ctx, `/* Store.MintToken */
+			INSERT INTO api_tokens (id, user_id, name, prefix, hash, created_at, expires_at, parent_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			t.ID, p.UserID, t.Name, t.Prefix, hashSecret(secret), t.CreatedAt, t.ExpiresAt, t.ParentID)
+		return err
+	})
 	if err != nil {
+		if errors.Is(err, ErrUnauthenticated) {
+			return Token{}, "", err
+		}
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			return Token{}, "", err
+		}
 		return Token{}, "", fmt.Errorf("create token: %w", translate(err))
 	}
 	return t, secret, nil
@@ -242,7 +374,7 @@ func (s *Store) CreateToken(ctx context.Context, userID uuid.UUID, name string, 
 // Tokens lists a user's tokens.
 func (s *Store) Tokens(ctx context.Context, userID uuid.UUID) ([]Token, error) {
 	rows, _ := s.pool.Query(ctx, `/* Store.Tokens */
-		SELECT id, user_id, name, prefix, created_at, last_used_at, expires_at, revoked_at
+		SELECT id, user_id, name, prefix, created_at, last_used_at, expires_at, revoked_at, parent_id
 		FROM api_tokens WHERE user_id = $1 ORDER BY created_at`, userID)
 	ts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Token])
 	if err != nil {
@@ -251,40 +383,62 @@ func (s *Store) Tokens(ctx context.Context, userID uuid.UUID) ([]Token, error) {
 	return ts, nil
 }
 
-// RevokeToken revokes one of the user's tokens (any user's for a platform admin).
+// RevokeToken revokes one of the user's tokens (any user's for a platform admin) and, in the
+// same transaction, every token descended from it, so the token list shows what
+// authentication enforces (which walks the lineage anyway).
 func (s *Store) RevokeToken(ctx context.Context, p Principal, tokenID uuid.UUID) error {
-	tag, err := s.pool.Exec(ctx, `/* Store.RevokeToken */
-		UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $3)
-		WHERE id = $1 AND (user_id = $2 OR $4)`, tokenID, p.UserID, s.now().UTC(), p.PlatformAdmin)
+	var found bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `/* Store.RevokeToken */
+			UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $3)
+			WHERE id = $1 AND (user_id = $2 OR $4)`, tokenID, p.UserID, s.now().UTC(), p.PlatformAdmin)
+		if err != nil {
+			return err
+		}
+		if found = tag.RowsAffected() > 0; !found {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `/* Store.RevokeToken */
+			WITH RECURSIVE descendants AS (
+				SELECT id, 0 AS depth FROM api_tokens WHERE parent_id = $1
+				UNION ALL
+				SELECT t.id, d.depth + 1 FROM api_tokens t JOIN descendants d ON t.parent_id = d.id WHERE d.depth < $3
+			)
+			UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id IN (SELECT id FROM descendants)`,
+			tokenID, s.now().UTC(), maxTokenDepth)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", translate(err))
 	}
-	if tag.RowsAffected() == 0 {
+	if !found {
 		return ErrNotFound
 	}
 	return nil
 }
 
-// AuthenticateToken resolves a bearer token. Unknown, expired and revoked tokens are all
-// ErrUnauthenticated.
+// AuthenticateToken resolves a bearer token. Unknown, expired and revoked tokens, and tokens
+// with a revoked or expired ancestor, are all ErrUnauthenticated. The lineage is checked on
+// every call with one recursive query over the primary key (a chain is a handful of rows).
 func (s *Store) AuthenticateToken(ctx context.Context, secret string) (Principal, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 100 {
 		return Principal{}, ErrUnauthenticated
 	}
 	var p Principal
-	var expires, revoked, lastUsed *time.Time
-	err := s.pool.QueryRow(ctx, `/* Store.AuthenticateToken */
-		SELECT t.id, t.user_id, u.platform_admin, t.expires_at, t.revoked_at, t.last_used_at
-		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`, hashSecret(secret)).
-		Scan(&p.TokenID, &p.UserID, &p.PlatformAdmin, &expires, &revoked, &lastUsed)
+	var lastUsed *time.Time
+	var dead *bool
+	now := s.now()
+	err := s.pool.QueryRow(ctx, tokenChain("hash = $1")+` /* Store.AuthenticateToken */
+		SELECT c.id, c.user_id, u.platform_admin, c.last_used_at, v.dead
+		FROM chain c JOIN users u ON u.id = c.user_id CROSS JOIN verdict v WHERE c.depth = 0`, hashSecret(secret), now.UTC()).
+		Scan(&p.TokenID, &p.UserID, &p.PlatformAdmin, &lastUsed, &dead)
 	if err != nil {
 		if errors.Is(translate(err), ErrNotFound) {
 			return Principal{}, ErrUnauthenticated
 		}
 		return Principal{}, fmt.Errorf("look up token: %w", translate(err))
 	}
-	now := s.now()
-	if revoked != nil || (expires != nil && !now.Before(*expires)) {
+	if dead == nil || *dead {
 		return Principal{}, ErrUnauthenticated
 	}
 	if lastUsed == nil || now.Sub(*lastUsed) > time.Minute { // coarse, to spare a write per request
@@ -324,6 +478,7 @@ func (s *Store) AuthenticateSession(ctx context.Context, secret string) (Princip
 	err := s.pool.QueryRow(ctx, `/* Store.AuthenticateSession */
 		SELECT s.user_id, u.platform_admin, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.hash = $1 AND s.expires_at > $2`, hashSecret(secret), s.now().UTC()).Scan(&p.UserID, &p.PlatformAdmin, &p.SessionCSRF)
+	p.session = hashSecret(secret)
 	if err != nil {
 		if errors.Is(translate(err), ErrNotFound) {
 			return Principal{}, ErrUnauthenticated

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -115,6 +116,62 @@ func (s *Store) CreateDeletion(ctx context.Context, projectID uuid.UUID, scope s
 	kind := map[string]string{ScopeVisitor: ChangeVisitorDeleted, ScopePersonas: ChangePersonasDeleted, ScopeAll: ChangeProjectDeleted}[scope]
 	_ = s.Notify(ctx, Change{Kind: kind, ProjectID: projectID, SiteKey: siteKey})
 	return s.Deletion(ctx, id)
+}
+
+// errUnknownVisitor rolls back a visitor's own erasure request that found nothing of the visitor.
+var errUnknownVisitor = errors.New("unknown visitor")
+
+// ForgetVisitor is a visitor's own erasure request from the site (POST /v1/forget). For a visitor
+// the project holds anything of (events, aggregates, an assignment, a model membership) it is
+// CreateDeletion with scope visitor: a queued deletion with its receipt to come, and the second
+// result is true. For a visitor never seen (or already erased) it records nothing, so forged
+// requests cannot grow the two-year deletion log: it runs the same statements, rolls them back,
+// and returns a deletion id that was never stored, so the caller answers exactly as for a
+// known visitor.
+func (s *Store) ForgetVisitor(ctx context.Context, projectID uuid.UUID, visitorHash []byte) (Deletion, bool, error) {
+	if len(visitorHash) == 0 {
+		return Deletion{}, false, Invalid("visitor_id", "required")
+	}
+	id := uuid.New()
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `/* Store.ForgetVisitor */
+			INSERT INTO deletion_requests (id, project_id, scope, visitor_hash, requested_by, origin, status, counts)
+			VALUES ($1, $2, 'visitor', $3, NULL, 'site', 'queued', '{}')`, id, projectID, visitorHash); err != nil {
+			return err
+		}
+		var removed int64
+		for _, t := range []string{"visitor_features", "visitor_personas"} {
+			tag, err := tx.Exec(ctx, fmt.Sprintf(`/* Store.ForgetVisitor */ DELETE FROM %s WHERE project_id = $1 AND visitor_hash = $2`, t),
+				projectID, visitorHash)
+			if err != nil {
+				return fmt.Errorf("delete from %s: %w", t, err)
+			}
+			if err := addCountTx(ctx, tx, id, t, tag.RowsAffected()); err != nil {
+				return err
+			}
+			removed += tag.RowsAffected()
+		}
+		var rest bool
+		if err := tx.QueryRow(ctx, `/* Store.ForgetVisitor */
+			SELECT EXISTS (SELECT 1 FROM events WHERE project_id = $1 AND visitor_hash = $2)
+			    OR EXISTS (SELECT 1 FROM model_members WHERE project_id = $1 AND visitor_hash = $2)`,
+			projectID, visitorHash).Scan(&rest); err != nil {
+			return fmt.Errorf("look for the visitor's data: %w", err)
+		}
+		if removed == 0 && !rest {
+			return errUnknownVisitor
+		}
+		return nil
+	})
+	if errors.Is(err, errUnknownVisitor) {
+		return Deletion{ID: id, ProjectID: projectID, Scope: ScopeVisitor, Status: DeletionQueued}, false, nil
+	}
+	if err != nil {
+		return Deletion{}, false, fmt.Errorf("create deletion: %w", translate(err))
+	}
+	_ = s.Notify(ctx, Change{Kind: ChangeVisitorDeleted, ProjectID: projectID})
+	d, err := s.Deletion(ctx, id)
+	return d, true, err
 }
 
 // countedDelete runs a DELETE and adds the rows it removed to the deletion's counts in the same

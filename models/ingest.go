@@ -82,8 +82,17 @@ type Ingester struct {
 	mu          sync.Mutex
 	partitions  map[string]bool   // days with an events partition
 	pendingDrop map[dropKey]int64 // drops counted while the database was unavailable
+	uncounted   int64             // drops that found pendingDrop full (logged, never silently)
 	downUntil   time.Time         // fail fast for a moment after the database refused us
 }
+
+// maxPendingDrops bounds the drop counters kept in memory while PostgreSQL is away: one per
+// project, day and reason, so 10,000 keys are about a thousand projects over a day boundary.
+const maxPendingDrops = 10000
+
+// pendingFlushInterval is how often counters kept through an outage are retried when no
+// commit comes along to carry them.
+const pendingFlushInterval = time.Second
 
 type dropKey struct {
 	project uuid.UUID
@@ -155,12 +164,63 @@ func (in *Ingester) countUnavailable(b *Batch) {
 	if n == 0 {
 		return
 	}
+	day := dayString(b.Day)
 	in.mu.Lock()
-	in.pendingDrop[dropKey{b.ProjectID, dayString(b.Day), ReasonUnavailable}] += int64(len(b.Events))
-	for r, c := range b.Dropped {
-		in.pendingDrop[dropKey{b.ProjectID, dayString(b.Day), r}] += c
+	defer in.mu.Unlock()
+	if len(b.Events) > 0 {
+		in.addPendingLocked(dropKey{b.ProjectID, day, ReasonUnavailable}, int64(len(b.Events)))
 	}
-	in.mu.Unlock()
+	for r, c := range b.Dropped {
+		if c > 0 {
+			in.addPendingLocked(dropKey{b.ProjectID, day, r}, c)
+		}
+	}
+}
+
+// addPendingLocked adds to a kept counter; when the map is full, a new key's count is lost and
+// logged (the first loss of each outage), never grown without bound. Called with mu held.
+func (in *Ingester) addPendingLocked(k dropKey, n int64) {
+	if _, ok := in.pendingDrop[k]; !ok && len(in.pendingDrop) >= maxPendingDrops {
+		if in.uncounted == 0 {
+			in.logger.Warn("drop counters full while the database is unavailable; further drops are not counted",
+				"counters", len(in.pendingDrop))
+		}
+		in.uncounted += n
+		return
+	}
+	in.pendingDrop[k] += n
+}
+
+// PendingDrops is the number of dropped events counted in memory, not yet written to
+// ingest_stats (while PostgreSQL is unavailable).
+func (in *Ingester) PendingDrops() int64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var n int64
+	for _, c := range in.pendingDrop {
+		n += c
+	}
+	return n
+}
+
+// flushPending writes counters kept through an outage once PostgreSQL answers again, when no
+// request's commit has carried them.
+func (in *Ingester) flushPending(ctx context.Context) {
+	t := time.NewTicker(pendingFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		in.mu.Lock()
+		idle := len(in.pendingDrop) > 0 && !time.Now().Before(in.downUntil)
+		in.mu.Unlock()
+		if idle {
+			in.commitGroup(nil)
+		}
+	}
 }
 
 // Run commits batches with cfg.Committers goroutines until ctx ends, then drains what is
@@ -171,6 +231,8 @@ func (in *Ingester) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); in.run(ctx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); in.flushPending(ctx) }()
 	wg.Wait()
 }
 
@@ -399,10 +461,18 @@ func (in *Ingester) commit(ctx context.Context, batches []*Batch) error {
 		}
 		return nil
 	})
+	if err == nil && len(pending) > 0 {
+		in.mu.Lock()
+		if in.uncounted > 0 {
+			in.logger.Error("dropped events went uncounted while the database was unavailable", "events", in.uncounted)
+			in.uncounted = 0
+		}
+		in.mu.Unlock()
+	}
 	if err != nil {
 		in.mu.Lock() // the counts were not written: keep them for the next commit
 		for k, n := range pending {
-			in.pendingDrop[k] += n
+			in.addPendingLocked(k, n)
 		}
 		in.mu.Unlock()
 	}

@@ -41,15 +41,27 @@ func (s *Store) addProjectKey(ctx context.Context, projectID uuid.UUID, generati
 const selectProjectKeys = `/* Store.projectKeyring */
 	SELECT generation, wrapped_key FROM project_keys WHERE project_id = $1 ORDER BY generation DESC`
 
+// DefaultKeyCacheTTL is how long an instance seals with a cached project keyring before it
+// reads the key store again, whether or not a notification reached it: the bound a data-key
+// rotation waits out (with RotationGrace) before it destroys an old generation.
+const DefaultKeyCacheTTL = 30 * time.Second
+
+type cachedKeyring struct {
+	kr *privacy.Keyring
+	at time.Time
+}
+
 // projectKeyring returns the keyring that seals and opens the project's data: its newest data
-// key seals, all its generations open.
+// key seals, all its generations open. It is cached for the store's key cache TTL.
 func (s *Store) projectKeyring(ctx context.Context, projectID uuid.UUID) (*privacy.Keyring, error) {
 	s.mu.Lock()
-	kr, ok := s.dataKeys[projectID]
+	c, ok := s.dataKeys[projectID]
+	ttl := s.keyCacheTTL
 	s.mu.Unlock()
-	if ok {
-		return kr, nil
+	if ok && time.Since(c.at) < ttl {
+		return c.kr, nil
 	}
+	at := time.Now() // before the read: the entry never outlives what the key store said then
 	rows, _ := s.keys.Query(ctx, selectProjectKeys, projectID)
 	var keys []privacy.Key
 	var gen int
@@ -68,12 +80,12 @@ func (s *Store) projectKeyring(ctx context.Context, projectID uuid.UUID) (*priva
 	if len(keys) == 0 {
 		return nil, ErrKeyDestroyed
 	}
-	kr, err = privacy.NewKeyring(keys...)
+	kr, err := privacy.NewKeyring(keys...)
 	if err != nil {
 		return nil, fmt.Errorf("data keyring of project %s: %w", projectID, err)
 	}
 	s.mu.Lock()
-	s.dataKeys[projectID] = kr
+	s.dataKeys[projectID] = cachedKeyring{kr: kr, at: at}
 	s.mu.Unlock()
 	return kr, nil
 }
@@ -87,7 +99,7 @@ func (s *Store) evictDataKey(projectID uuid.UUID) {
 // EvictAllDataKeys forgets every cached project keyring; they are unwrapped again on use.
 func (s *Store) EvictAllDataKeys() {
 	s.mu.Lock()
-	s.dataKeys = map[uuid.UUID]*privacy.Keyring{}
+	s.dataKeys = map[uuid.UUID]cachedKeyring{}
 	s.mu.Unlock()
 }
 
@@ -110,8 +122,17 @@ func (s *Store) OpenProject(ctx context.Context, projectID uuid.UUID, table, col
 	if err != nil {
 		return nil, err
 	}
-	b, err := kr.Open(ciphertext, privacy.AD(table, column, projectID.String()))
+	ad := privacy.AD(table, column, projectID.String())
+	b, err := kr.Open(ciphertext, ad)
 	if err != nil {
+		// Sealed under a generation newer than the cached keyring (a rotation elsewhere):
+		// read the key store once more before giving up.
+		s.evictDataKey(projectID)
+		if kr, kerr := s.projectKeyring(ctx, projectID); kerr == nil {
+			if b, err = kr.Open(ciphertext, ad); err == nil {
+				return b, nil
+			}
+		}
 		return nil, fmt.Errorf("open %s.%s of project %s: %w", table, column, projectID, err)
 	}
 	return b, nil

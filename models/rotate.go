@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -77,19 +79,48 @@ func (s *Store) ResealUsers(ctx context.Context) (int, error) {
 	}
 }
 
+// RotationGrace is how long a data-key rotation waits, after the new generations exist and
+// instances were told, before it re-seals and destroys the old ones: longer than an instance
+// uses a cached keyring (DefaultKeyCacheTTL), plus time for work that took the old keyring just
+// before (a group commit is bounded at 5 s, a model publication likewise).
+const RotationGrace = DefaultKeyCacheTTL + 15*time.Second
+
+// RotationOptions tune ResealProjectData.
+type RotationOptions struct {
+	// Grace is how long to wait, from the moment a project's new generation was created, for
+	// every instance to seal with it (default RotationGrace). It must outlast the key cache
+	// TTL of every instance.
+	Grace time.Duration
+	// Wait sleeps; tests may replace it. Default: a timer that ends with ctx.
+	Wait func(ctx context.Context, d time.Duration) error
+}
+
 // ResealProjectData gives every project a fresh data key generation, re-seals all its
-// encrypted columns under it in batches, then destroys the older generations. Interrupted, it
-// resumes: rows already under the newest generation are skipped, and a project whose newest
-// generation has no older sibling left is done.
+// encrypted columns under it, then destroys the older generations. It runs while instances
+// serve, so an old generation is destroyed only when no instance can still seal with it:
 //
-// It runs while instances serve: it notifies them (ChangeKeysRotated) so they drop their cached
-// keyring and seal with the new generation, and re-seals twice, the second pass catching
-// values that instances sealed before the notification reached them, before old generations
-// are destroyed.
-func (s *Store) ResealProjectData(ctx context.Context) (map[string]int64, error) {
+//  1. every project gets its new generation (its newest, so the one that seals), the older
+//     ones are marked retired, and instances are told (ChangeKeysRotated) to reload;
+//  2. it waits until Grace has passed since each new generation was created: an instance that
+//     missed the notification (no LISTEN connection, a worker process) reloads within its key
+//     cache TTL, which Grace outlasts;
+//  3. it re-seals every value still under an older generation, the stragglers sealed by
+//     instances before they reloaded included;
+//  4. only then it destroys the old generations, and tells the instances again.
+//
+// Interrupted, it resumes: a project with more than one generation keeps its newest, the wait
+// counts from that generation's creation time in the key store, and rows already under the
+// newest generation are skipped.
+func (s *Store) ResealProjectData(ctx context.Context, opts RotationOptions) (map[string]int64, error) {
+	if opts.Grace <= 0 {
+		opts.Grace = RotationGrace
+	}
+	if opts.Wait == nil {
+		opts.Wait = sleep
+	}
 	counts := map[string]int64{}
 	rows, _ := s.keys.Query(ctx, `/* Store.ResealProjectData */
-		SELECT project_id, max(generation), count(*) FROM project_keys GROUP BY project_id`)
+		SELECT project_id, max(generation), count(*) FROM project_keys GROUP BY project_id ORDER BY project_id`)
 	type pk struct {
 		ProjectID uuid.UUID
 		MaxGen    int
@@ -99,34 +130,62 @@ func (s *Store) ResealProjectData(ctx context.Context) (map[string]int64, error)
 	if err != nil {
 		return counts, fmt.Errorf("list project keys: %w", translate(err))
 	}
-	for _, p := range projects {
-		gen := p.MaxGen
+	// 1. New generations, old ones retired, instances told.
+	for i, p := range projects {
 		if p.Count == 1 { // not started for this project: add a fresh generation
-			gen++
-			if err := s.addProjectKey(ctx, p.ProjectID, gen); err != nil {
+			projects[i].MaxGen++
+			if err := s.addRotatedKey(ctx, p.ProjectID, projects[i].MaxGen); err != nil {
 				return counts, err
 			}
+		}
+		if _, err := s.keys.Exec(ctx, `/* Store.ResealProjectData */
+			UPDATE project_keys SET retired_at = coalesce(retired_at, now()) WHERE project_id = $1 AND generation < $2`,
+			p.ProjectID, projects[i].MaxGen); err != nil {
+			return counts, fmt.Errorf("retire old data keys of %s: %w", p.ProjectID, translate(err))
 		}
 		s.evictDataKey(p.ProjectID)
 		if err := s.Notify(ctx, Change{Kind: ChangeKeysRotated, ProjectID: p.ProjectID}); err != nil {
 			return counts, err
 		}
+	}
+	// 2. Wait until no instance can still seal with an old generation.
+	var newest time.Time
+	if err := s.keys.QueryRow(ctx, `/* Store.ResealProjectData */
+		SELECT coalesce(max(k.created_at), now()) FROM project_keys k
+		WHERE k.generation = (SELECT max(generation) FROM project_keys m WHERE m.project_id = k.project_id)
+		AND EXISTS (SELECT 1 FROM project_keys o WHERE o.project_id = k.project_id AND o.generation < k.generation)`).
+		Scan(&newest); err != nil {
+		return counts, fmt.Errorf("read data key creation times: %w", translate(err))
+	}
+	var keyNow time.Time
+	if err := s.keys.QueryRow(ctx, `SELECT now()`).Scan(&keyNow); err != nil {
+		return counts, fmt.Errorf("read the key store's clock: %w", translate(err))
+	}
+	if left := newest.Add(opts.Grace).Sub(keyNow); left > 0 {
+		if err := opts.Wait(ctx, left); err != nil {
+			return counts, err
+		}
+	}
+	// 3 and 4, per project: re-seal what is left under old generations, then destroy them.
+	for _, p := range projects {
+		s.evictDataKey(p.ProjectID)
 		kr, err := s.projectKeyring(ctx, p.ProjectID)
+		if errors.Is(err, ErrKeyDestroyed) {
+			continue // the project was deleted meanwhile: nothing to re-seal
+		}
 		if err != nil {
 			return counts, err
 		}
-		for range 2 {
-			for _, col := range EncryptedColumns {
-				n, err := s.resealColumn(ctx, kr, p.ProjectID, col, dataKeyID(gen))
-				counts[col.Table+"."+col.Column] += n
-				if err != nil {
-					return counts, err
-				}
+		for _, col := range EncryptedColumns {
+			n, err := s.resealColumn(ctx, kr, p.ProjectID, col, dataKeyID(p.MaxGen))
+			counts[col.Table+"."+col.Column] += n
+			if err != nil {
+				return counts, err
 			}
 		}
 		if _, err := s.keys.Exec(ctx, `/* Store.ResealProjectData */
-			DELETE FROM project_keys WHERE project_id = $1 AND generation < $2`, p.ProjectID, gen); err != nil {
-			return counts, fmt.Errorf("retire old data keys of %s: %w", p.ProjectID, translate(err))
+			DELETE FROM project_keys WHERE project_id = $1 AND generation < $2`, p.ProjectID, p.MaxGen); err != nil {
+			return counts, fmt.Errorf("destroy old data keys of %s: %w", p.ProjectID, translate(err))
 		}
 		s.evictDataKey(p.ProjectID)
 		if err := s.Notify(ctx, Change{Kind: ChangeKeysRotated, ProjectID: p.ProjectID}); err != nil {
@@ -135,6 +194,40 @@ func (s *Store) ResealProjectData(ctx context.Context) (map[string]int64, error)
 		counts["projects"]++
 	}
 	return counts, nil
+}
+
+// addRotatedKey adds a project's next data key generation, unless the project's key was
+// destroyed (the project deleted) since the rotation listed it: a rotation never brings a
+// shredded project's key back.
+func (s *Store) addRotatedKey(ctx context.Context, projectID uuid.UUID, generation int) error {
+	dk, err := privacy.NewDataKey()
+	if err != nil {
+		return fmt.Errorf("new data key: %w", err)
+	}
+	wrapped, err := s.keyring.WrapDataKey(dk, projectID.String())
+	if err != nil {
+		return fmt.Errorf("wrap data key of project %s: %w", projectID, err)
+	}
+	if _, err := s.keys.Exec(ctx, `/* Store.ResealProjectData */
+		INSERT INTO project_keys (project_id, generation, wrapped_key, kek_id)
+		SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM destroyed_keys WHERE project_id = $1)
+		AND EXISTS (SELECT 1 FROM project_keys WHERE project_id = $1)`,
+		projectID, generation, wrapped, s.keyring.PrimaryID()); err != nil {
+		return fmt.Errorf("store data key of project %s: %w", projectID, translate(err))
+	}
+	s.evictDataKey(projectID)
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (s *Store) resealColumn(ctx context.Context, kr *privacy.Keyring, projectID uuid.UUID, col EncryptedColumn, keyID string) (int64, error) {

@@ -21,15 +21,25 @@ type Store struct {
 	index   *privacy.BlindIndex
 	now     func() time.Time
 
-	mu       sync.Mutex
-	dataKeys map[uuid.UUID]*privacy.Keyring // unwrapped project keyrings, evicted on destruction
+	mu          sync.Mutex
+	dataKeys    map[uuid.UUID]cachedKeyring // unwrapped project keyrings, evicted on destruction
+	keyCacheTTL time.Duration               // how long a cached keyring is used before it is read again
 }
 
 // NewStore builds a Store. keyring wraps project data keys and seals account data; index keys
 // the blind indexes.
 func NewStore(pool, keys *pgxpool.Pool, keyring *privacy.Keyring, index *privacy.BlindIndex) *Store {
 	return &Store{pool: pool, keys: keys, keyring: keyring, index: index, now: time.Now,
-		dataKeys: map[uuid.UUID]*privacy.Keyring{}}
+		dataKeys: map[uuid.UUID]cachedKeyring{}, keyCacheTTL: DefaultKeyCacheTTL}
+}
+
+// SetKeyCacheTTL sets how long this store uses a cached project keyring before it reads the key
+// store again (DefaultKeyCacheTTL). A data-key rotation waits longer than this before it
+// destroys an old generation; tests of rotation make it short.
+func (s *Store) SetKeyCacheTTL(d time.Duration) {
+	s.mu.Lock()
+	s.keyCacheTTL = d
+	s.mu.Unlock()
 }
 
 // SetClock replaces the store's clock; tests of expiry use it.

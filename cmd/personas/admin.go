@@ -177,8 +177,10 @@ func (e *environment) cmdCreateToken(ctx context.Context, args []string) error {
 }
 
 func (e *environment) cmdRotateKeys(ctx context.Context, args []string) error {
-	fs := e.newFlags("admin rotate-keys", "admin rotate-keys [--data]")
+	fs := e.newFlags("admin rotate-keys", "admin rotate-keys [--data [--grace 45s]]")
 	data := fs.Bool("data", false, "also re-seal all project data under fresh project data keys")
+	grace := fs.Duration("grace", models.RotationGrace,
+		"with --data: how long instances get to start sealing with the new keys before the old ones are destroyed; longer than their key cache (30 s)")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -197,7 +199,11 @@ func (e *environment) cmdRotateKeys(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "re-sealed %d account emails and re-wrapped %d project keys under %s\n", users, n, a.store.PrimaryKeyID())
 	if *data {
-		res, err := a.store.ResealProjectData(ctx)
+		if *grace < models.DefaultKeyCacheTTL {
+			fmt.Fprintf(e.stderr, "warning: --grace %s is shorter than an instance's key cache (%s): a running instance that missed the notification could still seal with a key being destroyed; use it only with no instance running\n", *grace, models.DefaultKeyCacheTTL)
+		}
+		fmt.Fprintf(e.stdout, "new data keys made; waiting %s for every instance to seal with them before the old ones are destroyed\n", *grace)
+		res, err := a.store.ResealProjectData(ctx, models.RotationOptions{Grace: *grace})
 		if err != nil {
 			return err
 		}

@@ -273,7 +273,7 @@ func TestRotateKeys(t *testing.T) {
 		return out
 	}
 	before := gens()
-	mustCLI(t, env, "", "admin", "rotate-keys", "--data")
+	mustCLI(t, env, "", "admin", "rotate-keys", "--data", "--grace", "200ms") // no instance runs here
 	after := gens()
 	if len(after) != 1 || len(before) != 1 || after[0] <= before[0] {
 		t.Fatalf("data key generations %v before, %v after rotate-keys --data: want one newer generation only", before, after)
@@ -297,7 +297,7 @@ func TestRotateKeys(t *testing.T) {
 		t.Fatalf("after rotate-keys --data: %v", err)
 	}
 	// Run again: it is safe to repeat (a resumed or second rotation).
-	mustCLI(t, env, "", "admin", "rotate-keys", "--data")
+	mustCLI(t, env, "", "admin", "rotate-keys", "--data", "--grace", "200ms") // no instance runs here
 	if err := readable(t, storeWith(t, e, k2), pid, uid); err != nil {
 		t.Fatalf("after a second rotate-keys --data: %v", err)
 	}
