@@ -96,9 +96,11 @@ func (s *Server) openSession(c *gin.Context, email, password string) (models.Use
 		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
 		return models.User{}, models.Session{}, errStatus(http.StatusTooManyRequests, "rate_limited", "too many sign-in attempts; wait before trying again")
 	}
-	for _, l := range limits[:2] { // the pair and the account start afresh; the client's attempts still count
+	for _, l := range limits[:2] { // the pair and the account start afresh
 		_ = s.store.ClearLoginFailures(c, l.Subject)
 	}
+	// The client's earlier failures still count; this success does not.
+	_ = s.store.ForgiveLoginAttempt(c, limits[2].Subject)
 	se, err := s.store.CreateSession(c, u.ID)
 	if err != nil {
 		return models.User{}, models.Session{}, err

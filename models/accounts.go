@@ -505,6 +505,15 @@ func (s *Store) ClearLoginFailures(ctx context.Context, subject []byte) error {
 	return translate(err)
 }
 
+// ForgiveLoginAttempt uncounts the latest attempt recorded under subject: a sign-in that
+// succeeded is not held against its client, so a team behind one address can all sign in, while
+// the client's failures (and only they) still add up across accounts.
+func (s *Store) ForgiveLoginAttempt(ctx context.Context, subject []byte) error {
+	_, err := s.pool.Exec(ctx, `/* Store.ForgiveLoginAttempt */ DELETE FROM login_failures WHERE ctid = (
+		SELECT ctid FROM login_failures WHERE subject = $1 ORDER BY at DESC LIMIT 1)`, subject)
+	return translate(err)
+}
+
 // LoginSubject is the blinded key under which failed logins of an account or a client count.
 func (s *Store) LoginSubject(kind, value string) []byte {
 	return s.index.Sum("login", kind, strings.ToLower(strings.TrimSpace(value)))
