@@ -141,4 +141,3 @@ func sqlExec(t *testing.T, env *testenv.Env, sql string, args ...any) {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
-
