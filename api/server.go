@@ -101,6 +101,7 @@ func NewServer(d Deps) *Server {
 	s.siteLimits = newLimiters(sr, int(2*sr))
 	if d.Store != nil {
 		s.metrics.registry.MustRegister(newPoolCollector(d.Store.Pool()))
+		s.metrics.registry.MustRegister(newPeriodicCollector(d.Store.PeriodicTasks, jobs.PeriodicTaskTypes()))
 	}
 	if d.Redis != nil {
 		s.metrics.registry.MustRegister(newQueueCollector(asynq.NewInspectorFromRedisClient(d.Redis)))
