@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,6 +78,12 @@ func TestClassifyInlineEventsDevice(t *testing.T) {
 	if len(ps) != 2 || byDevice["mobile"] == "" || byDevice["desktop"] == "" {
 		t.Fatalf("personas %d with top devices %v: want one of phones and one of desktops", len(ps), byDevice)
 	}
+	// The API learns of the new model through PostgreSQL's NOTIFY (its project cache held the
+	// project without one since the collects).
+	testserver.Eventually(t, 30*time.Second, "classify sees the model", func() bool {
+		r := send("/v1/classify", desktopUA, map[string]any{"site_key": acct.SiteKey, "visitor_id": "probe"})
+		return r.Status == http.StatusOK && !bytes.Contains(r.Body, []byte(`"no_model"`))
+	})
 	for _, tt := range []struct{ name, ua, want string }{
 		{"mobile", mobileUA, "mobile"},
 		{"desktop", desktopUA, "desktop"},
