@@ -141,3 +141,52 @@ func sqlExec(t *testing.T, env *testenv.Env, sql string, args ...any) {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
+
+// BenchmarkProjectsDueForTraining measures the safety net's query on its worst case: one project
+// of 200,000 visitors whose model is a day old with 10 % new visitors since, so that the growth
+// count reads every row of the project without reaching its limit.
+func BenchmarkProjectsDueForTraining(b *testing.B) {
+	env := testenv.New(b)
+	ctx := context.Background()
+	st := env.Store
+	u, _, err := st.EnsureUser(ctx, "bench@example.com", "", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := st.CreateProject(ctx, u.ID, "Big", []string{"https://shop.example"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UTC()
+	trained := now.Add(-24 * time.Hour)
+	const visitors = 200000
+	for _, q := range []struct {
+		n    int
+		seen time.Time
+		tag  string
+	}{{visitors * 10 / 11, trained.Add(-time.Hour), "old"}, {visitors / 11, trained.Add(time.Minute), "new"}} {
+		if _, err := env.Pool.Exec(ctx, `INSERT INTO visitor_features (project_id, visitor_hash, visits, pageviews, first_seen, last_seen, last_day, cur_session, paths)
+			SELECT $1::uuid, sha256(convert_to($1::uuid::text || $3::text || g::text, 'UTF8')), 1, 3, $2, $2, ($2::timestamptz)::date, '\x00',
+				'{"/p": 2, "/blog": 1}'::jsonb
+			FROM generate_series(1, $4::int) AS g`, p.ID, q.seen, q.tag, q.n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := env.Pool.Exec(ctx, `INSERT INTO persona_models (project_id, version, k, n_visitors, model_enc, trained_at)
+		VALUES ($1, 1, 3, $2, '\x00', $3)`, p.ID, visitors*10/11, trained); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := env.Pool.Exec(ctx, `UPDATE projects SET model_version = 1 WHERE id = $1`, p.ID); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := env.Pool.Exec(ctx, `ANALYZE visitor_features`); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		due, err := st.ProjectsDueForTraining(ctx, now)
+		if err != nil || len(due) != 0 {
+			b.Fatalf("due %v, %v: want none (11 %% growth)", due, err)
+		}
+	}
+}
