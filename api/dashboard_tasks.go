@@ -21,14 +21,14 @@ type taskRow struct {
 // taskInfo says what each periodic task is for, and how long it may stay silent before the page
 // says that no worker seems to run it (a few of its intervals).
 var taskInfo = map[string]struct {
-	id, name, purpose string
-	silent            time.Duration
+	id, name, purpose, every string
+	silent                   time.Duration
 }{
 	jobs.TypeSafetyNet: {"training", "Automatic training",
 		"Trains a project's first model once it has 100 visitors, retrains weekly and after 20 % more visitors, and resumes interrupted deletions.",
-		10 * time.Minute},
+		"every minute", 10 * time.Minute},
 	jobs.TypeRetentionSweep: {"retention", "Expiry of old data",
-		"Removes events, visitors and logs past their retention.", 3 * time.Hour},
+		"Removes events, visitors and logs past their retention.", "every hour", 3 * time.Hour},
 }
 
 // backgroundTasks reads the periodic tasks' runs, as any worker recorded them.
@@ -54,7 +54,7 @@ func taskRows(ts []models.PeriodicTask, now time.Time) []taskRow {
 		t, ran := byTask[typ]
 		switch {
 		case !ran:
-			r.Status, r.Problem = "has not run yet: it needs a running worker (personas worker or personas all)", true
+			r.Status, r.Problem = "has not run yet: a running worker (personas worker or personas all) runs it "+info.every, true
 		case t.FailingStreak > 0 && t.FailingSince != nil:
 			r.Status = fmt.Sprintf("failed %s since %s", times(t.FailingStreak), t.FailingSince.UTC().Format("2 Jan 2006, 15:04 UTC"))
 			if t.LastSuccess != nil {
