@@ -2,12 +2,14 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
 	"personas/internal/testenv"
@@ -159,5 +161,83 @@ func TestPeriodicRunsRecorded(t *testing.T) {
 	_ = run()
 	if pt = get(); pt.FailingStreak != 1 || pt.Failures != 4 || pt.LastFailure == nil || !pt.FailingSince.Equal(*pt.LastFailure) {
 		t.Fatalf("after a new failure: %+v, want a streak of one that began with it", pt)
+	}
+}
+
+// TestSafetyNetQueuesRetrains runs the safety net on a clock of its own: a model eight days old
+// and one whose project grew by a quarter are retrained (a run recorded and a training queued
+// for each), a model of yesterday without growth is not, and a second run right after queues
+// nothing more.
+func TestSafetyNetQueuesRetrains(t *testing.T) {
+	env := testenv.New(t)
+	rdb, _ := testenv.Redis(t)
+	ctx := context.Background()
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	env.Store.SetClock(func() time.Time { return now })
+	u, _, err := env.Store.EnsureUser(ctx, "net@example.com", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := func(name string, modelAge time.Duration, newVisitors int) uuid.UUID {
+		t.Helper()
+		p, err := env.Store.CreateProject(ctx, u.ID, name, []string{"https://shop.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		trained := now.Add(-modelAge)
+		for _, q := range []struct {
+			n    int
+			seen time.Time
+			tag  string
+		}{{200, trained.Add(-time.Hour), "old"}, {newVisitors, trained.Add(time.Minute), "new"}} {
+			if _, err := env.Pool.Exec(ctx, `INSERT INTO visitor_features (project_id, visitor_hash, visits, pageviews, first_seen, last_seen, last_day, cur_session)
+				SELECT $1::uuid, sha256(convert_to($1::uuid::text || $3::text || g::text, 'UTF8')), 1, 1, $2, $2, ($2::timestamptz)::date, '\x00'
+				FROM generate_series(1, $4::int) AS g`, p.ID, q.seen, q.tag, q.n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := env.Pool.Exec(ctx, `INSERT INTO persona_models (project_id, version, k, n_visitors, model_enc, trained_at)
+			VALUES ($1, 1, 2, 200, '\x00', $2)`, p.ID, trained); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.Pool.Exec(ctx, `UPDATE projects SET model_version = 1 WHERE id = $1`, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		return p.ID
+	}
+	weekly := project("weekly", 8*24*time.Hour, 0)
+	grown := project("grown", 24*time.Hour, 50)
+	steady := project("steady", 24*time.Hour, 10)
+
+	net := &SafetyNet{Store: env.Store, Client: NewClient(rdb), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for i := 0; i < 2; i++ {
+		if err := net.ProcessTask(ctx, asynq.NewTask(TypeSafetyNet, nil)); err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+	}
+	for pid, want := range map[uuid.UUID]int{weekly: 1, grown: 1, steady: 0} {
+		runs, err := env.Store.TrainingRuns(ctx, pid, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) != want || (want == 1 && runs[0].Status != "queued") {
+			t.Errorf("project %s: training runs %+v, want %d queued", pid, runs, want)
+		}
+	}
+	pending, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(QueueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := map[uuid.UUID]bool{}
+	for _, task := range pending {
+		var p ProjectPayload
+		if task.Type != TypeTrainModel || json.Unmarshal(task.Payload, &p) != nil {
+			t.Errorf("pending task %s %s, want trainings only", task.Type, task.Payload)
+			continue
+		}
+		queued[p.ProjectID] = true
+	}
+	if len(pending) != 2 || !queued[weekly] || !queued[grown] {
+		t.Errorf("pending trainings %v (%d tasks), want the weekly and the grown project's", queued, len(pending))
 	}
 }
