@@ -251,7 +251,7 @@ func (s *Server) classify(c *gin.Context) {
 	if !ok {
 		return
 	}
-	resp, err := s.classifyVisitor(c, p, &req)
+	resp, err := s.classifyVisitor(c, c.Request, p, &req)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -260,7 +260,9 @@ func (s *Server) classify(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
-func (s *Server) classifyVisitor(ctx context.Context, p models.Project, req *ClassifyRequest) (ClassifyResponse, error) {
+// classifyVisitor classifies the visitor of req, with its inline events normalised as collect
+// would have stored them from the same browser request r.
+func (s *Server) classifyVisitor(ctx context.Context, r *http.Request, p models.Project, req *ClassifyRequest) (ClassifyResponse, error) {
 	resp := ClassifyResponse{Probabilities: []probability{}, Reason: reasonNoModel}
 	if p.ModelVersion == nil {
 		return resp, nil
@@ -285,8 +287,7 @@ func (s *Server) classifyVisitor(ctx context.Context, p models.Project, req *Cla
 	}
 	if len(req.Events) > 0 {
 		now := s.store.Now().UTC()
-		norm := &normalizer{project: p, index: s.store.Index(), now: now, maxAge: eventMaxAge, loc: loadTZ(req.Context.TZ),
-			screenW: screenWidth(req.Context)}
+		norm := s.browserNormalizer(r, p, req.Context, now)
 		session := req.SessionID
 		if session == "" {
 			session = "inline"

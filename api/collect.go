@@ -219,6 +219,15 @@ type normalizer struct {
 	vhash, sid []byte
 }
 
+// browserNormalizer is the normalizer of events a browser sent itself (collect, and classify's
+// inline events): the device class comes from the request's User-Agent and the screen width the
+// context gives, the hours from its time zone. Both endpoints use it, so that an event counts
+// the same whichever way it came.
+func (s *Server) browserNormalizer(r *http.Request, p models.Project, bc CollectContext, now time.Time) *normalizer {
+	return &normalizer{project: p, index: s.store.Index(), now: now, maxAge: eventMaxAge,
+		userAgent: r.UserAgent(), screenW: screenWidth(bc), loc: loadTZ(bc.TZ)}
+}
+
 // zones caches the time zones collect and classify have loaded. Only real zones are cached,
 // so its size is bounded by the zone database (about 600 names) and, to be sure, by maxZones;
 // a name that is not a zone costs one failed lookup and is never stored.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"personas/classifier"
+	"personas/models"
 )
 
 // A goal has one figure on the dashboard: the share of visitors who reached it at least once.
@@ -32,13 +33,8 @@ func goalName(key string) string {
 	return strings.ReplaceAll(key, "_", " ")
 }
 
-// times writes a lift: one decimal below 10, whole above.
-func times(v float64) string {
-	if v >= 9.95 {
-		return fmt.Sprintf("%.0f×", math.Round(v))
-	}
-	return fmt.Sprintf("%.1f×", math.Round(v*10)/10)
-}
+// times writes a lift as every text does.
+func times(v float64) string { return models.FormatLift(v) }
 
 // interval writes a lift's 95 % interval.
 func interval(lo, hi float64) string {

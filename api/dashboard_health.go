@@ -47,6 +47,8 @@ type healthView struct {
 	Chart            stackedChart
 	Reasons          []reasonRow
 	Days             int
+	// Tasks are the background tasks of the service (all projects'), in plain words.
+	Tasks []taskRow
 }
 
 func (s *Server) healthPage(c *gin.Context) error {
@@ -58,6 +60,9 @@ func (s *Server) healthPage(c *gin.Context) error {
 		return err
 	}
 	v := healthReport(stats, from, healthDays)
+	if v.Tasks, err = s.backgroundTasks(c); err != nil {
+		return err
+	}
 	p, err := s.newPage(c, "Data health · "+pj.Name, "health", v)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -9,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"personas/models"
 	"personas/privacy"
 )
 
@@ -157,5 +159,59 @@ func (d *dependencyCollector) Collect(ch chan<- prometheus.Metric) {
 			v = 0
 		}
 		ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, v, name)
+	}
+}
+
+// periodicCollector exposes the periodic tasks' runs as recorded in PostgreSQL by whichever
+// worker ran them (the worker may be another process): failures by task, the time of the last
+// success and the failures since. A task that never ran reports no failures and no success.
+// PostgreSQL unreachable yields no samples rather than a failed scrape.
+type periodicCollector struct {
+	list                     func(context.Context) ([]models.PeriodicTask, error)
+	tasks                    []string
+	failures, streak, lastOK *prometheus.Desc
+}
+
+func newPeriodicCollector(list func(context.Context) ([]models.PeriodicTask, error), tasks []string) *periodicCollector {
+	return &periodicCollector{list: list, tasks: tasks,
+		failures: prometheus.NewDesc("personas_periodic_task_failures_total",
+			"Failed runs of a periodic task (safety net: automatic training; retention sweep), by task type.", []string{"task"}, nil),
+		streak: prometheus.NewDesc("personas_periodic_task_failures_since_success",
+			"Failed runs of a periodic task since its last success.", []string{"task"}, nil),
+		lastOK: prometheus.NewDesc("personas_periodic_task_last_success_timestamp_seconds",
+			"Unix time of a periodic task's last successful run (absent until it succeeds once).", []string{"task"}, nil),
+	}
+}
+
+func (p *periodicCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- p.failures
+	ch <- p.streak
+	ch <- p.lastOK
+}
+
+func (p *periodicCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ts, err := p.list(ctx)
+	if err != nil {
+		return
+	}
+	byTask := map[string]models.PeriodicTask{}
+	for _, t := range ts {
+		byTask[t.Task] = t
+	}
+	names := slices.Clone(p.tasks)
+	for _, t := range ts {
+		if !slices.Contains(names, t.Task) {
+			names = append(names, t.Task) // one of an older or newer version of the worker
+		}
+	}
+	for _, name := range names {
+		t := byTask[name]
+		ch <- prometheus.MustNewConstMetric(p.failures, prometheus.CounterValue, float64(t.Failures), name)
+		ch <- prometheus.MustNewConstMetric(p.streak, prometheus.GaugeValue, float64(t.FailingStreak), name)
+		if t.LastSuccess != nil {
+			ch <- prometheus.MustNewConstMetric(p.lastOK, prometheus.GaugeValue, float64(t.LastSuccess.UnixMilli())/1000, name)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -129,6 +130,51 @@ func (s *Server) withPicture(projectID uuid.UUID, p models.Persona) models.Perso
 	return p
 }
 
+// personaBody is a persona as the API answers it: the stored persona, its picture's URL, and
+// per goal its conversion against all visitors.
+type personaBody struct {
+	models.Persona
+	GoalsLift []goalLift `json:"goals_lift"`
+}
+
+// goalLift is a persona's conversion on one goal ("any": any goal) against all the visitors the
+// model was trained on: rates are shares of visitors (0..1), lift is rate / population_rate
+// with its 95 % interval [low, high] (0 when nobody reached the goal).
+type goalLift struct {
+	Goal           string  `json:"goal"`
+	Visitors       int     `json:"visitors"`
+	Rate           float64 `json:"rate"`
+	PopulationRate float64 `json:"population_rate"`
+	Lift           float64 `json:"lift"`
+	Low            float64 `json:"low"`
+	High           float64 `json:"high"`
+}
+
+// storedGoalLifts is how the training job stores the classifier's GoalLifts in a persona's
+// traits (the classifier's field names; api does not import the classifier).
+type storedGoalLifts struct {
+	GoalLifts []struct {
+		Goal                                  string
+		Visitors                              int
+		Rate, PopulationRate, Lift, Low, High float64
+	}
+}
+
+// personaAnswer is p as the API answers it. A persona of a model trained before goal lifts
+// were computed answers an empty list.
+func (s *Server) personaAnswer(projectID uuid.UUID, p models.Persona) personaBody {
+	b := personaBody{Persona: s.withPicture(projectID, p), GoalsLift: []goalLift{}}
+	var st storedGoalLifts
+	if len(p.Traits) == 0 || json.Unmarshal(p.Traits, &st) != nil {
+		return b
+	}
+	for _, g := range st.GoalLifts {
+		b.GoalsLift = append(b.GoalsLift, goalLift{Goal: g.Goal, Visitors: g.Visitors, Rate: round4(g.Rate),
+			PopulationRate: round4(g.PopulationRate), Lift: round4(g.Lift), Low: round4(g.Low), High: round4(g.High)})
+	}
+	return b
+}
+
 func (s *Server) listPersonas(c *gin.Context) {
 	pid := projectFrom(c).ID
 	ps, version, err := s.store.Personas(c, pid)
@@ -136,14 +182,15 @@ func (s *Server) listPersonas(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	out := make([]personaBody, len(ps))
 	for i := range ps {
-		ps[i] = s.withPicture(pid, ps[i])
+		out[i] = s.personaAnswer(pid, ps[i])
 	}
 	var v *int
 	if version > 0 {
 		v = &version
 	}
-	c.JSON(http.StatusOK, gin.H{"personas": ps, "model_version": v})
+	c.JSON(http.StatusOK, gin.H{"personas": out, "model_version": v})
 }
 
 // personaParam reads :pid; a malformed id is a persona that does not exist.
@@ -167,7 +214,7 @@ func (s *Server) getPersona(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.withPicture(pid, p))
+	c.JSON(http.StatusOK, s.personaAnswer(pid, p))
 }
 
 type renameRequest struct {
@@ -193,7 +240,7 @@ func (s *Server) renamePersona(c *gin.Context) {
 	}
 	s.audit(c, pid, "persona.rename", id.String(), nil)
 	s.models.evict(pid) // classify answers carry the name
-	c.JSON(http.StatusOK, s.withPicture(pid, p))
+	c.JSON(http.StatusOK, s.personaAnswer(pid, p))
 }
 
 // enrichPersona runs enrichment again for one persona (the LLM when configured, else the rules).

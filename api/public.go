@@ -262,8 +262,7 @@ func (s *Server) collect(c *gin.Context) {
 	if !sampledIn(payload.VisitorID, p.SampleRate) {
 		batch.Dropped[models.ReasonSampled] = n
 	} else {
-		norm := &normalizer{project: p, index: s.store.Index(), now: now, maxAge: eventMaxAge,
-			userAgent: c.Request.UserAgent(), screenW: screenWidth(payload.Context), loc: loadTZ(payload.Context.TZ)}
+		norm := s.browserNormalizer(c.Request, p, payload.Context, now)
 		batch.Events = make([]models.Event, 0, len(payload.Events))
 		for i := range payload.Events {
 			ev, reason := norm.normalize(&payload.Events[i], payload.VisitorID, payload.SessionID)

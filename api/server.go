@@ -135,6 +135,7 @@ func NewServer(d Deps) *Server {
 	s.metrics.registerHashes(s.hashes)
 	if d.Store != nil {
 		s.metrics.registry.MustRegister(newPoolCollector(d.Store.Pool()))
+		s.metrics.registry.MustRegister(newPeriodicCollector(d.Store.PeriodicTasks, jobs.PeriodicTaskTypes()))
 	}
 	if d.Redis != nil {
 		s.metrics.registry.MustRegister(newQueueCollector(asynq.NewInspectorFromRedisClient(d.Redis)))

@@ -44,6 +44,8 @@ type Options struct {
 	TrainOptions classifier.TrainOptions
 	// RetrainDelay of the debounced retrain after erasures.
 	RetrainDelay time.Duration
+	// SafetyNetInterval of the scheduler's safety net (automatic training); default a minute.
+	SafetyNetInterval time.Duration
 	// APIConfig overrides parts of the API configuration.
 	APIConfig api.Config
 	// LogOutput, when set, receives the service's logs at the production level (info) instead of
@@ -143,7 +145,8 @@ func New(t testing.TB, opts Options) *Server {
 			to.MinClusterSize = 10
 		}
 		if err := jobs.Register(w, jobs.Deps{Store: env.Store, Client: s.Jobs, Redis: rdb, Signer: signer,
-			Enricher: opts.Enricher, Logger: logger, TrainOptions: to, RetrainDelay: opts.RetrainDelay}); err != nil {
+			Enricher: opts.Enricher, Logger: logger, TrainOptions: to, RetrainDelay: opts.RetrainDelay,
+			SafetyNetInterval: opts.SafetyNetInterval}); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Start(); err != nil {
