@@ -25,11 +25,24 @@ type EnrichPayload struct {
 	Version   int       `json:"v"`
 	ProjectID uuid.UUID `json:"project_id"`
 	PersonaID uuid.UUID `json:"persona_id"`
+	// KeepName describes the persona again from its current figures but keeps its name: after a
+	// retrain that matched it, the persona is the same one, and only what its texts quote moved.
+	KeepName bool `json:"keep_name,omitempty"`
 }
 
 // EnqueueEnrich asks for a persona's enrichment (one at a time per persona).
 func (c *Client) EnqueueEnrich(ctx context.Context, projectID, personaID uuid.UUID) error {
-	b, _ := json.Marshal(EnrichPayload{Version: 1, ProjectID: projectID, PersonaID: personaID})
+	return c.enqueueEnrich(ctx, EnrichPayload{Version: 1, ProjectID: projectID, PersonaID: personaID})
+}
+
+// EnqueueRedescribe asks for a persona's texts to be written again from its current figures,
+// keeping its name (after a retrain matched it).
+func (c *Client) EnqueueRedescribe(ctx context.Context, projectID, personaID uuid.UUID) error {
+	return c.enqueueEnrich(ctx, EnrichPayload{Version: 1, ProjectID: projectID, PersonaID: personaID, KeepName: true})
+}
+
+func (c *Client) enqueueEnrich(ctx context.Context, p EnrichPayload) error {
+	b, _ := json.Marshal(p)
 	_, err := c.Enqueue(ctx, asynq.NewTask(TypeEnrich, b), asynq.Queue(QueueDefault), asynq.Unique(10*time.Minute),
 		asynq.Timeout(3*time.Minute), asynq.MaxRetry(1))
 	return err
@@ -48,7 +61,17 @@ func (e *Enricher) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("decode enrich payload: %w", asynq.SkipRetry)
 	}
+	if p.KeepName {
+		return e.Redescribe(ctx, p.ProjectID, p.PersonaID)
+	}
 	return e.Enrich(ctx, p.ProjectID, p.PersonaID)
+}
+
+// Redescribe writes a persona's type and texts again from its current figures and keeps its
+// name, so that what a summary quotes is what the dashboard shows after every retrain, while a
+// persona that survived the retrain keeps the name people know it by.
+func (e *Enricher) Redescribe(ctx context.Context, projectID, personaID uuid.UUID) error {
+	return e.describe(ctx, projectID, personaID, true)
 }
 
 // Enrich names one persona now.
@@ -63,6 +86,10 @@ func (e *Enricher) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // rules' own next name, or the LLM's name with a number. The unique index on the names backs
 // all of it.
 func (e *Enricher) Enrich(ctx context.Context, projectID, personaID uuid.UUID) error {
+	return e.describe(ctx, projectID, personaID, false)
+}
+
+func (e *Enricher) describe(ctx context.Context, projectID, personaID uuid.UUID, keepName bool) error {
 	persona, err := e.Store.Persona(ctx, projectID, personaID)
 	if errors.Is(err, models.ErrNotFound) {
 		return nil // deleted since
@@ -90,6 +117,9 @@ func (e *Enricher) Enrich(ctx context.Context, projectID, personaID uuid.UUID) e
 	for round := 1; ; round++ {
 		r, cs := e.Enricher.Enrich(ctx, in)
 		calls = append(calls, cs...)
+		if keepName {
+			r.Name = persona.Name // its own name: never taken by another current persona
+		}
 		res = r
 		final := round == 2
 		var resolve func(taken []string) models.Naming

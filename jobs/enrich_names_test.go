@@ -204,3 +204,62 @@ func TestNamesUniqueInDatabase(t *testing.T) {
 		t.Errorf("SetNaming of a taken name without resolve: %v, want a NameTakenError with the 6 other current names", err)
 	}
 }
+
+// TestRedescribeKeepsTheNameAndQuotesTheNewFigures: after a retrain that matched a persona, its
+// texts are written again from the new figures (no summary quotes the older version) while its
+// name stays the one people know it by, even when an LLM proposes another.
+func TestRedescribeKeepsTheNameAndQuotesTheNewFigures(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	projectID, ids := eightPersonas(t, env)
+	rules := &jobs.Enricher{Store: env.Store, Enricher: enrichment.NewEnricher(nil, nil), Logger: slog.New(slog.DiscardHandler)}
+	if err := rules.Enrich(ctx, projectID, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	before, err := env.Store.Persona(ctx, projectID, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldShare, newShare := models.FormatPercent(0.125), models.FormatPercent(0.31)
+	if !strings.Contains(before.Summary, oldShare) {
+		t.Fatalf("summary %q does not quote the persona's share of %s", before.Summary, oldShare)
+	}
+	// The retrain's figures: a larger persona.
+	stats, _ := json.Marshal(classifier.PersonaStats{Size: 310, Share: 0.31,
+		Traits:   []classifier.Trait{{Feature: "path:/deals", Value: 0.4, Population: 0.1, Z: 2}},
+		TopPaths: []classifier.Share{{Key: "/deals", Share: 0.4}, {Key: "/p", Share: 0.3}},
+		Channels: []classifier.Share{{Key: "campaign", Share: 0.6}}})
+	if _, err := env.Pool.Exec(ctx, `UPDATE personas SET traits = $3, share = 0.31, size = 310 WHERE project_id = $1 AND id = $2`,
+		projectID, ids[0], stats); err != nil {
+		t.Fatal(err)
+	}
+	az := newSameNameAzure(t, "Bargain Hunters")
+	cfg := enrichment.Config{Endpoint: az.srv.URL, APIKey: azureKey, Deployment: azureDeployment, APIVersion: azureAPIVersion,
+		Timeout: 20 * time.Second}
+	llm := &jobs.Enricher{Store: env.Store, Enricher: enrichment.NewEnricher(enrichment.NewClient(cfg, nil), nil), Logger: slog.New(slog.DiscardHandler)}
+	for _, tc := range []struct {
+		name string
+		e    *jobs.Enricher
+	}{{"rules", rules}, {"llm", llm}} {
+		if err := tc.e.Redescribe(ctx, projectID, ids[0]); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		after, err := env.Store.Persona(ctx, projectID, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Name != before.Name {
+			t.Errorf("%s: redescribed persona renamed %q → %q", tc.name, before.Name, after.Name)
+		}
+		switch tc.name {
+		case "rules":
+			if strings.Contains(after.Summary, oldShare) || !strings.Contains(after.Summary, newShare) {
+				t.Errorf("rules: summary %q quotes the old share %s or not the new %s", after.Summary, oldShare, newShare)
+			}
+		case "llm":
+			if after.NamedBy != "llm" || after.Summary != "Visitors who arrive from offers and compare prices." {
+				t.Errorf("llm: named by %s with summary %q, want the LLM's texts under the old name", after.NamedBy, after.Summary)
+			}
+		}
+	}
+}

@@ -423,7 +423,7 @@ func EnrichmentInput(id uuid.UUID, st classifier.PersonaStats, bc enrichment.Bus
 }
 
 // afterPublish starts what follows a publication: assignments, enrichment of new or drifted
-// personas, and the receipts of erasures this retrain completes. Failures are logged: the
+// personas (the others are described again under their names), and the receipts of erasures this retrain completes. Failures are logged: the
 // model is published and the periodic jobs catch up.
 func (tr *Trainer) afterPublish(ctx context.Context, projectID uuid.UUID, version int, pub models.Publication) {
 	t := asynq.NewTask(TypeReclassify, projectPayload(projectID))
@@ -431,10 +431,14 @@ func (tr *Trainer) afterPublish(ctx context.Context, projectID uuid.UUID, versio
 		tr.Logger.Warn("enqueue reclassify", "project_id", projectID, "err", err.Error())
 	}
 	for _, pp := range pub.Personas {
+		// New or much changed personas are named afresh; the others keep their names, and their
+		// texts are written again from the new figures, so no summary quotes an older version.
+		enqueue := tr.Client.EnqueueRedescribe
 		if pp.New || (pp.Stability != nil && *pp.Stability < 0.8) {
-			if err := tr.Client.EnqueueEnrich(ctx, projectID, pp.ID); err != nil {
-				tr.Logger.Warn("enqueue enrichment", "project_id", projectID, "err", err.Error())
-			}
+			enqueue = tr.Client.EnqueueEnrich
+		}
+		if err := enqueue(ctx, projectID, pp.ID); err != nil {
+			tr.Logger.Warn("enqueue enrichment", "project_id", projectID, "err", err.Error())
 		}
 	}
 	if tr.Signer != nil {
