@@ -57,7 +57,9 @@ func (e *environment) load(ctx context.Context) (*app, error) {
 	}
 	logger := e.newLogger(cfg)
 	if cfg.DevKeysCreated {
-		logger.Warn("created development secrets; set PERSONAS_ENCRYPTION_KEYS, PERSONAS_INDEX_KEY and PERSONAS_SIGNING_KEY in production",
+		// Expected on a development machine's first run, so not a warning: production refuses
+		// to start without real secrets, which is where the operator has something to do.
+		logger.Info("created development secrets (PERSONAS_ENV=production refuses them: set PERSONAS_ENCRYPTION_KEYS, PERSONAS_INDEX_KEY and PERSONAS_SIGNING_KEY there)",
 			"file", cfg.KeyFile)
 	}
 	keyring, err := privacy.ParseKeyring(cfg.EncryptionKeys)
