@@ -279,18 +279,18 @@ func Thousands(n int64) string {
 	return s
 }
 
-// FormatLift writes a ratio of rates: "2.6×", "0.4×", "0×".
+// FormatLift writes a ratio of rates with one decimal below 10 and whole numbers above, rounded
+// half away from zero: "2.6×", "3.0×", "0.4×", "13×", "<0.1×", "0×".
 func FormatLift(l float64) string {
-	if l <= 0 || math.IsNaN(l) || math.IsInf(l, 0) {
+	switch {
+	case l <= 0 || math.IsNaN(l) || math.IsInf(l, 0):
 		return "0×"
-	}
-	if l >= 10 {
-		return fmt.Sprintf("%.0f×", l)
-	}
-	if l < 0.1 {
+	case l >= 9.95:
+		return fmt.Sprintf("%.0f×", math.Round(l))
+	case l < 0.05:
 		return "<0.1×"
 	}
-	return strconv.FormatFloat(math.Round(l*10)/10, 'f', -1, 64) + "×"
+	return fmt.Sprintf("%.1f×", math.Round(l*10)/10)
 }
 
 // Compare words how a persona's human value v stands against the population's p, relatively:
