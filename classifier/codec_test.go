@@ -81,7 +81,7 @@ func TestUnmarshalModelRejectsBadInput(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"not a model", []byte("hello, world, this is not a model")},
-		{"unknown version", reframe(2, payload)},
+		{"unknown version", reframe(99, payload)},
 		{"flipped bit", flipped},
 		{"truncated payload, valid checksum", reframe(1, payload[:len(payload)/2])},
 		{"trailing bytes, valid checksum", reframe(1, append(bytes.Clone(payload), 0))},
