@@ -12,14 +12,14 @@ import (
 
 // ClusterOptions tune Cluster. Zero values take the defaults in brackets.
 type ClusterOptions struct {
-	MinK, MaxK     int     // range k is chosen from [2, 12]
-	FixedK         int     // use this k instead of choosing (0: choose)
-	MinClusterSize int     // fewer rows than this make no cluster: smaller ones are merged (k-anonymity) [50]
-	Starts         int     // k-means++ starts of the final fit [10]
-	SearchStarts   int     // k-means++ starts per candidate k while choosing [3]
-	SearchSize     int     // rows the candidates are fitted on, a uniform sample [20,000]
-	SampleSize     int     // rows the silhouette is measured on, a uniform sample [5,000]
-	MiniBatchAbove int     // above this many rows, mini-batch k-means on a reservoir sample of this many [200,000]
+	MinK, MaxK     int // range k is chosen from [2, 12]
+	FixedK         int // use this k instead of choosing (0: choose)
+	MinClusterSize int // fewer rows than this make no cluster: smaller ones are merged (k-anonymity) [50]
+	Starts         int // k-means++ starts of the final fit [10]
+	SearchStarts   int // k-means++ starts per candidate k while choosing [3]
+	SearchSize     int // rows the candidates are fitted on, a uniform sample [20,000]
+	SampleSize     int // rows the silhouette is measured on, a uniform sample [5,000]
+	MiniBatchAbove int // above this many rows, mini-batch k-means on a reservoir sample of this many [200,000]
 	// VarFloor is the lower bound of a mixture component's variance on a feature, as a share of
 	// the feature's variance over the rows [0.05]: a floor from the population, so a component
 	// on which a sparse share is constant does not claim certainty on it.
@@ -179,15 +179,20 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 
 	var km KMeansResult
 	var err error
+	Tk := T // what k-means sees: with evidence, shares drawn towards the population's
+	if o.noise != nil {
+		Tk = shrunkShares(T, TE, m, d, o.noise)
+	}
 	if m > o.MiniBatchAbove || (n > o.MiniBatchAbove && m == o.MiniBatchAbove) {
-		km, err = MiniBatchKMeans(T, m, d, k, MiniBatchOptions{Seed: o.Seed})
+		km, err = MiniBatchKMeans(Tk, m, d, k, MiniBatchOptions{Seed: o.Seed})
 	} else {
-		km, err = KMeans(T, m, d, k, KMeansOptions{Starts: o.Starts, Seed: o.Seed})
+		km, err = KMeans(Tk, m, d, k, KMeansOptions{Starts: o.Starts, Seed: o.Seed})
 	}
 	if err != nil {
 		return Clustering{}, fmt.Errorf("cluster: final fit: %w", err)
 	}
-	k, centroids, _ := mergeSmall(T, m, d, km.K, km.Centroids, km.Labels, minSize(m))
+	k, centroids, kmLabels := mergeSmall(Tk, m, d, km.K, km.Centroids, km.Labels, minSize(m))
+	Tk = nil
 	if k < 2 {
 		return Clustering{}, fmt.Errorf("cluster: %w: k=%d leaves fewer than two clusters of %d rows",
 			ErrTooLittleData, km.K, o.MinClusterSize)
@@ -195,6 +200,7 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 
 	// Refine with the mixture, dropping components whose rows fall under the minimum size.
 	G, GE, gn := T, TE, m
+	initLabels := kmLabels
 	if m > gmmRows {
 		gn = gmmRows
 		rows := sampleRows(m, gn, rng)
@@ -202,13 +208,17 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 		if TE != nil {
 			GE = gatherEvidence(TE, rows)
 		}
+		initLabels = make([]int, gn)
+		for t, i := range rows {
+			initLabels[t] = kmLabels[i]
+		}
 	}
 	var g GMM
 	var labels []int
 	var dens []float64
 	for {
 		if o.noise != nil {
-			g, _, err = fitMixture(G, GE, gn, d, k, centroids, o.noise, floor, 100, 1e-3)
+			g, _, err = fitMixture(G, GE, gn, d, k, centroids, initLabels, o.noise, floor, 100, 1e-3)
 		} else {
 			g, err = FitGMM(G, gn, d, k, centroids, gmmOpts)
 		}
@@ -230,6 +240,7 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 				ErrTooLittleData, o.MinClusterSize)
 		}
 		centroids = slices.Delete(slices.Clone(g.Means), small*d, (small+1)*d)
+		initLabels = nil
 		k--
 	}
 
@@ -316,17 +327,21 @@ func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, min
 		}
 	}
 	gmmOpts.MaxIter = 60
+	Sk := S // what k-means sees (see Cluster)
+	if o.noise != nil {
+		Sk = shrunkShares(S, SE, s, d, o.noise)
+	}
 	var scores []KScore
 	best := -1
 	for k := o.MinK; k <= maxK; k++ {
-		km, err := KMeans(S, s, d, k, KMeansOptions{Starts: o.SearchStarts, Seed: o.Seed + uint64(k)})
+		km, err := KMeans(Sk, s, d, k, KMeansOptions{Starts: o.SearchStarts, Seed: o.Seed + uint64(k)})
 		if err != nil {
 			return 0, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
 		}
-		kk, c, _ := mergeSmall(S, s, d, km.K, km.Centroids, km.Labels, minSize(s))
+		kk, c, kl := mergeSmall(Sk, s, d, km.K, km.Centroids, km.Labels, minSize(s))
 		sc := KScore{K: k, Clusters: kk, Silhouette: math.NaN(), ICL: math.NaN()}
 		if kk >= 2 && o.noise != nil {
-			g, ent, err := fitMixture(S, SE, s, d, kk, c, o.noise, gmmOpts.VarFloor, gmmOpts.MaxIter, 1e-3)
+			g, ent, err := fitMixture(S, SE, s, d, kk, c, kl, o.noise, gmmOpts.VarFloor, gmmOpts.MaxIter, 1e-3)
 			if err != nil {
 				return 0, nil, fmt.Errorf("mixture with k=%d: %w", k, err)
 			}
@@ -381,7 +396,7 @@ func icl(g *GMM, X []float64, n int) float64 {
 		ll += part[ch]
 		ent += part[ch+1]
 	}
-	params := float64(k*(2*d+1)) // means, variances and a weight per component (the background's weight included)
+	params := float64(k * (2*d + 1)) // means, variances and a weight per component (the background's weight included)
 	return -2*ll + params*math.Log(float64(n)) + 2*ent
 }
 

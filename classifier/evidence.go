@@ -9,9 +9,12 @@ const (
 	// kindCensored features accumulate with history (visits, page views, clicks, time, active
 	// days, pages per visit): a short history gives a lower bound of the full value.
 	kindCensored featureKind = iota
-	// kindHistory features (recency, frequency) describe a history's span: a short history says
+	// kindHistory features (recency) describe a history's span: a short history says
 	// nothing of them.
 	kindHistory
+	// kindRhythm features (frequency) describe the rhythm of visits: left out for a short
+	// history, and for a visitor of one visit, whose "visits per day of its span" says nothing.
+	kindRhythm
 	// kindShare features are shares of a count (paths of page views, channels of visits...):
 	// estimated from h observations they carry a binomial variance p(1−p)/h.
 	kindShare
@@ -45,47 +48,50 @@ type featureInfo struct {
 	// family marks a family of shares (or rates) of one denominator that are scaled together:
 	// a one-hot group that adds up to 1 counts once.
 	family bool
+	// once marks a share that is a trait of the visitor rather than of each observation (the
+	// device: a visitor keeps its phone): however many visits show it, it is one observation.
+	once bool
 }
 
 // featureInfos describes the schema's features in vector order.
 func (s Schema) featureInfos() []featureInfo {
 	base := []featureInfo{
-		{"volume", kindCensored, denNone, false},     // visits
-		{"volume", kindCensored, denNone, false},     // page_views
-		{"volume", kindCensored, denNone, false},     // clicks
-		{"volume", kindCensored, denNone, false},     // time_on_site
-		{"engagement", kindCensored, denNone, false}, // pages_per_visit
-		{"engagement", kindShare, denVisits, false},  // bounce_rate
-		{"timing", kindHistory, denNone, false},      // recency_days
-		{"timing", kindHistory, denNone, false},      // frequency
-		{"engagement", kindRate, denScroll, false},   // scroll_depth
-		{"goals", kindCount, denVisits, false},       // goal_rate
-		{"engagement", kindCount, denViews, false},   // clicks_per_page
-		{"engagement", kindRate, denViews, false},    // time_per_page
-		{"volume", kindCensored, denNone, false},     // active_days
+		{"volume", kindCensored, denNone, false, false},     // visits
+		{"volume", kindCensored, denNone, false, false},     // page_views
+		{"volume", kindCensored, denNone, false, false},     // clicks
+		{"volume", kindCensored, denNone, false, false},     // time_on_site
+		{"engagement", kindCensored, denNone, false, false}, // pages_per_visit
+		{"engagement", kindShare, denVisits, false, false},  // bounce_rate
+		{"timing", kindHistory, denNone, false, false},      // recency_days
+		{"timing", kindRhythm, denVisits, false, false},     // frequency
+		{"engagement", kindRate, denScroll, false, false},   // scroll_depth
+		{"goals", kindCount, denVisits, false, false},       // goal_rate
+		{"engagement", kindCount, denViews, false, false},   // clicks_per_page
+		{"engagement", kindRate, denViews, false, false},    // time_per_page
+		{"volume", kindCensored, denNone, false, false},     // active_days
 	}
 	out := base
 	for range s.Paths {
-		out = append(out, featureInfo{"pages", kindShare, denViews, true})
+		out = append(out, featureInfo{"pages", kindShare, denViews, true, false})
 	}
 	for range s.Elements {
-		out = append(out, featureInfo{"elements", kindShare, denClicks, true})
+		out = append(out, featureInfo{"elements", kindShare, denClicks, true, false})
 	}
 	for range s.Channels {
-		out = append(out, featureInfo{"channels", kindShare, denVisits, true})
+		out = append(out, featureInfo{"channels", kindShare, denVisits, true, false})
 	}
 	for range s.Devices {
-		out = append(out, featureInfo{"devices", kindShare, denVisits, true})
+		out = append(out, featureInfo{"devices", kindShare, denVisits, true, true})
 	}
 	for range s.Goals {
-		out = append(out, featureInfo{"goals", kindCount, denVisits, true})
+		out = append(out, featureInfo{"goals", kindCount, denVisits, true, false})
 	}
 	// Hours and weekend are shares of events, but a visit's events share its hour and day: they
 	// are counted as that many visits' worth of observations.
 	for range hourBuckets() {
-		out = append(out, featureInfo{"hours", kindShare, denVisits, true})
+		out = append(out, featureInfo{"hours", kindShare, denVisits, true, false})
 	}
-	return append(out, featureInfo{"timing", kindShare, denVisits, false}) // weekend
+	return append(out, featureInfo{"timing", kindShare, denVisits, false, false}) // weekend
 }
 
 // groupWeights is the total variance each feature group carries in scaled space (see doc.go).

@@ -39,16 +39,16 @@ func (o GMMOptions) withDefaults() GMMOptions {
 
 // GMM is a Gaussian mixture with diagonal covariances: K components over D features.
 type GMM struct {
-	K, D          int
-	Means         []float64 // K × D
-	Variances     []float64 // K × D, each > 0
-	Weights       []float64 // K, summing to 1 with BgWeight
+	K, D      int
+	Means     []float64 // K × D
+	Variances []float64 // K × D, each > 0
+	Weights   []float64 // K, summing to 1 with BgWeight
 	// The background component (BgWeight 0: none): fixed mean and variances, fitted weight.
 	BgMean, BgVar []float64 // D each
 	BgWeight      float64
-	LogLikelihood float64   // mean log-likelihood per row of the training data
-	Iter          int       // EM iterations run
-	Converged     bool      // whether the gain fell under Tol before MaxIter
+	LogLikelihood float64 // mean log-likelihood per row of the training data
+	Iter          int     // EM iterations run
+	Converged     bool    // whether the gain fell under Tol before MaxIter
 }
 
 // FitGMM fits a diagonal Gaussian mixture to the n × d row-major matrix X by expectation

@@ -39,7 +39,7 @@ type Model struct {
 	// probability that the answer is right (version 2; 1 is no calibration).
 	Temperatures []float64
 	Metrics      Metrics
-	Personas         []PersonaStats // K: per cluster, in cluster order
+	Personas     []PersonaStats // K: per cluster, in cluster order
 
 	terms  atomic.Pointer[gmmTerms]   // version 1: Classify's constants, computed on first use
 	scores atomic.Pointer[scoreTerms] // version 2: the evidence-aware likelihood's constants

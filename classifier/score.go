@@ -31,13 +31,15 @@ const minShare = 1e-3
 
 // scoreSpec is what the likelihood knows of each scaled feature.
 type scoreSpec struct {
-	kinds  []featureKind
-	dens   []denominator
-	center []float64
-	scale  []float64
-	fam    []int   // share family of the feature, -1 for others
-	famDen []denominator
-	famLen []int // features per family (the rest category not counted)
+	kinds   []featureKind
+	dens    []denominator
+	center  []float64
+	scale   []float64
+	fam     []int // share family of the feature, -1 for others
+	famDen  []denominator
+	famLen  []int // features per family (the rest category not counted)
+	famOnce []bool
+	once    []bool // per feature: one observation however many its denominator counts
 	// wt is each feature's weight in the likelihood, famW each family's: groupWeight of its
 	// group shared by the group's units (a feature, or a whole family), as in the scaler. It is
 	// a composite likelihood: the group of correlated engagement counts says "how much", once,
@@ -52,6 +54,7 @@ func newScoreSpec(s Scaler, infos []featureInfo) *scoreSpec {
 	for t, j := range s.Keep {
 		info := infos[j]
 		sp.kinds = append(sp.kinds, info.kind)
+		sp.once = append(sp.once, info.once)
 		sp.dens = append(sp.dens, info.den)
 		f := -1
 		if info.kind == kindShare {
@@ -64,6 +67,7 @@ func newScoreSpec(s Scaler, infos []featureInfo) *scoreSpec {
 				f = len(sp.famDen)
 				famOf[key] = f
 				sp.famDen = append(sp.famDen, info.den)
+				sp.famOnce = append(sp.famOnce, info.once)
 				sp.famLen = append(sp.famLen, 0)
 			}
 			sp.famLen[f]++
@@ -100,7 +104,9 @@ func newScoreSpec(s Scaler, infos []featureInfo) *scoreSpec {
 func (sp *scoreSpec) raw(t int, x float64) float64 { return sp.center[t] + x*sp.scale[t] }
 
 // countWeight is the weight of each of h observations.
-func countWeight(h int64) float64 { return (1 + countConcentration) / (float64(h) + countConcentration) }
+func countWeight(h int64) float64 {
+	return (1 + countConcentration) / (float64(h) + countConcentration)
+}
 
 // scoreTerms are the constants of the likelihood for one set of components: the personas and,
 // when hasBg, the background last.
@@ -213,6 +219,9 @@ func (sp *scoreSpec) observe(x []float64, ev *Evidence, o *obs) {
 		}
 		c := max(0, sp.raw(t, x[t])) * float64(h)
 		o.count[t], o.w[t], o.hCount[t] = c, countWeight(h), float64(h)
+		if sp.once[t] {
+			o.w[t] = 1 / float64(h)
+		}
 		if k == kindShare {
 			used[sp.fam[t]] += c
 		}
@@ -222,6 +231,9 @@ func (sp *scoreSpec) observe(x []float64, ev *Evidence, o *obs) {
 		o.rest[f], o.restW[f] = 0, 0
 		if h > 0 {
 			o.rest[f], o.restW[f] = max(0, float64(h)-used[f]), countWeight(h)
+			if sp.famOnce[f] {
+				o.restW[f] = 1 / float64(h)
+			}
 		}
 	}
 }
@@ -279,6 +291,10 @@ func (st *scoreTerms) logLikObs(x []float64, ev *Evidence, o *obs, ll []float64,
 				if short {
 					continue
 				}
+			case kindRhythm:
+				if short || ev.den[denVisits] < 2 {
+					continue
+				}
 			case kindRate:
 				den := sp.dens[t]
 				if ev.den[den] == 0 {
@@ -320,11 +336,11 @@ func (st *scoreTerms) personaDensity(ll []float64) (best int, logDensity float64
 
 // fitMixture fits the model's mixture (the likelihood above, with a background component) to the
 // n rows of X with their evidence by expectation maximisation, from the k centroids in init
-// (nearest centroid gives the first statistics). Gaussian features get the responsibility-
+// (initLabels, or else the nearest centroid, give the first statistics). Gaussian features get the responsibility-
 // weighted mean and variance (floored); shares and counts the weighted ratio of counts to
 // denominators, each observation weighted as in the likelihood. It returns the mixture and the
 // summed entropy of the rows' soft assignments (for ICL).
-func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, sp *scoreSpec, floor []float64, maxIter int, tol float64) (GMM, float64, error) {
+func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, initLabels []int, sp *scoreSpec, floor []float64, maxIter int, tol float64) (GMM, float64, error) {
 	g := GMM{K: k, D: d, Means: slices.Clone(init), Variances: make([]float64, k*d), Weights: make([]float64, k)}
 	g.BgMean, g.BgVar = columnMeanVar(X, n, d)
 	for t := range g.BgVar {
@@ -333,7 +349,7 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, sp 
 	g.BgWeight = 0.05
 	comps := k + 1
 	nc := numChunks(n, rowChunk)
-	stride := comps + 4*k*d // per chunk: responsibilities, then per component Σr·x, Σr·x², Σr·w·c, Σr·w·h
+	stride := comps + 5*k*d // per chunk: responsibilities, then per component Σr·x, Σr·x², Σr·w·c, Σr·w·h, Σr over the rows that have the feature
 	stats := make([]float64, nc*stride)
 	cll := make([]float64, nc)
 	cent := make([]float64, nc)
@@ -348,7 +364,7 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, sp 
 		forChunks(n, rowChunk, func(ch, lo, hi int) {
 			s := stats[ch*stride : (ch+1)*stride]
 			clear(s)
-			nk, s1, s2, swc, swh := s[:comps], s[comps:comps+k*d], s[comps+k*d:comps+2*k*d], s[comps+2*k*d:comps+3*k*d], s[comps+3*k*d:]
+			nk, s1, s2, swc, swh, nkd := s[:comps], s[comps:comps+k*d], s[comps+k*d:comps+2*k*d], s[comps+2*k*d:comps+3*k*d], s[comps+3*k*d:comps+4*k*d], s[comps+4*k*d:]
 			ll := make([]float64, comps)
 			var o obs
 			var sll, sent float64
@@ -356,9 +372,14 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, sp 
 				x := X[i*d : (i+1)*d]
 				ev := evid[i].expand()
 				sp.observe(x, &ev, &o)
-				if tm == nil { // first statistics: nearest centroid
+				if tm == nil { // first statistics: the given labels, or the nearest centroid
 					clear(ll)
-					j, _ := nearest(x, init, k)
+					var j int
+					if initLabels != nil {
+						j = initLabels[i]
+					} else {
+						j, _ = nearest(x, init, k)
+					}
 					ll[j] = 1
 				} else {
 					tm.logLikObs(x, &ev, &o, ll, false)
@@ -384,6 +405,10 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, sp 
 					}
 					nk[j] += r
 					for t, v := range x {
+						if sp.kinds[t] == kindRhythm && ev.den[denVisits] < 2 {
+							continue
+						}
+						nkd[j*d+t] += r
 						rv := r * v
 						s1[j*d+t] += rv
 						s2[j*d+t] += rv * v
@@ -427,7 +452,7 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, sp 
 // mixtureMstep sets means, variances and weights from the summed statistics (see fitMixture).
 func (g *GMM) mixtureMstep(tot []float64, comps, n int, sp *scoreSpec, floor []float64, fitBg bool) {
 	d, k := g.D, g.K
-	nk, s1, s2, swc, swh := tot[:comps], tot[comps:comps+k*d], tot[comps+k*d:comps+2*k*d], tot[comps+2*k*d:comps+3*k*d], tot[comps+3*k*d:]
+	nk, s1, s2, swc, swh, nkd := tot[:comps], tot[comps:comps+k*d], tot[comps+k*d:comps+2*k*d], tot[comps+2*k*d:comps+3*k*d], tot[comps+3*k*d:comps+4*k*d], tot[comps+4*k*d:]
 	var total float64
 	for j := range k {
 		if nk[j] < 1e-10 {
@@ -441,8 +466,14 @@ func (g *GMM) mixtureMstep(tot []float64, comps, n int, sp *scoreSpec, floor []f
 			continue
 		}
 		for t := range d {
-			m := s1[j*d+t] / nk[j]
-			v := max(0, s2[j*d+t]/nk[j]-m*m)
+			if nkd[j*d+t] < 1e-10 { // no member has the feature: the mean stays, the variance is the population's
+				if !(g.Variances[j*d+t] > 0) {
+					g.Variances[j*d+t] = g.BgVar[t] / 4
+				}
+				continue
+			}
+			m := s1[j*d+t] / nkd[j*d+t]
+			v := max(0, s2[j*d+t]/nkd[j*d+t]-m*m)
 			if kd := sp.kinds[t]; (kd == kindShare || kd == kindCount) && swh[j*d+t] > 0 {
 				m = (swc[j*d+t]/swh[j*d+t] - sp.center[t]) / sp.scale[t]
 			}
@@ -496,5 +527,36 @@ func gatherEvidence(evid []evidence32, rows []int) []evidence32 {
 	for t, i := range rows {
 		out[t] = evid[i]
 	}
+	return out
+}
+
+// shrunkShares is a copy of the n rows of X whose shares and counts are drawn towards the
+// population's by their evidence: x̂ = x̄ + (x − x̄)·e/(e + 2), e the visitor's effective
+// observations (as weighted in the likelihood). k-means, which seeds the mixture, then sees a
+// visitor seen once as a weak pull towards its share, not as a corner of the simplex: a share
+// that is 0 or 1 only because it was seen once does not seed a cluster of its own.
+func shrunkShares(X []float64, evid []evidence32, n, d int, sp *scoreSpec) []float64 {
+	out := slices.Clone(X[:n*d])
+	forChunks(n, rowChunk, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ev := evid[i].expand()
+			row := out[i*d : (i+1)*d]
+			for t := range row {
+				k := sp.kinds[t]
+				if k != kindShare && k != kindCount {
+					continue
+				}
+				h := ev.den[sp.dens[t]]
+				e := 0.0
+				if h > 0 {
+					e = countWeight(h) * float64(h)
+					if sp.once[t] {
+						e = 1
+					}
+				}
+				row[t] *= e / (e + 2) // scaled values are centred on the population's mean
+			}
+		}
+	})
 	return out
 }

@@ -314,20 +314,23 @@ func noiseFloor(s Scaler, infos []featureInfo, evid []evidence32) []float64 {
 	d := s.D()
 	out := make([]float64, d)
 	var inv [numDenominators]float64
-	var counts [3]float64 // visits, page views, clicks: mean of c/(1+c)²
+	// Volume features and the count behind each: visits, page views, clicks, time on site (page
+	// views), active days (visits, which bound them): mean of c/(1+c)².
+	volume := map[int]denominator{0: denVisits, 1: denViews, 2: denClicks, 3: denViews, 12: denVisits}
+	counts := map[int]float64{}
 	for _, e := range evid {
 		for den := range numDenominators {
 			inv[den] += 1 / float64(max(1, e[1+den]))
 		}
-		for i, den := range []denominator{denVisits, denViews, denClicks} {
+		for j, den := range volume {
 			c := float64(e[1+den])
-			counts[i] += c / ((1 + c) * (1 + c))
+			counts[j] += c / ((1 + c) * (1 + c))
 		}
 	}
 	n := float64(max(1, len(evid)))
 	for t, j := range s.Keep {
 		kind := infos[j].kind
-		if j < 3 { // log1p of visits, page views, clicks: one draw of a rate c, var ≈ c/(1+c)² (delta method)
+		if _, ok := volume[j]; ok { // log1p of a count: one draw of a rate c, var ≈ c/(1+c)² (delta method)
 			out[t] = counts[j] / n / (s.Scale[t] * s.Scale[t])
 			continue
 		}
