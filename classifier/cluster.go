@@ -134,8 +134,8 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 	TE := o.evid
 	if len(o.Holdout) > 0 || n > o.MiniBatchAbove {
 		rows := fitRows(n, o.Holdout)
-		if len(rows) > o.MiniBatchAbove {
-			pick := reservoir(len(rows), o.MiniBatchAbove, rng)
+		if len(rows) > o.MiniBatchAbove { // a fixed draw, as the search's (see chooseK)
+			pick := reservoir(len(rows), o.MiniBatchAbove, newRand(searchSeed, 0x7273))
 			for t, i := range pick {
 				pick[t] = rows[i]
 			}
@@ -309,9 +309,10 @@ func fitRows(n int, holdout []int) []int {
 // components that fit, the penalty charges each for its 2d+1 parameters, and the entropy term
 // charges components that overlap so much that rows cannot tell them apart, which is how a
 // skewed group split in two, or noise taken for a group, shows. The background absorbs rows far
-// from every group, so they do not buy components. The sample is drawn with a fixed stream,
-// and a criterion on the mixture's likelihood varies far less with the starts than a
-// silhouette of hard k-means partitions: the same data gives the same k for any seed.
+// from every group, so they do not buy components. The sample and the k-means starts are drawn
+// from fixed streams (searchSeed), not from the training seed: the same data gives the same k
+// for any seed, and a criterion on the mixture's likelihood moves far less with the data than a
+// silhouette of hard k-means partitions did.
 func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, minSize func(int) int, gmmOpts GMMOptions) (int, []KScore, error) {
 	if maxK < o.MinK {
 		return 0, nil, fmt.Errorf("%w: the data allows at most %d clusters of %d rows, below MinK=%d",
@@ -320,7 +321,7 @@ func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, min
 	S, SE, s := T, TE, m
 	if m > o.SearchSize {
 		s = o.SearchSize
-		rows := sampleRows(m, s, newRand(0x5ea7c4, 0x636b))
+		rows := sampleRows(m, s, newRand(searchSeed, 0x636b))
 		S = gatherRows(T, d, rows)
 		if TE != nil {
 			SE = gatherEvidence(TE, rows)
@@ -334,7 +335,7 @@ func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, min
 	var scores []KScore
 	best := -1
 	for k := o.MinK; k <= maxK; k++ {
-		km, err := KMeans(Sk, s, d, k, KMeansOptions{Starts: o.SearchStarts, Seed: o.Seed + uint64(k)})
+		km, err := KMeans(Sk, s, d, k, KMeansOptions{Starts: o.SearchStarts, Seed: searchSeed + uint64(k)})
 		if err != nil {
 			return 0, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
 		}
@@ -368,6 +369,10 @@ func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, min
 	}
 	return scores[best].K, scores, nil
 }
+
+// searchSeed seeds the draws of the search for k: fixed, so that k is a function of the data
+// alone. The training seed moves the final fit's starts, never the number of personas.
+const searchSeed = 0x6b5ea7c4
 
 // icl is the integrated completed likelihood criterion of g on the n rows of X.
 func icl(g *GMM, X []float64, n int) float64 {

@@ -95,7 +95,12 @@ func (s Schema) featureInfos() []featureInfo {
 }
 
 // groupWeights is the total variance each feature group carries in scaled space (see doc.go).
-func groupWeight(string) float64 { return 1 }
+func groupWeight(group string) float64 {
+	if group == "goals" {
+		return 2
+	}
+	return 1
+}
 
 // Evidence is how much of a visitor was seen: the counts its features are estimated from.
 type Evidence struct {

@@ -125,7 +125,7 @@ func trainPasses(n int, src IndexedSource, now time.Time, opts TrainOptions) (*R
 	if classifyPrev {
 		prev = make([]int, n)
 	}
-	held, holdout := validationSplit(n, opts.Seed)
+	held, holdout := validationSplit(n)
 	heldAt := make(map[int]int, len(held))
 	for t, i := range held {
 		heldAt[i] = t
@@ -156,7 +156,7 @@ func trainPasses(n int, src IndexedSource, now time.Time, opts TrainOptions) (*R
 	fitRows, fn := raw, n
 	if n > co.MiniBatchAbove { // moments of a large population: a sample tells them as well
 		fn = co.MiniBatchAbove
-		fitRows = gatherRows(raw, f, sampleRows(n, fn, newRand(opts.Seed, 0x7363)))
+		fitRows = gatherRows(raw, f, sampleRows(n, fn, newRand(searchSeed, 0x7363)))
 	}
 	scaler, err := fitBalancedScaler(fitRows, fn, f, schema.featureInfos())
 	if err != nil {
@@ -252,9 +252,11 @@ func (s Scaler) transformInPlace(raw []float64, n, f int) []float64 {
 
 // validationSplit chooses the held-out visitors Train calibrates on: up to 2,000, a tenth of a
 // population of 1,000 or more, left out of every fit (holdout). A smaller population cannot spare
-// them: its sample of up to 2,000 visitors is calibrated on in-sample, and holdout is nil.
-func validationSplit(n int, seed uint64) (held, holdout []int) {
-	rng := newRand(seed, 0x7661)
+// them: its sample of up to 2,000 visitors is calibrated on in-sample, and holdout is nil. The
+// draw is fixed (not the training seed's), so that the rows k is chosen on depend on the data
+// alone.
+func validationSplit(n int) (held, holdout []int) {
+	rng := newRand(searchSeed, 0x7661)
 	if n >= 1000 {
 		held = sampleRows(n, min(2000, n/10), rng)
 		slices.Sort(held)
