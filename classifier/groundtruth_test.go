@@ -300,6 +300,30 @@ func TestGroundTruthClusters(t *testing.T) {
 		if ari < 0.85 {
 			t.Errorf("data seed %d: ARI %.3f, want ≥ 0.85", seed, ari)
 		}
+		// Noise is the background's, never a persona: most noise visitors are labelled -1, and
+		// the personas' sizes count members only.
+		noise, caught, labelled := 0, 0, 0
+		for i, k := range r.truth {
+			if r.res.Labels[i] < 0 {
+				labelled++
+			}
+			if k < 0 {
+				noise++
+				if r.res.Labels[i] < 0 {
+					caught++
+				}
+			}
+		}
+		if share := float64(caught) / float64(noise); share < 0.8 {
+			t.Errorf("data seed %d: %.3f of the noise visitors labelled -1, want ≥ 0.8", seed, share)
+		}
+		sum := 0
+		for _, sz := range m.Sizes {
+			sum += sz
+		}
+		if sum+labelled != len(r.pop) {
+			t.Errorf("data seed %d: persona sizes add up to %d with %d noise, want %d", seed, sum, labelled, len(r.pop))
+		}
 		// Genuine members are not outliers.
 		members, outliers := 0, 0
 		for i, k := range r.truth {
