@@ -145,7 +145,7 @@ func (cv *calibrationViews) temperatures() []float64 {
 
 // calibrationError is, per bucket, the expected calibration error of the confidence with the
 // temperatures: over 10 equal-width bins of confidence, the view-weighted mean |accuracy −
-// confidence|. NaN for a bucket without views.
+// confidence|. -1 for a bucket without views.
 func (cv *calibrationViews) calibrationError(temps []float64) []float64 {
 	out := make([]float64, NumBuckets)
 	p := make([]float64, cv.k)
@@ -167,7 +167,7 @@ func (cv *calibrationViews) calibrationError(temps []float64) []float64 {
 			total++
 		}
 		if total == 0 {
-			out[b] = math.NaN()
+			out[b] = -1
 			continue
 		}
 		var e float64

@@ -79,10 +79,10 @@ const gmmRows = 50000
 type KScore struct {
 	K          int     // clusters asked of k-means
 	Clusters   int     // clusters left after merging those under the minimum size
-	Silhouette float64 // version-1 models: on the sample; NaN otherwise
+	Silhouette float64 // version-1 models: on the sample (NaN when fewer than two clusters were left); 0 since
 	// ICL is the integrated completed likelihood criterion of the mixture (with background) on
-	// the search sample: BIC plus twice the entropy of the soft assignment; lower is better. NaN
-	// when fewer than two clusters were left.
+	// the search sample: BIC plus twice the entropy of the soft assignment; lower is better. 0
+	// (not a candidate) when fewer than two clusters were left. Finite, so Metrics encode as JSON.
 	ICL float64
 }
 
@@ -340,7 +340,7 @@ func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, min
 			return 0, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
 		}
 		kk, c, kl := mergeSmall(Sk, s, d, km.K, km.Centroids, km.Labels, minSize(s))
-		sc := KScore{K: k, Clusters: kk, Silhouette: math.NaN(), ICL: math.NaN()}
+		sc := KScore{K: k, Clusters: kk}
 		if kk >= 2 && o.noise != nil {
 			g, ent, err := fitMixture(S, SE, s, d, kk, c, kl, o.noise, gmmOpts.VarFloor, gmmOpts.MaxIter, 1e-3)
 			if err != nil {

@@ -138,10 +138,62 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 		}
 	}
 
-	w := newLloydWork(X, n, d, k)
-	w.firstAssign(c)
-	w.update(c)
-	w.assign(c)
-	return KMeansResult{K: k, Centroids: c, Labels: w.labels, Sizes: clusterSizes(w.labels, k),
-		Inertia: inertia(X, n, d, c, w.labels), Iter: step, Converged: step < opts.MaxSteps}, nil
+	labels, in := meanAndRelabel(X, n, d, k, c)
+	return KMeansResult{K: k, Centroids: c, Labels: labels, Sizes: clusterSizes(labels, k),
+		Inertia: in, Iter: step, Converged: step < opts.MaxSteps}, nil
+}
+
+// meanAndRelabel moves every centroid of c to the mean of the rows nearest to it (a centroid
+// without rows stays), then labels every row with its nearest centroid and returns the labels
+// and the inertia: two passes over X, each one worker per core over row chunks whose sums are
+// reduced in chunk order.
+func meanAndRelabel(X []float64, n, d, k int, c []float64) ([]int, float64) {
+	nc := numChunks(n, rowChunk)
+	sums := make([]float64, nc*k*d)
+	counts := make([]float64, nc*k)
+	forChunks(n, rowChunk, func(ch, lo, hi int) {
+		s, cnt := sums[ch*k*d:(ch+1)*k*d], counts[ch*k:(ch+1)*k]
+		for i := lo; i < hi; i++ {
+			x := X[i*d : (i+1)*d]
+			j, _ := nearest(x, c, k)
+			cnt[j]++
+			row := s[j*d : (j+1)*d]
+			for t, v := range x {
+				row[t] += v
+			}
+		}
+	})
+	tot := make([]float64, k*d)
+	cnt := make([]float64, k)
+	for ch := range nc {
+		for t := range tot {
+			tot[t] += sums[ch*k*d+t]
+		}
+		for j := range cnt {
+			cnt[j] += counts[ch*k+j]
+		}
+	}
+	for j := range k {
+		if cnt[j] > 0 {
+			for t := range d {
+				c[j*d+t] = tot[j*d+t] / cnt[j]
+			}
+		}
+	}
+	labels := make([]int, n)
+	part := make([]float64, nc)
+	forChunks(n, rowChunk, func(ch, lo, hi int) {
+		var in float64
+		for i := lo; i < hi; i++ {
+			j, dd := nearest(X[i*d:(i+1)*d], c, k)
+			labels[i] = j
+			in += dd
+		}
+		part[ch] = in
+	})
+	var in float64
+	for _, v := range part {
+		in += v
+	}
+	return labels, in
 }

@@ -55,7 +55,7 @@ type Metrics struct {
 	KScores       []KScore // the candidates k was chosen from
 	Noise         float64  // share of training visitors the background took (outliers, label -1)
 	// CalibrationError is the expected calibration error of the confidence on the held-out
-	// visitors' views, per evidence bucket, after calibration.
+	// visitors' views, per evidence bucket, after calibration (-1: no views in the bucket).
 	CalibrationError []float64
 }
 
