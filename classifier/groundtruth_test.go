@@ -335,7 +335,9 @@ func TestGroundTruthClusters(t *testing.T) {
 				outliers++
 			}
 		}
-		if share := float64(outliers) / float64(members); share > 0.05 {
+		share := float64(outliers) / float64(members)
+		t.Logf("data seed %d: %.3f of the groups' visitors outliers, %.3f of the noise labelled -1", seed, share, float64(caught)/float64(noise))
+		if share > 0.05 {
 			t.Errorf("data seed %d: %.3f of the groups' visitors are outliers, want ≤ 0.05", seed, share)
 		}
 	}
@@ -353,6 +355,7 @@ func TestGroundTruthKIsTheData(t *testing.T) {
 	for trainSeed := uint64(1); trainSeed <= 5; trainSeed++ {
 		ks = append(ks, trainGroundTruth(t, 7, trainSeed*7919).res.Model.K)
 	}
+	t.Logf("k per training seed on data seed 7: %v", ks)
 	for _, k := range ks {
 		if k != ks[0] {
 			t.Fatalf("k per training seed on the same data: %v, want one k", ks)
