@@ -97,7 +97,7 @@ func (s Schema) featureInfos() []featureInfo {
 // groupWeights is the total variance each feature group carries in scaled space (see doc.go).
 func groupWeight(group string) float64 {
 	if group == "goals" {
-		return 2
+		return 3
 	}
 	return 1
 }
