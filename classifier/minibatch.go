@@ -170,31 +170,49 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 
 // meanAndRelabel labels every row with its nearest centroid of c, moves every centroid to the
 // mean of its rows (a centroid without rows stays) and returns the labels and the inertia to
-// those means, from the clusters' sums of squares: one pass over X, one worker per core over row
-// chunks whose sums are reduced in chunk order. The centres have converged when it runs, so a
+// those means: one pass over X, pruned by the triangle inequality, one worker per core over row
+// chunks whose sums are reduced in chunk order. The inertia comes from the rows' squared
+// distances to the centroids before the move, by the parallel axis theorem (Σ‖x − μ‖² =
+// Σ‖x − c‖² − n‖μ − c‖² with μ the rows' mean). The centres have converged when it runs, so a
 // row is nearest to its moved centroid but for the rounding of a last step.
 func meanAndRelabel(X []float64, n, d, k int, c []float64) ([]int, float64) {
 	nc := numChunks(n, rowChunk)
 	sums := make([]float64, nc*k*d)
 	counts := make([]float64, nc*k)
-	sq := make([]float64, nc)
+	part := make([]float64, nc)
 	labels := make([]int, n)
-	blk := newCentroidBlock(c, k, d)
+	// A quarter of the squared distances between centroids: a centroid o with
+	// quarter[best][o] ≥ d²(x, best) cannot be nearer than best (Elkan 2003), so most rows
+	// skip most centroids.
+	quarter := make([]float64, k*k)
+	for a := range k {
+		for b := range k {
+			quarter[a*k+b] = 0.25 * sqDist(c[a*d:(a+1)*d], c[b*d:(b+1)*d])
+		}
+	}
 	forChunks(n, rowChunk, func(ch, lo, hi int) {
 		s, cnt := sums[ch*k*d:(ch+1)*k*d], counts[ch*k:(ch+1)*k]
-		var q float64
+		var in float64
 		for i := lo; i < hi; i++ {
 			x := X[i*d : (i+1)*d]
-			j, _ := blk.nearest(x)
+			j, dj := 0, sqDist(x, c[:d])
+			for o := 1; o < k; o++ {
+				if quarter[j*k+o] >= dj {
+					continue
+				}
+				if do := sqDist(x, c[o*d:(o+1)*d]); do < dj {
+					j, dj = o, do
+				}
+			}
 			labels[i] = j
+			in += dj
 			cnt[j]++
 			row := s[j*d : (j+1)*d]
 			for t, v := range x {
 				row[t] += v
-				q += v * v
 			}
 		}
-		sq[ch] = q
+		part[ch] = in
 	})
 	tot := make([]float64, k*d)
 	cnt := make([]float64, k)
@@ -206,20 +224,20 @@ func meanAndRelabel(X []float64, n, d, k int, c []float64) ([]int, float64) {
 		for j := range cnt {
 			cnt[j] += counts[ch*k+j]
 		}
-		in += sq[ch]
+		in += part[ch]
 	}
-	// Σ‖x − μ‖² over a cluster = Σ‖x‖² − n‖μ‖² with μ its mean.
 	for j := range k {
 		if cnt[j] == 0 {
 			continue
 		}
-		var m2 float64
+		var shift float64
 		for t := range d {
 			m := tot[j*d+t] / cnt[j]
+			dv := m - c[j*d+t]
+			shift += dv * dv
 			c[j*d+t] = m
-			m2 += m * m
 		}
-		in -= cnt[j] * m2
+		in -= cnt[j] * shift
 	}
 	return labels, max(0, in)
 }
