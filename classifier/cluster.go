@@ -79,7 +79,7 @@ const gmmRows = 50000
 type KScore struct {
 	K          int     // clusters asked of k-means
 	Clusters   int     // clusters left after merging those under the minimum size
-	Silhouette float64 // version-1 models: on the sample (NaN when fewer than two clusters were left); 0 since
+	Silhouette float64 // version-1 models: on the sample (NaN when fewer than two clusters were left); 0 from version 2 on
 	// ICL is the integrated completed likelihood criterion of the mixture (with background) on
 	// the search sample: BIC plus twice the entropy of the soft assignment; lower is better. 0
 	// (not a candidate) when fewer than two clusters were left. Finite, so Metrics encode as JSON.

@@ -80,34 +80,6 @@ func nearest(x, c []float64, k int) (int, float64) {
 	return best, bestD
 }
 
-// nearestNorm is nearest for centroids whose squared norms are in cn: it compares ‖c‖² − 2x·c,
-// one multiply-add per value instead of a subtraction and a multiply-add, and returns the
-// squared distance ‖x‖² + ‖c‖² − 2x·c (≥ 0).
-func nearestNorm(x, c, cn []float64, k int) (int, float64) {
-	d := len(x)
-	best, bestS := 0, math.Inf(1)
-	for j := range k {
-		cj := c[j*d : (j+1)*d : (j+1)*d]
-		var s0, s1, s2, s3 float64
-		xs := x
-		for len(xs) >= 4 && len(cj) >= 4 {
-			s0 += xs[0] * cj[0]
-			s1 += xs[1] * cj[1]
-			s2 += xs[2] * cj[2]
-			s3 += xs[3] * cj[3]
-			xs, cj = xs[4:], cj[4:]
-		}
-		cj = cj[:len(xs)]
-		for i, v := range xs {
-			s0 += v * cj[i]
-		}
-		if s := cn[j] - 2*((s0+s1)+(s2+s3)); s < bestS {
-			best, bestS = j, s
-		}
-	}
-	return best, max(0, sqNorm(x)+bestS)
-}
-
 // centroidBlock is k centroids laid out for nearestBlock: transposed (d × k, a feature's values
 // of every centroid side by side) with their squared norms, so one row's distances to all of
 // them are one pass over the row: each value is loaded once and multiplied into k accumulators.
@@ -128,11 +100,12 @@ func newCentroidBlock(c []float64, k, d int) *centroidBlock {
 	return b
 }
 
-// nearest is nearestNorm over the block's centroids (k ≤ 16 uses accumulators on the stack).
+// nearest returns the block's centroid nearest to x and the squared distance ‖x‖² + ‖c‖² − 2x·c
+// (≥ 0); it compares ‖c‖² − 2x·c. k ≤ 16 keeps the accumulators on the stack.
 func (b *centroidBlock) nearest(x []float64) (int, float64) {
 	k := b.k
 	var accBuf [16]float64
-	acc := accBuf[:0]
+	var acc []float64
 	if k <= len(accBuf) {
 		acc = accBuf[:k]
 	} else {
