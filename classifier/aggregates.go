@@ -68,3 +68,11 @@ func mergeCounts(dst, src map[string]int64) map[string]int64 {
 	}
 	return dst
 }
+
+// clone is a deep copy of a: a source may reuse its Aggregates and their maps for every visitor.
+func (a *Aggregates) clone() Aggregates {
+	c := *a
+	c.Paths, c.Elements, c.Channels, c.Devices, c.GoalNames = nil, nil, nil, nil, nil
+	c.Merge(Aggregates{Paths: a.Paths, Elements: a.Elements, Channels: a.Channels, Devices: a.Devices, GoalNames: a.GoalNames})
+	return c
+}

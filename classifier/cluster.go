@@ -12,16 +12,33 @@ import (
 
 // ClusterOptions tune Cluster. Zero values take the defaults in brackets.
 type ClusterOptions struct {
-	MinK, MaxK     int     // range k is chosen from [2, 12]
-	FixedK         int     // use this k instead of choosing (0: choose)
-	MinClusterSize int     // fewer rows than this make no cluster: smaller ones are merged (k-anonymity) [50]
-	Starts         int     // k-means++ starts of the final fit [10]
-	SearchStarts   int     // k-means++ starts per candidate k while choosing [3]
-	SearchSize     int     // rows the candidates are fitted on, a uniform sample [20,000]
-	SampleSize     int     // rows the silhouette is measured on, a uniform sample [5,000]
-	MiniBatchAbove int     // above this many rows, mini-batch k-means on a reservoir sample of this many [200,000]
-	RegCovar       float64 // added to the mixture's variances, in scaled units [0.01]
-	Seed           uint64  // seed of every random draw: the same data and seed give the same clustering
+	MinK, MaxK     int // range k is chosen from [2, 12]
+	FixedK         int // use this k instead of choosing (0: choose)
+	MinClusterSize int // fewer rows than this make no cluster: smaller ones are merged (k-anonymity) [50]
+	Starts         int // k-means++ starts of the final fit [10]
+	SearchStarts   int // k-means++ starts per candidate k while choosing [3]
+	SearchSize     int // rows the candidates are fitted on, a uniform sample [20,000]
+	SampleSize     int // rows the silhouette is measured on, a uniform sample [5,000]
+	MiniBatchAbove int // above this many rows, mini-batch k-means on a reservoir sample of this many [200,000]
+	// VarFloor is the lower bound of a mixture component's variance on a feature, as a share of
+	// the feature's variance over the rows [0.05]: a floor from the population, so a component
+	// on which a sparse share is constant does not claim certainty on it.
+	VarFloor float64
+	// NoiseFloor, when set (length d), is a further lower bound on every component's variance per
+	// feature, in scaled units: Train sets it to the mean sampling variance of each share over the
+	// visitors (p(1−p)/h for a share seen h times), so that no component is sharper than the
+	// noise of its members' estimates, and a share that is 0 or 1 because it was seen once does
+	// not split a group.
+	NoiseFloor []float64
+	// Holdout are rows (increasing) left out of every fit: the validation split Train calibrates
+	// on. They are labelled like the others.
+	Holdout []int
+	Seed    uint64 // seed of every random draw: the same data and seed give the same clustering
+
+	// evid and noise, set by Train, give every row's values their sampling variances: the
+	// mixture is then fitted as noisy data (fitXDGMM).
+	evid  []evidence32
+	noise *scoreSpec
 }
 
 func (o ClusterOptions) withDefaults() ClusterOptions {
@@ -49,8 +66,8 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 	if o.MiniBatchAbove <= 0 {
 		o.MiniBatchAbove = 200000
 	}
-	if o.RegCovar <= 0 {
-		o.RegCovar = 0.01
+	if o.VarFloor <= 0 {
+		o.VarFloor = varFloorShare
 	}
 	return o
 }
@@ -62,7 +79,11 @@ const gmmRows = 50000
 type KScore struct {
 	K          int     // clusters asked of k-means
 	Clusters   int     // clusters left after merging those under the minimum size
-	Silhouette float64 // on the sample; NaN when fewer than two clusters were left
+	Silhouette float64 // version-1 models: on the sample (NaN when fewer than two clusters were left); 0 from version 2 on
+	// ICL is the integrated completed likelihood criterion of the mixture (with background) on
+	// the search sample: BIC plus twice the entropy of the soft assignment; lower is better. 0
+	// (not a candidate) when fewer than two clusters were left. Finite, so Metrics encode as JSON.
+	ICL float64
 }
 
 // Clustering is the outcome of Cluster on a scaled matrix.
@@ -78,13 +99,19 @@ type Clustering struct {
 	LogLikelihood    float64   // mean per row of the mixture's training rows
 	OutlierThreshold float64   // 1st percentile of the rows' log densities
 	KScores          []KScore  // one per candidate k (nil with FixedK)
+	// The background component: mean and variances (d each) and weight.
+	BgMean, BgVar []float64
+	BgWeight      float64
+	Noise         int // rows labelled -1 (the background's)
 }
 
-// Cluster groups the n × d row-major matrix X (scaled features): it chooses k by the silhouette
-// of k-means on samples (unless FixedK), merges clusters smaller than MinClusterSize into their
-// nearest neighbour, refines the clusters with a diagonal Gaussian mixture for soft assignment,
-// and labels every row with its most probable component. Above MiniBatchAbove rows it fits on a
-// reservoir sample with mini-batch k-means. Clusters are numbered largest first.
+// Cluster groups the n × d row-major matrix X (scaled features): it chooses k (unless FixedK) by
+// the ICL of a diagonal Gaussian mixture with a background component, fitted from k-means++ on
+// a sample (see chooseK), merges clusters smaller than MinClusterSize into their nearest
+// neighbour, refines the clusters with the mixture for soft assignment, and labels every row
+// with its most probable component, -1 where the background explains it better (noise). Above
+// MiniBatchAbove rows it fits on a reservoir sample with mini-batch k-means. Clusters are
+// numbered largest first. Holdout rows are left out of every fit.
 //
 // It fails with ErrTooLittleData when n is under two minimum clusters or no k leaves two clusters
 // of the minimum size, and ErrInvalidInput on non-finite values.
@@ -102,21 +129,46 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 	}
 	rng := newRand(o.Seed, 0x636c)
 
-	// The rows the clusters are fitted on: all, or a reservoir sample of large data.
+	// The rows the clusters are fitted on: all but the holdout, or a reservoir sample of large data.
 	T, m := X, n
-	if n > o.MiniBatchAbove {
-		m = o.MiniBatchAbove
-		T = gatherRows(X, d, reservoir(n, m, rng))
+	TE := o.evid
+	if len(o.Holdout) > 0 || n > o.MiniBatchAbove {
+		rows := fitRows(n, o.Holdout)
+		if len(rows) > o.MiniBatchAbove { // a fixed draw, as the search's (see chooseK)
+			pick := reservoir(len(rows), o.MiniBatchAbove, newRand(searchSeed, 0x7273))
+			for t, i := range pick {
+				pick[t] = rows[i]
+			}
+			rows = pick
+		}
+		m = len(rows)
+		T = gatherRows(X, d, rows)
+		if o.evid != nil {
+			TE = gatherEvidence(o.evid, rows)
+		}
+	}
+	if m < 2*o.MinClusterSize {
+		return Clustering{}, fmt.Errorf("cluster: %w: %d rows outside the holdout, need at least %d",
+			ErrTooLittleData, m, 2*o.MinClusterSize)
 	}
 	minSize := func(rows int) int { // the minimum size, scaled to a sample of rows
 		return int(math.Ceil(float64(o.MinClusterSize) * float64(rows) / float64(n)))
 	}
+	_, popVar := columnMeanVar(T, m, d)
+	floor := make([]float64, d)
+	for t, v := range popVar {
+		floor[t] = o.VarFloor * v
+		if t < len(o.NoiseFloor) {
+			floor[t] = max(floor[t], o.NoiseFloor[t])
+		}
+	}
+	gmmOpts := GMMOptions{Background: true, VarFloor: floor}
 
 	var res Clustering
 	k := o.FixedK
 	if k <= 0 {
 		var err error
-		k, res.KScores, err = chooseK(T, m, d, min(o.MaxK, n/o.MinClusterSize), o, minSize, rng)
+		k, res.KScores, err = chooseK(T, TE, m, d, min(o.MaxK, n/o.MinClusterSize), o, minSize, gmmOpts)
 		if err != nil {
 			return Clustering{}, fmt.Errorf("cluster: choose k: %w", err)
 		}
@@ -127,35 +179,57 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 
 	var km KMeansResult
 	var err error
-	if n > o.MiniBatchAbove {
-		km, err = MiniBatchKMeans(T, m, d, k, MiniBatchOptions{Seed: o.Seed})
+	Tk := T // what k-means sees: with evidence, shares drawn towards the population's
+	if o.noise != nil {
+		Tk = shrunkShares(T, TE, m, d, o.noise)
+	}
+	if m > o.MiniBatchAbove || (n > o.MiniBatchAbove && m == o.MiniBatchAbove) {
+		km, err = MiniBatchKMeans(Tk, m, d, k, MiniBatchOptions{Seed: o.Seed})
 	} else {
-		km, err = KMeans(T, m, d, k, KMeansOptions{Starts: o.Starts, Seed: o.Seed})
+		km, err = KMeans(Tk, m, d, k, KMeansOptions{Starts: o.Starts, Seed: o.Seed})
 	}
 	if err != nil {
 		return Clustering{}, fmt.Errorf("cluster: final fit: %w", err)
 	}
-	k, centroids, _ := mergeSmall(T, m, d, km.K, km.Centroids, km.Labels, minSize(m))
+	k, centroids, kmLabels := mergeSmall(Tk, m, d, km.K, km.Centroids, km.Labels, minSize(m))
+	Tk = nil
 	if k < 2 {
 		return Clustering{}, fmt.Errorf("cluster: %w: k=%d leaves fewer than two clusters of %d rows",
 			ErrTooLittleData, km.K, o.MinClusterSize)
 	}
 
 	// Refine with the mixture, dropping components whose rows fall under the minimum size.
-	G, gn := T, m
+	G, GE, gn := T, TE, m
+	initLabels := kmLabels
 	if m > gmmRows {
 		gn = gmmRows
-		G = gatherRows(T, d, sampleRows(m, gn, rng))
+		rows := sampleRows(m, gn, rng)
+		G = gatherRows(T, d, rows)
+		if TE != nil {
+			GE = gatherEvidence(TE, rows)
+		}
+		initLabels = make([]int, gn)
+		for t, i := range rows {
+			initLabels[t] = kmLabels[i]
+		}
 	}
 	var g GMM
 	var labels []int
 	var dens []float64
 	for {
-		g, err = FitGMM(G, gn, d, k, centroids, GMMOptions{RegCovar: o.RegCovar})
+		if o.noise != nil {
+			g, _, err = fitMixture(G, GE, gn, d, k, centroids, initLabels, o.noise, floor, 100, 1e-3)
+		} else {
+			g, err = FitGMM(G, gn, d, k, centroids, gmmOpts)
+		}
 		if err != nil {
 			return Clustering{}, fmt.Errorf("cluster: mixture with k=%d: %w", k, err)
 		}
-		labels, dens = g.Predict(X, n)
+		if o.noise != nil {
+			labels, dens = predictMixture(&g, o.noise, X, o.evid, n)
+		} else {
+			labels, dens = g.Predict(X, n)
+		}
 		sizes := clusterSizes(labels, k)
 		small := slices.Index(sizes, slices.Min(sizes))
 		if sizes[small] >= o.MinClusterSize {
@@ -166,6 +240,7 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 				ErrTooLittleData, o.MinClusterSize)
 		}
 		centroids = slices.Delete(slices.Clone(g.Means), small*d, (small+1)*d)
+		initLabels = nil
 		k--
 	}
 
@@ -189,8 +264,13 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 		res.Weights[r] = g.Weights[j]
 		res.Sizes[r] = sizes[j]
 	}
+	res.BgMean, res.BgVar, res.BgWeight = g.BgMean, g.BgVar, g.BgWeight
 	for i, l := range labels {
-		labels[i] = rank[l]
+		if l >= 0 {
+			labels[i] = rank[l]
+		} else {
+			res.Noise++
+		}
 	}
 	res.Labels = labels
 	res.Inertia = inertia(X, n, d, res.Centroids, labels)
@@ -208,54 +288,121 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 	return res, nil
 }
 
-// chooseK fits every candidate k on a sample, merges clusters under the (scaled) minimum size, and
-// returns the k (at most maxK) whose merged clustering has the best silhouette (the smallest such k on ties).
-func chooseK(T []float64, m, d, maxK int, o ClusterOptions, minSize func(int) int, rng *rand.Rand) (int, []KScore, error) {
+// fitRows is 0..n-1 without the increasing holdout rows.
+func fitRows(n int, holdout []int) []int {
+	rows := make([]int, 0, n-len(holdout))
+	h := 0
+	for i := range n {
+		if h < len(holdout) && holdout[h] == i {
+			h++
+			continue
+		}
+		rows = append(rows, i)
+	}
+	return rows
+}
+
+// chooseK fits every candidate k on a sample: k-means++ (SearchStarts starts), clusters under
+// the (scaled) minimum size merged, then the diagonal mixture with its background from those
+// centres. It returns the k (at most maxK) whose mixture has the lowest ICL: −2 log-likelihood +
+// parameters · log rows + 2 · the entropy of the soft assignment. The likelihood rewards
+// components that fit, the penalty charges each for its 2d+1 parameters, and the entropy term
+// charges components that overlap so much that rows cannot tell them apart, which is how a
+// skewed group split in two, or noise taken for a group, shows. The background absorbs rows far
+// from every group, so they do not buy components. The sample and the k-means starts are drawn
+// from fixed streams (searchSeed), not from the training seed: the same data gives the same k
+// for any seed, and a criterion on the mixture's likelihood moves far less with the data than a
+// silhouette of hard k-means partitions did.
+func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, minSize func(int) int, gmmOpts GMMOptions) (int, []KScore, error) {
 	if maxK < o.MinK {
 		return 0, nil, fmt.Errorf("%w: the data allows at most %d clusters of %d rows, below MinK=%d",
 			ErrTooLittleData, maxK, o.MinClusterSize, o.MinK)
 	}
-	S, s := T, m
+	S, SE, s := T, TE, m
 	if m > o.SearchSize {
 		s = o.SearchSize
-		S = gatherRows(T, d, sampleRows(m, s, rng))
+		rows := sampleRows(m, s, newRand(searchSeed, 0x636b))
+		S = gatherRows(T, d, rows)
+		if TE != nil {
+			SE = gatherEvidence(TE, rows)
+		}
 	}
-	sample := sampleRows(s, min(s, o.SampleSize), rng)
-	P := gatherRows(S, d, sample)
+	gmmOpts.MaxIter = 60
+	Sk := S // what k-means sees (see Cluster)
+	if o.noise != nil {
+		Sk = shrunkShares(S, SE, s, d, o.noise)
+	}
 	var scores []KScore
-	var labelings [][]int
-	var ks []int
+	best := -1
 	for k := o.MinK; k <= maxK; k++ {
-		km, err := KMeans(S, s, d, k, KMeansOptions{Starts: o.SearchStarts, Seed: o.Seed + uint64(k)})
+		km, err := KMeans(Sk, s, d, k, KMeansOptions{Starts: o.SearchStarts, Seed: searchSeed + uint64(k)})
 		if err != nil {
 			return 0, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
 		}
-		kk, _, labels := mergeSmall(S, s, d, km.K, km.Centroids, km.Labels, minSize(s))
-		sl := make([]int, len(sample))
-		for t, i := range sample {
-			sl[t] = labels[i]
+		kk, c, kl := mergeSmall(Sk, s, d, km.K, km.Centroids, km.Labels, minSize(s))
+		sc := KScore{K: k, Clusters: kk}
+		if kk >= 2 && o.noise != nil {
+			g, ent, err := fitMixture(S, SE, s, d, kk, c, kl, o.noise, gmmOpts.VarFloor, gmmOpts.MaxIter, 1e-3)
+			if err != nil {
+				return 0, nil, fmt.Errorf("mixture with k=%d: %w", k, err)
+			}
+			params := float64(kk * (2*d + 1))
+			sc.ICL = -2*g.LogLikelihood*float64(s) + params*math.Log(float64(s)) + 2*ent
+			if best < 0 || sc.ICL < scores[best].ICL {
+				best = len(scores)
+			}
+		} else if kk >= 2 {
+			g, err := FitGMM(S, s, d, kk, c, gmmOpts)
+			if err != nil {
+				return 0, nil, fmt.Errorf("mixture with k=%d: %w", k, err)
+			}
+			sc.ICL = icl(&g, S, s)
+			if best < 0 || sc.ICL < scores[best].ICL {
+				best = len(scores)
+			}
 		}
-		scores = append(scores, KScore{K: k, Clusters: kk})
-		labelings = append(labelings, sl)
-		ks = append(ks, kk)
-	}
-	sil := silhouettes(P, len(sample), d, labelings, ks)
-	best := -1
-	for i := range scores {
-		scores[i].Silhouette = sil[i]
-		if scores[i].Clusters < 2 || math.IsNaN(sil[i]) {
-			scores[i].Silhouette = math.NaN()
-			continue
-		}
-		if best < 0 || sil[i] > sil[best] {
-			best = i
-		}
+		scores = append(scores, sc)
 	}
 	if best < 0 {
 		return 0, scores, fmt.Errorf("%w: no k in %d..%d leaves two clusters of %d rows",
 			ErrTooLittleData, o.MinK, maxK, o.MinClusterSize)
 	}
 	return scores[best].K, scores, nil
+}
+
+// searchSeed seeds the draws of the search for k: fixed, so that k is a function of the data
+// alone. The training seed moves the final fit's starts, never the number of personas.
+const searchSeed = 0x6b5ea7c4
+
+// icl is the integrated completed likelihood criterion of g on the n rows of X.
+func icl(g *GMM, X []float64, n int) float64 {
+	tm := newGMMTerms(g)
+	d, k := g.D, g.K
+	part := make([]float64, 2*numChunks(n, rowChunk))
+	forChunks(n, rowChunk, func(ch, lo, hi int) {
+		p := make([]float64, k)
+		var ll, ent float64
+		for i := lo; i < hi; i++ {
+			l, bg := tm.posteriorBg(X[i*d:(i+1)*d], p)
+			ll += l
+			for _, r := range p {
+				if r > 1e-300 {
+					ent -= r * math.Log(r)
+				}
+			}
+			if bg > 1e-300 {
+				ent -= bg * math.Log(bg)
+			}
+		}
+		part[2*ch], part[2*ch+1] = ll, ent
+	})
+	var ll, ent float64
+	for ch := 0; ch < len(part); ch += 2 {
+		ll += part[ch]
+		ent += part[ch+1]
+	}
+	params := float64(k * (2*d + 1)) // means, variances and a weight per component (the background's weight included)
+	return -2*ll + params*math.Log(float64(n)) + 2*ent
 }
 
 // mergeSmall merges, smallest first, every cluster with fewer than minSize rows into the cluster
@@ -307,13 +454,17 @@ func mergeSmall(X []float64, n, d, k int, centroids []float64, labels []int, min
 	return k, c, labels
 }
 
-// inertia is Σ squared distance of every row to its cluster's centroid.
+// inertia is Σ squared distance of every row to its cluster's centroid (noise rows, label -1,
+// left out).
 func inertia(X []float64, n, d int, centroids []float64, labels []int) float64 {
 	part := make([]float64, numChunks(n, rowChunk))
 	forChunks(n, rowChunk, func(ch, lo, hi int) {
 		var s float64
 		for i := lo; i < hi; i++ {
 			l := labels[i]
+			if l < 0 {
+				continue // noise
+			}
 			s += sqDist(X[i*d:(i+1)*d], centroids[l*d:(l+1)*d])
 		}
 		part[ch] = s

@@ -54,7 +54,9 @@ func TestClusterEnforcesMinimumSize(t *testing.T) {
 		}
 		got := make([]int, cl.K)
 		for _, l := range cl.Labels {
-			got[l]++
+			if l >= 0 { // -1: noise, the background's
+				got[l]++
+			}
 		}
 		if !slices.Equal(got, cl.Sizes) {
 			t.Errorf("FixedK=%d: labels count %v, sizes say %v", fixed, got, cl.Sizes)
@@ -123,7 +125,9 @@ func TestMatchingAcrossVersions(t *testing.T) {
 		}
 		match, stab, drift := classifier.MatchClusters(X, n, d, again.Labels, again.Centroids, again.K, first.Labels, first.K, 0)
 		for j := range again.K {
-			if match[j] != j || stab[j] != 1 || drift[j] > 1e-9 {
+			// The mixture's means are soft (the background takes a sliver of every row), the
+			// members' mean is hard: they agree to far less than the clusters' spread.
+			if match[j] != j || stab[j] != 1 || drift[j] > 1e-3 {
 				t.Errorf("cluster %d: match %d stability %v drift %v, want itself, 1, 0", j, match[j], stab[j], drift[j])
 			}
 		}

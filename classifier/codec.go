@@ -17,14 +17,16 @@ const modelMagic = "PSNM"
 // errCorrupt is wrapped by every decoding failure.
 var errCorrupt = errors.New("corrupt model")
 
-// MarshalBinary encodes the model in the current format version.
+// MarshalBinary encodes the model in its format version: FormatVersion, or 1 for a model decoded
+// from a version-1 blob (which round-trips as it was).
 func (m *Model) MarshalBinary() ([]byte, error) {
-	if m.Version != FormatVersion {
-		return nil, fmt.Errorf("encode model: format version %d, this build writes %d", m.Version, FormatVersion)
+	if m.Version != FormatVersion && m.Version != 1 {
+		return nil, fmt.Errorf("encode model: format version %d, this build writes 1 and %d", m.Version, FormatVersion)
 	}
+	v2 := m.Version >= 2
 	var w writer
 	w.b = append(w.b, modelMagic...)
-	w.b = binary.LittleEndian.AppendUint16(w.b, FormatVersion)
+	w.b = binary.LittleEndian.AppendUint16(w.b, uint16(m.Version))
 	s := m.Schema
 	for _, v := range [][]string{s.Features, s.Paths, s.Elements, s.Channels, s.Devices, s.Goals} {
 		w.strings(v)
@@ -39,17 +41,31 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	w.floats(m.Weights)
 	w.ints(m.Sizes)
 	w.float(m.OutlierThreshold)
+	if v2 {
+		w.floats(m.BgMean)
+		w.floats(m.BgVar)
+		w.float(m.BgWeight)
+		w.floats(m.Thresholds)
+		w.floats(m.Temperatures)
+	}
 	mt := m.Metrics
 	w.int(mt.N)
 	w.int(mt.ChosenK)
 	w.float(mt.Inertia)
 	w.float(mt.Silhouette)
 	w.float(mt.LogLikelihood)
+	if v2 {
+		w.float(mt.Noise)
+		w.floats(mt.CalibrationError)
+	}
 	w.length(mt.KScores == nil, len(mt.KScores))
 	for _, ks := range mt.KScores {
 		w.int(ks.K)
 		w.int(ks.Clusters)
 		w.float(ks.Silhouette)
+		if v2 {
+			w.float(ks.ICL)
+		}
 	}
 	w.length(m.Personas == nil, len(m.Personas))
 	for _, p := range m.Personas {
@@ -65,6 +81,16 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		for _, sh := range [][]Share{p.TopPaths, p.Channels, p.Devices, p.Hours, p.Goals} {
 			w.shares(sh)
 		}
+		if v2 {
+			w.length(p.GoalLifts == nil, len(p.GoalLifts))
+			for _, gl := range p.GoalLifts {
+				w.string(gl.Goal)
+				w.int(gl.Visitors)
+				for _, v := range []float64{gl.Rate, gl.PopulationRate, gl.Lift, gl.Low, gl.High} {
+					w.float(v)
+				}
+			}
+		}
 	}
 	w.b = binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b))
 	return w.b, nil
@@ -78,14 +104,14 @@ func UnmarshalModel(b []byte) (*Model, error) {
 		return nil, fmt.Errorf("decode model: %w: not a model (%d bytes)", errCorrupt, len(b))
 	}
 	version := int(binary.LittleEndian.Uint16(b[len(modelMagic):]))
-	if version != FormatVersion {
-		return nil, fmt.Errorf("decode model: unknown format version %d (this build reads %d)", version, FormatVersion)
+	if version != FormatVersion && version != 1 {
+		return nil, fmt.Errorf("decode model: unknown format version %d (this build reads 1 and %d)", version, FormatVersion)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.ChecksumIEEE(body) != sum {
 		return nil, fmt.Errorf("decode model: %w: checksum mismatch", errCorrupt)
 	}
-	m, err := decodeModel(body[len(modelMagic)+2:])
+	m, err := decodeModel(body[len(modelMagic)+2:], version)
 	if err != nil {
 		return nil, fmt.Errorf("decode model: %w", err)
 	}
@@ -96,7 +122,8 @@ func UnmarshalModel(b []byte) (*Model, error) {
 	return m, nil
 }
 
-func decodeModel(b []byte) (*Model, error) {
+func decodeModel(b []byte, version int) (*Model, error) {
+	v2 := version >= 2
 	r := reader{b: b}
 	m := &Model{}
 	s := &m.Schema
@@ -113,16 +140,34 @@ func decodeModel(b []byte) (*Model, error) {
 	m.Weights = r.floats()
 	m.Sizes = r.ints()
 	m.OutlierThreshold = r.float()
+	if v2 {
+		m.BgMean = r.floats()
+		m.BgVar = r.floats()
+		m.BgWeight = r.float()
+		m.Thresholds = r.floats()
+		m.Temperatures = r.floats()
+	}
 	mt := &m.Metrics
 	mt.N = r.int()
 	mt.ChosenK = r.int()
 	mt.Inertia = r.float()
 	mt.Silhouette = r.float()
 	mt.LogLikelihood = r.float()
-	if n, ok := r.length(3); ok {
+	if v2 {
+		mt.Noise = r.float()
+		mt.CalibrationError = r.floats()
+	}
+	ksSize := 3
+	if v2 {
+		ksSize = 11
+	}
+	if n, ok := r.length(ksSize); ok {
 		mt.KScores = make([]KScore, n)
 		for i := range mt.KScores {
 			mt.KScores[i] = KScore{K: r.int(), Clusters: r.int(), Silhouette: r.float()}
+			if v2 {
+				mt.KScores[i].ICL = r.float()
+			}
 		}
 	}
 	if n, ok := r.length(2 + 5); ok {
@@ -139,6 +184,15 @@ func decodeModel(b []byte) (*Model, error) {
 			}
 			for _, sh := range []*[]Share{&p.TopPaths, &p.Channels, &p.Devices, &p.Hours, &p.Goals} {
 				*sh = r.shares()
+			}
+			if v2 {
+				if n, ok := r.length(1 + 1 + 5*8); ok {
+					p.GoalLifts = make([]GoalLift, n)
+					for g := range p.GoalLifts {
+						p.GoalLifts[g] = GoalLift{Goal: r.string(), Visitors: r.int(), Rate: r.float(),
+							PopulationRate: r.float(), Lift: r.float(), Low: r.float(), High: r.float()}
+					}
+				}
 			}
 		}
 	}

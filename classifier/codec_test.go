@@ -81,7 +81,7 @@ func TestUnmarshalModelRejectsBadInput(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"not a model", []byte("hello, world, this is not a model")},
-		{"unknown version", reframe(2, payload)},
+		{"unknown version", reframe(99, payload)},
 		{"flipped bit", flipped},
 		{"truncated payload, valid checksum", reframe(1, payload[:len(payload)/2])},
 		{"trailing bytes, valid checksum", reframe(1, append(bytes.Clone(payload), 0))},
@@ -167,4 +167,76 @@ func FuzzUnmarshalModel(f *testing.F) {
 			check(reframe(1, b[6:len(b)-4]))
 		}
 	})
+}
+
+// version1 is m as the first model format held it: no background, thresholds, temperatures,
+// noise share, calibration error, ICL or goal lifts.
+func version1(m *classifier.Model) *classifier.Model {
+	v1 := &classifier.Model{Version: 1, Schema: m.Schema, Scaler: m.Scaler, K: m.K, Centroids: m.Centroids,
+		Variances: m.Variances, Weights: m.Weights, Sizes: m.Sizes, OutlierThreshold: m.OutlierThreshold,
+		Metrics: m.Metrics, Personas: append([]classifier.PersonaStats(nil), m.Personas...)}
+	v1.Metrics.Noise, v1.Metrics.CalibrationError = 0, nil
+	v1.Metrics.KScores = append([]classifier.KScore(nil), m.Metrics.KScores...)
+	for i := range v1.Metrics.KScores {
+		v1.Metrics.KScores[i].ICL = 0
+	}
+	// Version 1 mixtures have no background: their weights add up to 1.
+	v1.Weights = append([]float64(nil), m.Weights...)
+	var s float64
+	for _, w := range v1.Weights {
+		s += w
+	}
+	for j := range v1.Weights {
+		v1.Weights[j] /= s
+	}
+	for j := range v1.Personas {
+		v1.Personas[j].GoalLifts = nil
+	}
+	return v1
+}
+
+func TestVersion1ModelsStillAnswer(t *testing.T) {
+	m, err := trainedModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := version1(m)
+	b, err := v1.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.LittleEndian.Uint16(b[4:]); got != 1 {
+		t.Fatalf("a version-1 model encodes as version %d", got)
+	}
+	got, err := classifier.UnmarshalModel(b)
+	if err != nil {
+		t.Fatalf("a version-1 blob does not decode: %v", err)
+	}
+	if diff := cmp.Diff(v1, got, cmpopts.IgnoreUnexported(classifier.Model{}), cmpopts.EquateNaNs()); diff != "" {
+		t.Errorf("version-1 round trip changed the model (-want +got):\n%s", diff)
+	}
+	pop, _ := population(10, []int{20, 20, 20, 20})
+	for i, a := range pop {
+		as := got.Classify(a, trainNow)
+		if as.Cluster < 0 || as.Cluster >= got.K || len(as.Probabilities) != got.K {
+			t.Fatalf("visitor %d: version-1 answer %+v", i, as)
+		}
+		var s, top float64
+		for _, p := range as.Probabilities {
+			s += p
+			top = max(top, p)
+		}
+		// Identity calibration: the confidence is the mixture's own posterior, the outlier test
+		// the single threshold of version 1.
+		if d := s - 1; d > 1e-9 || d < -1e-9 || as.Confidence != top || as.Bucket != 0 ||
+			as.Outlier != (as.LogDensity < got.OutlierThreshold) {
+			t.Fatalf("visitor %d: version-1 answer %+v (probabilities sum to %v)", i, as, s)
+		}
+	}
+	// Version 2 answers with its evidence bucket.
+	few := pop[0]
+	few.Visits, few.PageViews, few.Clicks, few.Goals = 1, 1, 0, 0
+	if as := m.Classify(few, trainNow); as.Bucket != 0 {
+		t.Errorf("a visitor of one page view is in bucket %d, want 0", as.Bucket)
+	}
 }

@@ -10,6 +10,15 @@ type GMMOptions struct {
 	MaxIter  int     // EM iterations (default 100)
 	Tol      float64 // convergence when the mean log-likelihood per row gains less (default 1e-3)
 	RegCovar float64 // added to every variance, keeps components from collapsing onto a point (default 1e-6)
+	// VarFloor, when set (length D), is a per-feature lower bound on every component's variance
+	// (before RegCovar): a floor taken from the population, so a component on which a feature is
+	// constant cannot claim certainty on it.
+	VarFloor []float64
+	// Background adds a fixed broad component (the data's mean and BackgroundSpread times its
+	// variance per feature) whose weight EM fits: noise rows go to it instead of pulling a
+	// component of their own.
+	Background       bool
+	BackgroundSpread float64 // default 4
 }
 
 func (o GMMOptions) withDefaults() GMMOptions {
@@ -22,18 +31,24 @@ func (o GMMOptions) withDefaults() GMMOptions {
 	if o.RegCovar <= 0 {
 		o.RegCovar = 1e-6
 	}
+	if o.BackgroundSpread <= 0 {
+		o.BackgroundSpread = 4
+	}
 	return o
 }
 
 // GMM is a Gaussian mixture with diagonal covariances: K components over D features.
 type GMM struct {
-	K, D          int
-	Means         []float64 // K × D
-	Variances     []float64 // K × D, each > 0
-	Weights       []float64 // K, summing to 1
-	LogLikelihood float64   // mean log-likelihood per row of the training data
-	Iter          int       // EM iterations run
-	Converged     bool      // whether the gain fell under Tol before MaxIter
+	K, D      int
+	Means     []float64 // K × D
+	Variances []float64 // K × D, each > 0
+	Weights   []float64 // K, summing to 1 with BgWeight
+	// The background component (BgWeight 0: none): fixed mean and variances, fitted weight.
+	BgMean, BgVar []float64 // D each
+	BgWeight      float64
+	LogLikelihood float64 // mean log-likelihood per row of the training data
+	Iter          int     // EM iterations run
+	Converged     bool    // whether the gain fell under Tol before MaxIter
 }
 
 // FitGMM fits a diagonal Gaussian mixture to the n × d row-major matrix X by expectation
@@ -66,8 +81,18 @@ func FitGMM(X []float64, n, d, k int, init []float64, opts GMMOptions) (GMM, err
 	})
 	g := GMM{K: k, D: d, Means: append([]float64(nil), init...), Variances: make([]float64, k*d),
 		Weights: make([]float64, k)}
+	if opts.VarFloor != nil && len(opts.VarFloor) != d {
+		return GMM{}, fmt.Errorf("fit Gaussian mixture: %w: %d variance floors for %d features", ErrInvalidInput, len(opts.VarFloor), d)
+	}
 	fallbackVar := meanVariance(X, n, d)
-	g.mstep(st, n, opts.RegCovar, fallbackVar)
+	if opts.Background {
+		g.BgMean, g.BgVar = columnMeanVar(X, n, d)
+		for t := range g.BgVar {
+			g.BgVar[t] = g.BgVar[t]*opts.BackgroundSpread + opts.RegCovar
+		}
+		g.BgWeight = 0.05
+	}
+	g.mstep(st, n, opts.RegCovar, fallbackVar, opts.VarFloor, 0)
 
 	prev := math.Inf(-1)
 	for it := 1; it <= opts.MaxIter; it++ {
@@ -76,10 +101,12 @@ func FitGMM(X []float64, n, d, k int, init []float64, opts GMMOptions) (GMM, err
 		forChunks(n, rowChunk, func(ch, lo, hi int) {
 			nk, sx, sxx := st.chunk(ch)
 			resp := make([]float64, k)
-			var ll float64
+			var ll, bg float64
 			for i := lo; i < hi; i++ {
 				x := X[i*d : (i+1)*d]
-				ll += tm.posterior(x, resp)
+				l, b := tm.posteriorBg(x, resp)
+				ll += l
+				bg += b
 				for j, r := range resp {
 					if r < negligible {
 						continue
@@ -94,13 +121,15 @@ func FitGMM(X []float64, n, d, k int, init []float64, opts GMMOptions) (GMM, err
 				}
 			}
 			st.ll[ch] = ll
+			st.bg[ch] = bg
 		})
-		var ll float64
-		for _, v := range st.ll {
+		var ll, bg float64
+		for ch, v := range st.ll {
 			ll += v
+			bg += st.bg[ch]
 		}
 		ll /= float64(n)
-		g.mstep(st, n, opts.RegCovar, fallbackVar)
+		g.mstep(st, n, opts.RegCovar, fallbackVar, opts.VarFloor, bg)
 		g.LogLikelihood = ll
 		if math.Abs(ll-prev) < opts.Tol {
 			g.Converged = true
@@ -123,13 +152,13 @@ const negligible = 1e-12
 type gmmStats struct {
 	d, k        int
 	nk, sx, sxx []float64
-	ll          []float64
+	ll, bg      []float64
 }
 
 func newGMMStats(n, d, k int) *gmmStats {
 	nc := numChunks(n, rowChunk)
 	return &gmmStats{d: d, k: k, nk: make([]float64, nc*k), sx: make([]float64, nc*k*d),
-		sxx: make([]float64, nc*k*d), ll: make([]float64, nc)}
+		sxx: make([]float64, nc*k*d), ll: make([]float64, nc), bg: make([]float64, nc)}
 }
 
 // chunk clears and returns chunk ch's statistics.
@@ -142,10 +171,11 @@ func (s *gmmStats) chunk(ch int) (nk, sx, sxx []float64) {
 	return nk, sx, sxx
 }
 
-// mstep sets means, variances and weights from the statistics, reduced in chunk order. A
-// component that lost all its rows keeps its mean, takes the data's mean variance and a
-// negligible weight, so it can neither divide by zero nor capture rows by accident.
-func (g *GMM) mstep(st *gmmStats, n int, reg, fallbackVar float64) {
+// mstep sets means, variances and weights from the statistics, reduced in chunk order, with bg
+// the background's responsibility sum (when it is there). A component that lost all its rows
+// keeps its mean, takes the data's mean variance and a negligible weight, so it can neither
+// divide by zero nor capture rows by accident.
+func (g *GMM) mstep(st *gmmStats, n int, reg, fallbackVar float64, floor []float64, bg float64) {
 	d, k := g.D, g.K
 	nk := make([]float64, k)
 	sx := make([]float64, k*d)
@@ -172,14 +202,49 @@ func (g *GMM) mstep(st *gmmStats, n int, reg, fallbackVar float64) {
 		for t := range d {
 			m := sx[j*d+t] / nk[j]
 			g.Means[j*d+t] = m
-			g.Variances[j*d+t] = max(0, sxx[j*d+t]/nk[j]-m*m) + reg
+			v := max(0, sxx[j*d+t]/nk[j]-m*m)
+			if floor != nil {
+				v = max(v, floor[t])
+			}
+			g.Variances[j*d+t] = v + reg
 		}
 		g.Weights[j] = nk[j] / float64(n)
 		total += g.Weights[j]
 	}
+	if g.BgWeight > 0 {
+		if bg > 0 { // an E-step ran: the background's share of the rows, kept off zero
+			g.BgWeight = max(1e-4, bg/float64(n))
+		}
+		total += g.BgWeight
+	}
 	for j := range k {
 		g.Weights[j] /= total
 	}
+	g.BgWeight /= total
+}
+
+// columnMeanVar is the mean and population variance of every column of X.
+func columnMeanVar(X []float64, n, d int) (mean, variance []float64) {
+	mean = make([]float64, d)
+	variance = make([]float64, d)
+	for i := range n {
+		for t, v := range X[i*d : (i+1)*d] {
+			mean[t] += v
+		}
+	}
+	for t := range mean {
+		mean[t] /= float64(max(n, 1))
+	}
+	for i := range n {
+		for t, v := range X[i*d : (i+1)*d] {
+			dv := v - mean[t]
+			variance[t] += dv * dv
+		}
+	}
+	for t := range variance {
+		variance[t] /= float64(max(n, 1))
+	}
+	return mean, variance
 }
 
 func (g *GMM) validate() error {
@@ -203,17 +268,24 @@ func (g *GMM) Posterior(x, dst []float64) float64 {
 	return newGMMTerms(g).posterior(x, dst)
 }
 
-// Predict returns the most probable component of every row of X and the row's log density.
+// Predict returns the most probable component of every row of X (-1 where the background is
+// more probable) and the row's log density.
 func (g *GMM) Predict(X []float64, n int) (labels []int, logDensity []float64) {
 	return newGMMTerms(g).predict(X, n)
 }
 
-// gmmTerms are the per-component constants of the log density: log w_j − ½ Σ log 2πσ², and 1/σ².
+// gmmTerms are the per-component constants of the log density: log w_j − ½ Σ log 2πσ², and 1/σ²,
+// and the background's when the mixture has one.
 type gmmTerms struct {
 	k, d     int
 	means    []float64
 	logConst []float64
 	invVar   []float64
+
+	bg       bool
+	bgMean   []float64
+	bgInvVar []float64
+	bgConst  float64
 }
 
 func newGMMTerms(g *GMM) *gmmTerms {
@@ -228,11 +300,27 @@ func newGMMTerms(g *GMM) *gmmTerms {
 		}
 		tm.logConst[j] = c
 	}
+	if g.BgWeight > 0 {
+		tm.bg, tm.bgMean, tm.bgInvVar = true, g.BgMean, make([]float64, d)
+		c := math.Log(g.BgWeight)
+		for t, v := range g.BgVar {
+			c -= 0.5 * math.Log(2*math.Pi*v)
+			tm.bgInvVar[t] = 1 / v
+		}
+		tm.bgConst = c
+	}
 	return tm
 }
 
-// posterior fills dst with the component posteriors of x and returns log p(x).
+// posterior fills dst with the component posteriors of x and returns log p(x); with a
+// background the posteriors sum to 1 less the background's.
 func (tm *gmmTerms) posterior(x, dst []float64) float64 {
+	ld, _ := tm.posteriorBg(x, dst)
+	return ld
+}
+
+// posteriorBg is posterior that also returns the background's posterior (0 without one).
+func (tm *gmmTerms) posteriorBg(x, dst []float64) (float64, float64) {
 	d := tm.d
 	dst = dst[:tm.k]
 	top := math.Inf(-1)
@@ -248,11 +336,21 @@ func (tm *gmmTerms) posterior(x, dst []float64) float64 {
 		dst[j] = l
 		top = max(top, l)
 	}
+	lbg := math.Inf(-1)
+	if tm.bg {
+		var q float64
+		for t, v := range x[:d] {
+			dv := v - tm.bgMean[t]
+			q += dv * dv * tm.bgInvVar[t]
+		}
+		lbg = tm.bgConst - 0.5*q
+		top = max(top, lbg)
+	}
 	if math.IsInf(top, -1) || math.IsNaN(top) { // x is infinitely far from every component
 		for j := range dst {
 			dst[j] = 1 / float64(len(dst))
 		}
-		return math.Inf(-1)
+		return math.Inf(-1), 0
 	}
 	var s float64
 	for j, l := range dst {
@@ -260,12 +358,19 @@ func (tm *gmmTerms) posterior(x, dst []float64) float64 {
 		dst[j] = e
 		s += e
 	}
+	ebg := 0.0
+	if tm.bg {
+		ebg = math.Exp(lbg - top)
+		s += ebg
+	}
 	for j := range dst {
 		dst[j] /= s
 	}
-	return top + math.Log(s)
+	return top + math.Log(s), ebg / s
 }
 
+// predict labels every row with its most probable component, -1 where the background is more
+// probable than every component, and returns the rows' log densities.
 func (tm *gmmTerms) predict(X []float64, n int) ([]int, []float64) {
 	d, k := tm.d, tm.k
 	labels := make([]int, n)
@@ -273,8 +378,12 @@ func (tm *gmmTerms) predict(X []float64, n int) ([]int, []float64) {
 	forChunks(n, rowChunk, func(_, lo, hi int) {
 		p := make([]float64, k)
 		for i := lo; i < hi; i++ {
-			dens[i] = tm.posterior(X[i*d:(i+1)*d], p)
+			var bg float64
+			dens[i], bg = tm.posteriorBg(X[i*d:(i+1)*d], p)
 			labels[i] = argmax(p)
+			if bg > p[labels[i]] {
+				labels[i] = -1
+			}
 		}
 	})
 	return labels, dens

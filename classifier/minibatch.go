@@ -48,12 +48,15 @@ func (o MiniBatchOptions) withDefaults(n, k int) MiniBatchOptions {
 	return o
 }
 
+// batchChunk is the rows of a mini-batch one worker assigns at a time.
+const batchChunk = 1024
+
 // MiniBatchKMeans clusters the n × d row-major matrix X into k clusters by mini-batch k-means
 // (Sculley 2010): centres move towards the means of small random batches with per-centre learning
 // rates, and stop when the smoothed batch inertia stops improving. It costs a few full passes
-// instead of many, for large projects. The result's centroids are then set to the means of their
-// rows (one full pass) and the rows relabelled to them, so Labels, Centroids and Inertia agree as
-// they do for KMeans.
+// instead of many, for large projects. One full pass then labels the rows with the nearest
+// centre and sets the centroids to the means of their rows, and Inertia is measured to those
+// means, so Labels, Centroids and Inertia agree as they do for KMeans.
 func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansResult, error) {
 	if err := checkClustering(X, n, d, k); err != nil {
 		return KMeansResult{}, fmt.Errorf("mini-batch k-means with k=%d: %w", k, err)
@@ -87,6 +90,10 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 	batchSums := make([]float64, k*d)
 	batchCounts := make([]float64, k)
 	batch := make([]int, opts.BatchSize)
+	nbc := numChunks(len(batch), batchChunk)
+	chSums := make([]float64, nbc*k*d)
+	chCounts := make([]float64, nbc*k)
+	chInertia := make([]float64, nbc)
 	alpha := min(1, 2*float64(opts.BatchSize)/float64(n+1))
 	ewa, bestEWA := math.NaN(), math.Inf(1)
 	noImprovement, step := 0, 0
@@ -95,17 +102,35 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 		for t := range batch {
 			batch[t] = rng.IntN(n)
 		}
+		blk := newCentroidBlock(c, k, d)
+		// The batch is assigned on every core in chunks whose sums are reduced in chunk order.
+		forChunks(len(batch), batchChunk, func(ch, lo, hi int) {
+			s, cnt := chSums[ch*k*d:(ch+1)*k*d], chCounts[ch*k:(ch+1)*k]
+			clear(s)
+			clear(cnt)
+			var in float64
+			for _, r := range batch[lo:hi] {
+				x := X[r*d : (r+1)*d]
+				j, dd := blk.nearest(x)
+				in += dd
+				cnt[j]++
+				row := s[j*d : (j+1)*d]
+				for t, v := range x {
+					row[t] += v
+				}
+			}
+			chInertia[ch] = in
+		})
 		clear(batchSums)
 		clear(batchCounts)
 		var inertia, shift float64
-		for _, r := range batch {
-			x := X[r*d : (r+1)*d]
-			j, dd := nearest(x, c, k)
-			inertia += dd
-			batchCounts[j]++
-			s := batchSums[j*d : (j+1)*d]
-			for t, v := range x {
-				s[t] += v
+		for ch := range nbc {
+			inertia += chInertia[ch]
+			for t := range batchSums {
+				batchSums[t] += chSums[ch*k*d+t]
+			}
+			for j := range batchCounts {
+				batchCounts[j] += chCounts[ch*k+j]
 			}
 		}
 		for j := range k {
@@ -138,10 +163,81 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 		}
 	}
 
-	w := newLloydWork(X, n, d, k)
-	w.firstAssign(c)
-	w.update(c)
-	w.assign(c)
-	return KMeansResult{K: k, Centroids: c, Labels: w.labels, Sizes: clusterSizes(w.labels, k),
-		Inertia: inertia(X, n, d, c, w.labels), Iter: step, Converged: step < opts.MaxSteps}, nil
+	labels, in := meanAndRelabel(X, n, d, k, c)
+	return KMeansResult{K: k, Centroids: c, Labels: labels, Sizes: clusterSizes(labels, k),
+		Inertia: in, Iter: step, Converged: step < opts.MaxSteps}, nil
+}
+
+// meanAndRelabel labels every row with its nearest centroid of c, moves every centroid to the
+// mean of its rows (a centroid without rows stays) and returns the labels and the inertia to
+// those means: one pass over X, pruned by the triangle inequality, one worker per core over row
+// chunks whose sums are reduced in chunk order. The inertia comes from the rows' squared
+// distances to the centroids before the move, by the parallel axis theorem (Σ‖x − μ‖² =
+// Σ‖x − c‖² − n‖μ − c‖² with μ the rows' mean). The centres have converged when it runs, so a
+// row is nearest to its moved centroid but for the rounding of a last step.
+func meanAndRelabel(X []float64, n, d, k int, c []float64) ([]int, float64) {
+	nc := numChunks(n, rowChunk)
+	sums := make([]float64, nc*k*d)
+	counts := make([]float64, nc*k)
+	part := make([]float64, nc)
+	labels := make([]int, n)
+	// A quarter of the squared distances between centroids: a centroid o with
+	// quarter[best][o] ≥ d²(x, best) cannot be nearer than best (Elkan 2003), so most rows
+	// skip most centroids.
+	quarter := make([]float64, k*k)
+	for a := range k {
+		for b := range k {
+			quarter[a*k+b] = 0.25 * sqDist(c[a*d:(a+1)*d], c[b*d:(b+1)*d])
+		}
+	}
+	forChunks(n, rowChunk, func(ch, lo, hi int) {
+		s, cnt := sums[ch*k*d:(ch+1)*k*d], counts[ch*k:(ch+1)*k]
+		var in float64
+		for i := lo; i < hi; i++ {
+			x := X[i*d : (i+1)*d]
+			j, dj := 0, sqDist(x, c[:d])
+			for o := 1; o < k; o++ {
+				if quarter[j*k+o] >= dj {
+					continue
+				}
+				if do := sqDist(x, c[o*d:(o+1)*d]); do < dj {
+					j, dj = o, do
+				}
+			}
+			labels[i] = j
+			in += dj
+			cnt[j]++
+			row := s[j*d : (j+1)*d]
+			for t, v := range x {
+				row[t] += v
+			}
+		}
+		part[ch] = in
+	})
+	tot := make([]float64, k*d)
+	cnt := make([]float64, k)
+	var in float64
+	for ch := range nc {
+		for t := range tot {
+			tot[t] += sums[ch*k*d+t]
+		}
+		for j := range cnt {
+			cnt[j] += counts[ch*k+j]
+		}
+		in += part[ch]
+	}
+	for j := range k {
+		if cnt[j] == 0 {
+			continue
+		}
+		var shift float64
+		for t := range d {
+			m := tot[j*d+t] / cnt[j]
+			dv := m - c[j*d+t]
+			shift += dv * dv
+			c[j*d+t] = m
+		}
+		in -= cnt[j] * shift
+	}
+	return labels, max(0, in)
 }

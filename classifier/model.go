@@ -8,8 +8,10 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the model format MarshalBinary writes and this package reads.
-const FormatVersion = 1
+// FormatVersion is the version of the model format MarshalBinary writes. This package reads it
+// and version 1 (robust-scaled models without background, evidence or calibration: they keep
+// answering as they did, with an identity calibration).
+const FormatVersion = 2
 
 // Model is one trained version of a project's personas: how to turn aggregates into a vector, the
 // clusters in that space and aggregate statistics of each. It holds aggregates only. Use it as a
@@ -23,11 +25,24 @@ type Model struct {
 	Variances        []float64 // K × Scaler.D(): the mixture's diagonal variances
 	Weights          []float64 // K: the mixture's weights
 	Sizes            []int     // K: training visitors per cluster
-	OutlierThreshold float64   // a visitor whose log density is below it is an outlier (1st percentile of training)
-	Metrics          Metrics
-	Personas         []PersonaStats // K: per cluster, in cluster order
+	OutlierThreshold float64   // version 1: a visitor whose log density is below it is an outlier (1st percentile of training)
+	// The background component (version 2): fixed mean and variances over Scaler.D() features and
+	// its weight; visitors it explains better than every persona are outliers (noise).
+	BgMean, BgVar []float64
+	BgWeight      float64
+	// Thresholds are, per evidence bucket (Bucket), the persona log density under which a visitor
+	// with that much history is an outlier: the 1st percentile of genuine members' simulated views
+	// (version 2).
+	Thresholds []float64
+	// Temperatures are, per evidence bucket, the temperature the persona log-likelihoods are
+	// divided by before the softmax, fitted on held-out visitors so that confidence is the
+	// probability that the answer is right (version 2; 1 is no calibration).
+	Temperatures []float64
+	Metrics      Metrics
+	Personas     []PersonaStats // K: per cluster, in cluster order
 
-	terms atomic.Pointer[gmmTerms] // Classify's constants, computed on first use
+	terms  atomic.Pointer[gmmTerms]   // version 1: Classify's constants, computed on first use
+	scores atomic.Pointer[scoreTerms] // version 2: the evidence-aware likelihood's constants
 }
 
 // Metrics record the quality of a model.
@@ -38,6 +53,10 @@ type Metrics struct {
 	Silhouette    float64  // mean silhouette on a sample
 	LogLikelihood float64  // mean log-likelihood per row under the mixture
 	KScores       []KScore // the candidates k was chosen from
+	Noise         float64  // share of training visitors the background took (outliers, label -1)
+	// CalibrationError is the expected calibration error of the confidence on the held-out
+	// visitors' views, per evidence bucket, after calibration (-1: no views in the bucket).
+	CalibrationError []float64
 }
 
 // PersonaStats are the aggregate statistics of one cluster: what the dashboard and the namer see.
@@ -88,13 +107,20 @@ type Assignment struct {
 	Cluster       int       // most probable cluster, -1 when the visitor's data is not usable
 	Confidence    float64   // its posterior probability
 	Probabilities []float64 // posterior per cluster
-	Outlier       bool      // far from every cluster: log density under the model's threshold
-	LogDensity    float64   // log density of the visitor's vector under the mixture
+	Outlier       bool      // far from every cluster: log density under the threshold for its evidence, or noise
+	LogDensity    float64   // log density of the visitor's vector under the personas' mixture
+	Bucket        int       // evidence bucket (version 2; 0 for version 1)
 }
 
 // Classify assigns a visitor to a persona from its aggregates (with any unsent events merged in)
 // at time now. It allocates only the probabilities. A visitor whose vector is not finite is an
 // outlier with Cluster -1.
+//
+// A version-2 model judges the visitor by its evidence (see doc.go): accumulating features of a
+// short history count as lower bounds, shares and rates as estimates from that many
+// observations, the outlier threshold is its evidence bucket's, and the probabilities are
+// calibrated. Confidence is the probability of Cluster, which is the probability that the answer
+// is right.
 func (m *Model) Classify(a Aggregates, now time.Time) Assignment {
 	var rawBuf, xBuf [MaxFeatures]float64
 	raw := m.Schema.Vector(a, now, rawBuf[:0])
@@ -104,11 +130,52 @@ func (m *Model) Classify(a Aggregates, now time.Time) Assignment {
 		}
 	}
 	x := m.Scaler.Transform(raw, xBuf[:0])
-	tm := m.gmmTerms()
 	p := make([]float64, m.K)
-	ld := tm.posterior(x, p)
-	c := argmax(p)
-	return Assignment{Cluster: c, Confidence: p[c], Probabilities: p, Outlier: ld < m.OutlierThreshold, LogDensity: ld}
+	if m.Version == 1 {
+		tm := m.gmmTerms()
+		ld := tm.posterior(x, p)
+		c := argmax(p)
+		return Assignment{Cluster: c, Confidence: p[c], Probabilities: p, Outlier: ld < m.OutlierThreshold, LogDensity: ld}
+	}
+	ev := EvidenceOf(&a)
+	b := Bucket(ev.Events)
+	st := m.scoreTerms()
+	var llBuf [MaxFeatures + 1]float64
+	ll := llBuf[:0]
+	if m.K+1 > len(llBuf) {
+		ll = make([]float64, 0, m.K+1)
+	}
+	ll = st.logLik(x, ev, ll[:m.K+1])
+	c, ld, noise := st.personaDensity(ll)
+	temper(ll[:m.K], m.Temperatures[b], p)
+	return Assignment{Cluster: c, Confidence: p[c], Probabilities: p, Outlier: noise || ld < m.Thresholds[b],
+		LogDensity: ld, Bucket: b}
+}
+
+// temper fills p with the softmax of ll / t.
+func temper(ll []float64, t float64, p []float64) {
+	top := math.Inf(-1)
+	for _, l := range ll {
+		top = max(top, l)
+	}
+	var s float64
+	for j, l := range ll {
+		e := math.Exp((l - top) / t)
+		p[j] = e
+		s += e
+	}
+	for j := range p {
+		p[j] /= s
+	}
+}
+
+func (m *Model) scoreTerms() *scoreTerms {
+	if st := m.scores.Load(); st != nil {
+		return st
+	}
+	st := newScoreTerms(m)
+	m.scores.Store(st)
+	return st
 }
 
 func (m *Model) gmmTerms() *gmmTerms {
@@ -123,8 +190,8 @@ func (m *Model) gmmTerms() *gmmTerms {
 // validate checks that the model is consistent, so that Classify cannot fail on it: shapes agree,
 // indexes are in range, numbers are finite and variances and weights positive.
 func (m *Model) validate() error {
-	if m.Version != FormatVersion {
-		return fmt.Errorf("format version %d, want %d", m.Version, FormatVersion)
+	if m.Version != FormatVersion && m.Version != 1 {
+		return fmt.Errorf("format version %d, want 1 or %d", m.Version, FormatVersion)
 	}
 	f := len(m.Schema.Features)
 	if f == 0 || f > MaxFeatures {
@@ -169,6 +236,25 @@ func (m *Model) validate() error {
 	}
 	if math.IsNaN(m.OutlierThreshold) {
 		return fmt.Errorf("outlier threshold is NaN")
+	}
+	if m.Version == 1 {
+		return nil
+	}
+	if len(m.BgMean) != d || len(m.BgVar) != d || !(m.BgWeight >= 0) || !(m.BgWeight < 1) {
+		return fmt.Errorf("background of %d means, %d variances, weight %v for d=%d", len(m.BgMean), len(m.BgVar), m.BgWeight, d)
+	}
+	for t := range d {
+		if !finite(m.BgMean[t]) || !(m.BgVar[t] > 0) || !finite(m.BgVar[t]) {
+			return fmt.Errorf("background feature %d: mean %v variance %v", t, m.BgMean[t], m.BgVar[t])
+		}
+	}
+	if len(m.Thresholds) != NumBuckets || len(m.Temperatures) != NumBuckets {
+		return fmt.Errorf("%d thresholds and %d temperatures, want %d each", len(m.Thresholds), len(m.Temperatures), NumBuckets)
+	}
+	for b := range NumBuckets {
+		if math.IsNaN(m.Thresholds[b]) || !(m.Temperatures[b] > 0) || !finite(m.Temperatures[b]) {
+			return fmt.Errorf("bucket %d: threshold %v temperature %v", b, m.Thresholds[b], m.Temperatures[b])
+		}
 	}
 	return nil
 }

@@ -8,18 +8,16 @@ import (
 	"gonum.org/v1/gonum/stat"
 )
 
-// Scaler maps raw feature vectors to the space clusters live in: each kept feature is centred on
-// its median and divided by its interquartile range over 1.349 (robust to the heavy tails of
-// behaviour counts, and equal to the standard deviation on normal data), or by its standard
-// deviation when the IQR is 0 (a feature that is mostly one value). Scaled values are clipped to
-// ±Clip, so that a handful of extreme visitors (a rate of 30 goals per visit, a rare element
-// category) cannot dominate distances and pull a cluster of their own: they stay at the edge of
-// the cluster they resemble. Features constant over the population are dropped: they carry no
-// information and would divide by zero.
+// Scaler maps raw feature vectors to the space clusters live in: each kept feature is centred
+// and divided by its scale, and scaled values may be clipped to ±Clip. Features constant over
+// the population are dropped: they carry no information and would divide by zero.
+//
+// Training fits it with fitBalancedScaler (group weights, see doc.go); FitScaler is the robust
+// per-feature scaling of the first model format, kept for callers that scale plain matrices.
 type Scaler struct {
 	Keep   []int     // indexes of the raw features kept, increasing
 	Center []float64 // per kept feature: median
-	Scale  []float64 // per kept feature: IQR / 1.349, or standard deviation, > 0
+	Scale  []float64 // per kept feature: raw units per scaled unit, > 0
 	Clip   float64   // bound on the absolute scaled value (0: none)
 }
 
@@ -93,4 +91,86 @@ func quantile(sorted []float64, p float64) float64 {
 		return sorted[len(sorted)-1]
 	}
 	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
+
+// varFloorShare is the lower bound of a component's variance on a feature, as a share of the
+// feature's population variance (see Cluster).
+const varFloorShare = 0.05
+
+// fitBalancedScaler fits the scaler training uses: features centred on their mean and scaled so
+// that every feature group (infos[j].group) carries groupWeight(group) of total variance, shared
+// equally by its units. A unit is a feature, or a whole family of shares scaled together (paths,
+// elements, channels, devices, hours, goal names): a family has one common scale, the root of its
+// columns' summed variance, so a sparse share is not blown up by its own small deviation and a
+// one-hot family counts once, not once per column. No clipping: the mixture's background
+// component takes the extremes.
+func fitBalancedScaler(X []float64, n, d int, infos []featureInfo) (Scaler, error) {
+	if err := checkMatrix(X, n, d); err != nil {
+		return Scaler{}, fmt.Errorf("fit scaler: %w", err)
+	}
+	if n == 0 {
+		return Scaler{}, fmt.Errorf("fit scaler: %w: no rows", ErrTooLittleData)
+	}
+	if len(infos) != d {
+		return Scaler{}, fmt.Errorf("fit scaler: %w: %d feature descriptions for %d features", ErrInvalidInput, len(infos), d)
+	}
+	mean, variance := columnMeanVar(X, n, d)
+	type unit struct {
+		cols []int
+		sum  float64 // summed variance
+	}
+	groups := map[string][]*unit{}
+	var order []string
+	family := map[string]*unit{}
+	col := make([]float64, n)
+	for j := range d {
+		for i := range n {
+			col[i] = X[i*d+j]
+		}
+		lo, hi := slices.Min(col), slices.Max(col)
+		if hi-lo <= 1e-12*max(1, math.Abs(lo), math.Abs(hi)) || !(variance[j] > 1e-24) {
+			continue // constant
+		}
+		g := infos[j].group
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+			groups[g] = nil
+		}
+		if infos[j].family {
+			key := g + "\x00" + string(rune('0'+infos[j].den))
+			u := family[key]
+			if u == nil {
+				u = &unit{}
+				family[key] = u
+				groups[g] = append(groups[g], u)
+			}
+			u.cols = append(u.cols, j)
+			u.sum += variance[j]
+			continue
+		}
+		groups[g] = append(groups[g], &unit{cols: []int{j}, sum: variance[j]})
+	}
+	scale := make([]float64, d)
+	for _, g := range order {
+		units := groups[g]
+		per := groupWeight(g) / float64(len(units)) // variance each unit carries
+		for _, u := range units {
+			s := math.Sqrt(u.sum / per)
+			for _, j := range u.cols {
+				scale[j] = s
+			}
+		}
+	}
+	var sc Scaler
+	for j := range d {
+		if scale[j] > 0 && finite(scale[j]) {
+			sc.Keep = append(sc.Keep, j)
+			sc.Center = append(sc.Center, mean[j])
+			sc.Scale = append(sc.Scale, scale[j])
+		}
+	}
+	if len(sc.Keep) == 0 {
+		return Scaler{}, fmt.Errorf("fit scaler: %w: all %d features are constant over %d rows", ErrDegenerate, d, n)
+	}
+	return sc, nil
 }

@@ -137,3 +137,22 @@ func TestFitScaler(t *testing.T) {
 		t.Errorf("NaN: error %v, want ErrInvalidInput", err)
 	}
 }
+
+func TestEvidenceBuckets(t *testing.T) {
+	for _, tt := range []struct {
+		events int64
+		want   int
+	}{{-3, 0}, {0, 0}, {1, 0}, {2, 1}, {3, 1}, {4, 2}, {10, 2}, {11, 3}, {1 << 40, 3}} {
+		if got := classifier.Bucket(tt.events); got != tt.want {
+			t.Errorf("Bucket(%d) = %d, want %d", tt.events, got, tt.want)
+		}
+	}
+	a := classifier.Aggregates{Visits: 2, PageViews: 5, Clicks: 3, Goals: 1}
+	if got := classifier.EvidenceOf(&a).Events; got != 9 {
+		t.Errorf("evidence of 5 page views, 3 clicks and a goal: %d events, want 9", got)
+	}
+	neg := classifier.Aggregates{PageViews: -5, Clicks: 2}
+	if got := classifier.EvidenceOf(&neg).Events; got != 2 {
+		t.Errorf("negative page views count as %d events with 2 clicks, want 2", got)
+	}
+}

@@ -96,7 +96,9 @@ func MatchClusters(X []float64, n, d int, labels []int, centroids []float64, k i
 			continue
 		}
 		prevN[p]++
-		overlap[labels[i]*prevK+p]++
+		if labels[i] >= 0 { // a previous member that is noise now is one the cluster lost
+			overlap[labels[i]*prevK+p]++
+		}
 		for t, v := range X[i*d : (i+1)*d] {
 			prevC[p*d+t] += v
 		}
@@ -170,12 +172,18 @@ func newPersonaAcc(schema Schema, k int) *personaAcc {
 	return p
 }
 
-// add counts one visitor a of cluster l whose raw vector is raw.
+// add counts one visitor a of cluster l (-1: noise, counted in the population only) whose raw
+// vector is raw.
 func (p *personaAcc) add(a *Aggregates, raw []float64, l int) {
 	p.n++
 	for t, v := range raw {
 		p.popMean[t] += v
 		p.popSq[t] += v * v
+	}
+	if l < 0 {
+		return
+	}
+	for t, v := range raw {
 		p.sums[l*p.f+t] += v
 	}
 	schema, t := &p.schema, &p.tt[l]

@@ -1,6 +1,7 @@
 package classifier_test
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -118,6 +119,9 @@ func TestTrainFindsPersonas(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := res.Model
+	if _, err := json.Marshal(m.Metrics); err != nil { // the training job stores them as JSON
+		t.Errorf("metrics do not encode as JSON: %v (%+v)", err, m.Metrics)
+	}
 	if m.K != 4 {
 		t.Errorf("k=%d, want 4 (scores %+v)", m.K, m.Metrics.KScores)
 	}

@@ -361,6 +361,8 @@ func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classi
 	for i := range members {
 		members[i] = ts.Hash(i)
 	}
+	// A noise visitor's label is -1: it stays a member (it was trained on, so its erasure must
+	// reach this model), counted in no persona; the next training reads -1 as "no persona".
 	pub := models.Publication{ProjectID: projectID, Blob: blob, K: res.Model.K, Metrics: metrics,
 		Members: members, Labels: res.Labels}
 	taken := slices.Clone(current)
