@@ -187,7 +187,7 @@ func goalFeature(f string) bool { return models.IsGoalFeature(f) }
 // and all visitors' value. Goal traits are left out, and so are the features in skip: those the
 // page states elsewhere with another definition (a channel's share of the persona's visits in
 // the channel chart), so that one thing has one figure on the page.
-func traitCharts(traits []classifier.Trait, limit int, skip map[string]bool) (shares, amounts hbarChart) {
+func traitCharts(traits []classifier.Trait, limit int, skip map[string]bool, pages models.PageLabeler) (shares, amounts hbarChart) {
 	shares = hbarChart{W: 900, BarX: 300, BarMax: 460, ID: "trait-shares",
 		Title: "Shares of their activity, against all visitors (bars on one scale, 0–100 %)"}
 	amounts = hbarChart{W: 900, BarX: 300, BarMax: 460, ID: "trait-amounts",
@@ -201,7 +201,7 @@ func traitCharts(traits []classifier.Trait, limit int, skip map[string]bool) (sh
 			continue
 		}
 		v, p := displayValue(t.Feature, t.Value), displayValue(t.Feature, t.Population)
-		row := hbar{Label: traitLabel(t.Feature), Value: formatTrait(t.Feature, v), Ref: formatTrait(t.Feature, p),
+		row := hbar{Label: traitLabel(t.Feature, pages), Value: formatTrait(t.Feature, v), Ref: formatTrait(t.Feature, p),
 			Higher: t.Z > 0, Strong: math.Abs(t.Z) >= 1, Note: zWords(t.Z), V: v, RefV: p}
 		ch := &amounts
 		if shareFeature(t.Feature) {
@@ -244,9 +244,10 @@ func shareChart(title string, shares []classifier.Share, label func(string) stri
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // traitLabel names a feature for people, as models.FeatureFigure does for every text:
-// "time_per_page" is "Time per page", "path:/p" is "Page views of Product pages".
-func traitLabel(f string) string {
-	l := models.FeatureLabel(f, nil)
+// "time_per_page" is "Time per page", "path:/p" is "Page views of Product pages" (or the
+// project's own label of the page group).
+func traitLabel(f string, pages models.PageLabeler) string {
+	l := models.FeatureLabel(f, pages)
 	if l == "" {
 		return f
 	}

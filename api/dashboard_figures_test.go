@@ -145,7 +145,7 @@ func TestTraitChartsScale(t *testing.T) {
 		{Feature: "visits", Value: math.Log1p(4), Population: math.Log1p(2), Z: 1},
 		{Feature: "channel:campaign", Value: 0.05, Population: 0.2, Z: -0.8},
 	}
-	shares, amounts := traitCharts(traits, 8, map[string]bool{"channel:campaign": true})
+	shares, amounts := traitCharts(traits, 8, map[string]bool{"channel:campaign": true}, nil)
 	if len(shares.Rows) != 2 || len(amounts.Rows) != 1 {
 		t.Fatalf("%d share rows and %d amount rows, want 2 and 1 (goal traits and the channel shown elsewhere left out)", len(shares.Rows), len(amounts.Rows))
 	}

@@ -86,7 +86,11 @@ func (s *Server) overviewPage(c *gin.Context) error {
 			v.Model = &ms[i]
 		}
 	}
-	v.Personas, v.AzureNote = personaCards(ps)
+	labels, err := s.store.PageLabels(c, pj.ID)
+	if err != nil {
+		return err
+	}
+	v.Personas, v.AzureNote = personaCards(ps, labels.Label)
 	if len(ps) > 0 {
 		hist, err := s.store.PersonaHistory(c, pj.ID)
 		if err != nil {
@@ -130,7 +134,7 @@ func (s *Server) overviewPage(c *gin.Context) error {
 
 // personaCards lays out the overview's cards, coloured as the drift chart, and says whether
 // any persona was described by Azure OpenAI.
-func personaCards(ps []models.Persona) (cards []personaCard, azure bool) {
+func personaCards(ps []models.Persona, pages models.PageLabeler) (cards []personaCard, azure bool) {
 	for i, p := range ps {
 		st := personaStats(p)
 		card := personaCard{Persona: p, Avatar: avatarHTML(p.Picture), Color: colour(i), Stability: stabilityWords(p.Stability),
@@ -142,7 +146,7 @@ func personaCards(ps []models.Persona) (cards []personaCard, azure bool) {
 			if !finite(t.Z) || goalFeature(t.Feature) { // goals are stated once, as lifts
 				continue
 			}
-			card.Top = append(card.Top, traitPill{Label: traitLabel(t.Feature), Words: zWords(t.Z), Higher: t.Z > 0})
+			card.Top = append(card.Top, traitPill{Label: traitLabel(t.Feature, pages), Words: zWords(t.Z), Higher: t.Z > 0})
 		}
 		cards = append(cards, card)
 		if p.NamedBy == "llm" {

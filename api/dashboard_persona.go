@@ -63,7 +63,7 @@ func personaPageView(pe models.Persona, pageLabel func(string) string) personaVi
 			skip[kind+":"+sh.Key] = true
 		}
 	}
-	v.Traits, v.Amounts = traitCharts(st.Traits, 8, skip)
+	v.Traits, v.Amounts = traitCharts(st.Traits, 8, skip, pageLabel)
 	if len(v.Lifts) > 0 {
 		v.GoalChart = goalChart(v.Lifts)
 	} else {

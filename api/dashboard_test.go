@@ -110,7 +110,7 @@ func TestEveryTemplateRenders(t *testing.T) {
 		{Day: now.AddDate(0, 0, -1).Truncate(24 * time.Hour), Reason: models.ReasonStored, Events: 900},
 		{Day: now.AddDate(0, 0, -1).Truncate(24 * time.Hour), Reason: models.ReasonOrigin, Events: 40},
 	}, now.AddDate(0, 0, -29).Truncate(24*time.Hour), 30)
-	cards, azure := personaCards(personas)
+	cards, azure := personaCards(personas, models.PageLabels{"/deals": "Seed packet deals"}.Label)
 	actor := uuid.New()
 	auditNames := auditNamer{users: map[uuid.UUID]string{actor: "a@example.com"}, personas: names}
 	audit := auditView{Actions: auditFilter([]string{"custom.thing"}, "events.import"), Action: "events.import", Next: "3",
@@ -135,7 +135,7 @@ func TestEveryTemplateRenders(t *testing.T) {
 		{"overview", overviewView{Personas: cards, AzureNote: azure, Model: &model, Versions: 2, Drift: drift, DriftReading: reading, Install: install},
 			[]string{"Persona &lt;0&gt;", "<svg", "Model v2", "1,350 visitors", "stability 86 %", "Stable: kept 86 %",
 				"Reaches coupon applied 2.6× as often as all visitors (57 % vs 22 %; 95 % interval 2.2–3.0×)",
-				"Window Shoppers", "merged into " + template.HTMLEscapeString(personas[1].Name), "Night Owls", "split up", "Old Regulars", "gone in v2", "new in v2"}},
+				"Window Shoppers", "merged into " + template.HTMLEscapeString(personas[1].Name), "Page views of Seed packet deals", "Night Owls", "split up", "Old Regulars", "gone in v2", "new in v2"}},
 		{"overview", overviewView{Personas: cards[:1], Model: &model, Versions: 1, Drift: firstOnly, DriftReading: firstReading, Install: install},
 			[]string{"This is the first model"}},
 		{"overview", overviewView{Install: install, LastRun: &models.TrainingRun{Status: "skipped", Reason: "too little data", CreatedAt: now}},
