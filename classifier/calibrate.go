@@ -46,7 +46,7 @@ func simulateViews(m *Model, held []Aggregates, now time.Time, seed uint64) *cal
 	rng := newRand(seed, 0x63616c)
 	var rawBuf, xBuf [MaxFeatures]float64
 	ll := make([]float64, st.comps)
-	score := func(a *Aggregates) (ev Evidence, best int, dens float64, noise bool, ok bool) {
+	score := func(a *Aggregates, now time.Time) (ev Evidence, best int, dens float64, noise bool, ok bool) {
 		raw := m.Schema.Vector(*a, now, rawBuf[:0])
 		for _, v := range raw {
 			if !finite(v) {
@@ -68,7 +68,7 @@ func simulateViews(m *Model, held []Aggregates, now time.Time, seed uint64) *cal
 	}
 	for i := range held {
 		a := &held[i]
-		ev, best, dens, noise, ok := score(a)
+		ev, best, dens, noise, ok := score(a, now)
 		if !ok || noise {
 			continue // not a genuine member of any persona: nothing to be right about
 		}
@@ -76,7 +76,11 @@ func simulateViews(m *Model, held []Aggregates, now time.Time, seed uint64) *cal
 		add(Bucket(ev.Events), dens, noise, right, true)
 		for _, h := range viewEvents(ev.Events, rng) {
 			v := thin(a, h, rng)
-			vev, _, vd, vn, ok := score(&v)
+			at := now // a view is judged at its last event, as classify judges a visitor
+			if !v.LastSeen.IsZero() {
+				at = v.LastSeen.Add(time.Second)
+			}
+			vev, _, vd, vn, ok := score(&v, at)
 			if ok {
 				add(Bucket(vev.Events), vd, vn, right, false)
 			}

@@ -54,7 +54,14 @@
 // likelihood is the Gaussian's survival function P(X ≥ x), so a visitor of one page fits every
 // persona that has at least one page; recency and frequency are left out, and frequency is left
 // out for a visitor of one visit at any length. A rate from h units has its variance widened by
-// 1 + 1/h; a share or count whose denominator is 0 is missing, not zero. The training visitors'
+// 1 + 1/h; a share or count whose denominator is 0 is missing, not zero. What is not yet
+// observed is missing or censored, not an extreme value: scroll depth without a leave event is
+// missing (its denominator, ScrollCount, is 0); a short history whose pages are not all left
+// (fewer leaves than page views: time comes only from leave events) has its time per page
+// censored from below, as the open pages have no time yet; and a short history's bounce rate
+// counts its finished visits only (none for a visitor of one visit), because the visit in
+// progress is a bounce until its second page view or first click, and judging it would call
+// every visitor of one page view a bouncer. The training visitors'
 // histories are taken as complete when the mixture is fitted; their labels (Result.Labels) are
 // then the model's answers on them, as Classify gives them.
 //
@@ -74,11 +81,17 @@
 //
 // Outlier thresholds are per evidence bucket (Bucket: 1 event, 2–3, 4–10, 11+): the 1st
 // percentile of the persona log density of genuine members (not noise) of the held-out visitors
-// seen at that much history. Their early views are simulated by thinning the full aggregates to
-// h events (page views, clicks and goals drawn without replacement, everything counted with
-// them in proportion): 1, 2–3 and 4–10 events, and log-uniformly from 11 to all but one. A
-// visitor is an outlier for behaviour far from every persona for a visitor with that much
-// history, never for being short.
+// seen at that much history. Their early views are simulated as real prefixes of h events
+// (thin): aggregated as the ingest path and classify aggregate the first h events in time
+// order, not a uniform sample of the history. The first visits come first, each opening with
+// a page view, the rest of the events drawn without replacement; the finished visits bounce
+// as the visitor's visits do, and the visit in progress counts as a bounce while it has one
+// page view and no click; time and scroll come only from pages already left; channels,
+// devices, hours and days are those of the view's visits; and a view is judged at its last
+// event (recency 0), as classify judges a visitor at the time of its events. Views are taken
+// at 1, 2–3 and 4–10 events, and log-uniformly from 11 to all but one. A visitor is an
+// outlier for behaviour far from every persona for a visitor with that much history, never
+// for being short.
 //
 // # Calibration
 //

@@ -51,47 +51,50 @@ type featureInfo struct {
 	// once marks a share that is a trait of the visitor rather than of each observation (the
 	// device: a visitor keeps its phone): however many visits show it, it is one observation.
 	once bool
+	// progress marks the bounce rate, whose last visit may still be in progress: a short history
+	// judges it on its earlier visits only.
+	progress bool
 }
 
 // featureInfos describes the schema's features in vector order.
 func (s Schema) featureInfos() []featureInfo {
 	base := []featureInfo{
-		{"volume", kindCensored, denNone, false, false},     // visits
-		{"volume", kindCensored, denNone, false, false},     // page_views
-		{"volume", kindCensored, denNone, false, false},     // clicks
-		{"volume", kindCensored, denNone, false, false},     // time_on_site
-		{"engagement", kindCensored, denNone, false, false}, // pages_per_visit
-		{"engagement", kindShare, denVisits, false, false},  // bounce_rate
-		{"timing", kindHistory, denNone, false, false},      // recency_days
-		{"timing", kindRhythm, denVisits, false, false},     // frequency
-		{"engagement", kindRate, denScroll, false, false},   // scroll_depth
-		{"goals", kindCount, denVisits, false, false},       // goal_rate
-		{"engagement", kindCount, denViews, false, false},   // clicks_per_page
-		{"engagement", kindRate, denViews, false, false},    // time_per_page
-		{"volume", kindCensored, denNone, false, false},     // active_days
+		{"volume", kindCensored, denNone, false, false, false},     // visits
+		{"volume", kindCensored, denNone, false, false, false},     // page_views
+		{"volume", kindCensored, denNone, false, false, false},     // clicks
+		{"volume", kindCensored, denNone, false, false, false},     // time_on_site
+		{"engagement", kindCensored, denNone, false, false, false}, // pages_per_visit
+		{"engagement", kindShare, denVisits, false, false, true},   // bounce_rate
+		{"timing", kindHistory, denNone, false, false, false},      // recency_days
+		{"timing", kindRhythm, denVisits, false, false, false},     // frequency
+		{"engagement", kindRate, denScroll, false, false, false},   // scroll_depth
+		{"goals", kindCount, denVisits, false, false, false},       // goal_rate
+		{"engagement", kindCount, denViews, false, false, false},   // clicks_per_page
+		{"engagement", kindRate, denViews, false, false, false},    // time_per_page
+		{"volume", kindCensored, denNone, false, false, false},     // active_days
 	}
 	out := base
 	for range s.Paths {
-		out = append(out, featureInfo{"pages", kindShare, denViews, true, false})
+		out = append(out, featureInfo{"pages", kindShare, denViews, true, false, false})
 	}
 	for range s.Elements {
-		out = append(out, featureInfo{"elements", kindShare, denClicks, true, false})
+		out = append(out, featureInfo{"elements", kindShare, denClicks, true, false, false})
 	}
 	for range s.Channels {
-		out = append(out, featureInfo{"channels", kindShare, denVisits, true, false})
+		out = append(out, featureInfo{"channels", kindShare, denVisits, true, false, false})
 	}
 	for range s.Devices {
-		out = append(out, featureInfo{"devices", kindShare, denVisits, true, true})
+		out = append(out, featureInfo{"devices", kindShare, denVisits, true, true, false})
 	}
 	for range s.Goals {
-		out = append(out, featureInfo{"goals", kindCount, denVisits, true, false})
+		out = append(out, featureInfo{"goals", kindCount, denVisits, true, false, false})
 	}
 	// Hours and weekend are shares of events, but a visit's events share its hour and day: they
 	// are counted as that many visits' worth of observations.
 	for range hourBuckets() {
-		out = append(out, featureInfo{"hours", kindShare, denVisits, true, false})
+		out = append(out, featureInfo{"hours", kindShare, denVisits, true, false, false})
 	}
-	return append(out, featureInfo{"timing", kindShare, denVisits, false, false}) // weekend
+	return append(out, featureInfo{"timing", kindShare, denVisits, false, false, false}) // weekend
 }
 
 // groupWeights is the total variance each feature group carries in scaled space (see doc.go).

@@ -40,6 +40,11 @@ type scoreSpec struct {
 	famLen  []int // features per family (the rest category not counted)
 	famOnce []bool
 	once    []bool // per feature: one observation however many its denominator counts
+	// progress marks the bounce rate (a share of its own family): with a short history it is
+	// judged on the visits before the one in progress, which is a bounce only until its second
+	// page view or first click.
+	progress    []bool
+	famProgress []bool
 	// wt is each feature's weight in the likelihood, famW each family's: groupWeight of its
 	// group shared by the group's units (a feature, or a whole family), as in the scaler. It is
 	// a composite likelihood: the group of correlated engagement counts says "how much", once,
@@ -55,6 +60,7 @@ func newScoreSpec(s Scaler, infos []featureInfo) *scoreSpec {
 		info := infos[j]
 		sp.kinds = append(sp.kinds, info.kind)
 		sp.once = append(sp.once, info.once)
+		sp.progress = append(sp.progress, info.progress)
 		sp.dens = append(sp.dens, info.den)
 		f := -1
 		if info.kind == kindShare {
@@ -68,6 +74,7 @@ func newScoreSpec(s Scaler, infos []featureInfo) *scoreSpec {
 				famOf[key] = f
 				sp.famDen = append(sp.famDen, info.den)
 				sp.famOnce = append(sp.famOnce, info.once)
+				sp.famProgress = append(sp.famProgress, info.progress)
 				sp.famLen = append(sp.famLen, 0)
 			}
 			sp.famLen[f]++
@@ -203,10 +210,15 @@ type obs struct {
 	hCount [MaxFeatures]float64 // per feature: the denominator (counts only)
 }
 
-// observe fills o from the scaled vector x and the evidence.
-func (sp *scoreSpec) observe(x []float64, ev *Evidence, o *obs) {
+// observe fills o from the scaled vector x and the evidence. With censor (the history may be
+// short and its last visit in progress, as at classification) a short history's bounce rate
+// counts its finished visits only: the visit in progress counts as a bounce after one page
+// view, before the visitor could do anything else, so judging it would call every visitor of
+// one page view a bouncer.
+func (sp *scoreSpec) observe(x []float64, ev *Evidence, o *obs, censor bool) {
 	nf := len(sp.famDen)
 	var used [MaxFeatures]float64
+	inProgress := censor && ev.Events <= ShortHistory
 	for t := range x {
 		o.w[t] = 0
 		k := sp.kinds[t]
@@ -214,10 +226,14 @@ func (sp *scoreSpec) observe(x []float64, ev *Evidence, o *obs) {
 			continue
 		}
 		h := ev.den[sp.dens[t]]
+		c := max(0, sp.raw(t, x[t])) * float64(h)
+		if inProgress && sp.progress[t] {
+			h-- // the visit in progress
+			c = min(c, float64(h))
+		}
 		if h <= 0 {
 			continue
 		}
-		c := max(0, sp.raw(t, x[t])) * float64(h)
 		o.count[t], o.w[t], o.hCount[t] = c, countWeight(h), float64(h)
 		if sp.once[t] {
 			o.w[t] = 1 / float64(h)
@@ -228,6 +244,9 @@ func (sp *scoreSpec) observe(x []float64, ev *Evidence, o *obs) {
 	}
 	for f := range nf {
 		h := ev.den[sp.famDen[f]]
+		if inProgress && sp.famProgress[f] {
+			h--
+		}
 		o.rest[f], o.restW[f] = 0, 0
 		if h > 0 {
 			o.rest[f], o.restW[f] = max(0, float64(h)-used[f]), countWeight(h)
@@ -246,7 +265,7 @@ func (sp *scoreSpec) observe(x []float64, ev *Evidence, o *obs) {
 // denominator is 0.
 func (st *scoreTerms) logLik(x []float64, ev Evidence, ll []float64) []float64 {
 	var o obs
-	st.sp.observe(x, &ev, &o)
+	st.sp.observe(x, &ev, &o, true)
 	return st.logLikObs(x, &ev, &o, ll, true)
 }
 
@@ -298,6 +317,12 @@ func (st *scoreTerms) logLikObs(x []float64, ev *Evidence, o *obs, ll []float64,
 			case kindRate:
 				den := sp.dens[t]
 				if ev.den[den] == 0 {
+					continue
+				}
+				if short && den == denViews && ev.den[denScroll] < ev.den[denViews] {
+					// Pages still open (fewer leaves than page views) have no time yet: the time
+					// per page so far is a lower bound of the visitor's.
+					q += wt * logNormSurvival(dv*st.invSD[j*d+t])
 					continue
 				}
 				q -= wt * (halfLog2Pi + 0.5*(lv[t]+rateLog[den]) + 0.5*dv*dv*iv[t]*rateInv[den])
@@ -371,7 +396,7 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, ini
 			for i := lo; i < hi; i++ {
 				x := X[i*d : (i+1)*d]
 				ev := evid[i].expand()
-				sp.observe(x, &ev, &o)
+				sp.observe(x, &ev, &o, false)
 				if tm == nil { // first statistics: the given labels, or the nearest centroid
 					clear(ll)
 					var j int
@@ -509,7 +534,7 @@ func predictMixture(g *GMM, sp *scoreSpec, X []float64, evid []evidence32, n int
 		var o obs
 		for i := lo; i < hi; i++ {
 			x, ev := X[i*d:(i+1)*d], evid[i].expand()
-			tm.sp.observe(x, &ev, &o)
+			tm.sp.observe(x, &ev, &o, false)
 			tm.logLikObs(x, &ev, &o, ll, false)
 			best, ld, noise := tm.personaDensity(ll)
 			if noise {

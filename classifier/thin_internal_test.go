@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestThinKeepsAViewConsistent(t *testing.T) {
+func TestThinIsAConsistentPrefix(t *testing.T) {
 	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	a := Aggregates{Visits: 4, PageViews: 20, Clicks: 8, Goals: 2, Bounces: 1, TimeMS: 600000, ScrollSum: 10, ScrollCount: 20,
 		FirstSeen: first, LastSeen: first.Add(96 * time.Hour), ActiveDays: 3,
@@ -38,8 +38,16 @@ func TestThinKeepsAViewConsistent(t *testing.T) {
 			for _, c := range v.Hours {
 				hours += c
 			}
-			if hours != h {
-				t.Fatalf("thinned to %d events: %d events in the hours", h, hours)
+			// Every event of the view is in the hours, and so are the leaves of the pages left.
+			if hours != h+v.ScrollCount {
+				t.Fatalf("thinned to %d events: %d events in the hours, want %d", h, hours, h+v.ScrollCount)
+			}
+			// A prefix opens with a page view; time and scroll come only from pages left.
+			if v.PageViews < 1 || v.ScrollCount > v.PageViews || (v.ScrollCount == 0) != (v.TimeMS == 0) {
+				t.Fatalf("thinned to %d events: not a prefix %+v", h, v)
+			}
+			if h == 1 && (v.PageViews != 1 || v.Visits != 1 || v.Bounces != 1) {
+				t.Fatalf("first event: %+v, want one page view of one visit in progress, a bounce so far", v)
 			}
 		}
 	}
