@@ -460,6 +460,26 @@ func (r *run) classify(body map[string]any) Answer {
 	return a
 }
 
+// browserUserAgent is the User-Agent of a browser of the device the request's context screen
+// stands for (groundtruth.ScreenWidth): classify, like collect, takes the device of inline
+// events from the User-Agent and the screen, and Go's own User-Agent is a bot's, a device no
+// persona has (every early answer was judged as a bot's visit).
+func browserUserAgent(body map[string]any) string {
+	width := 0
+	if c, ok := body["context"].(map[string]any); ok {
+		if sc, ok := c["screen"].([]int); ok && len(sc) > 0 {
+			width = sc[0]
+		}
+	}
+	switch width {
+	case groundtruth.ScreenWidth("mobile"):
+		return "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+	case groundtruth.ScreenWidth("tablet"):
+		return "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+	}
+	return "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
+}
+
 // ask is classify for any goroutine: it returns the error instead.
 func (r *run) ask(body map[string]any) (Answer, error) {
 	body["site_key"] = r.acct.SiteKey
@@ -473,6 +493,7 @@ func (r *run) ask(body map[string]any) (Answer, error) {
 	}
 	req.Header.Set("Origin", testserver.Origin)
 	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("User-Agent", browserUserAgent(body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return Answer{}, fmt.Errorf("classify: %w", err)
