@@ -107,7 +107,9 @@ func NewWorker(rdb *redis.Client, cfg WorkerConfig, logger *slog.Logger) *Worker
 			l.Error("task failed", "type", t.Type(), "retry", retried, "max_retry", maxRetry, "err", err.Error())
 		}),
 	})
-	sched := asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{
+	// The scheduler gets a connection of its own: asynq's scheduler closes its client on
+	// Shutdown and logs an ERROR for a shared one on every clean stop.
+	sched := asynq.NewScheduler(ownConnection{rdb.Options()}, &asynq.SchedulerOpts{
 		Logger:   asynqLogger{l},
 		LogLevel: asynq.WarnLevel,
 		Location: time.UTC,
@@ -147,6 +149,13 @@ func (w *Worker) Shutdown() {
 	w.srv.Stop()
 	w.srv.Shutdown()
 }
+
+// ownConnection is an asynq.RedisConnOpt that opens a new client with the options of an
+// existing one (every option, TLS included), for an asynq component that closes what it uses.
+type ownConnection struct{ opts *redis.Options }
+
+// MakeRedisClient opens the client.
+func (o ownConnection) MakeRedisClient() any { return redis.NewClient(o.opts) }
 
 // asynqLogger adapts slog to asynq's logger interface.
 type asynqLogger struct{ l *slog.Logger }

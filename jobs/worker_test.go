@@ -1,9 +1,11 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,4 +75,46 @@ func TestEnqueueDuplicateIsNotAnError(t *testing.T) {
 	if n.Pending != 1 {
 		t.Errorf("pending = %d, want 1 (the second enqueue is the same task)", n.Pending)
 	}
+}
+
+// TestCleanShutdownLogsNoWarning: a worker and its scheduler that start, schedule a periodic task
+// and stop cleanly log nothing at WARN or above (asynq's scheduler logged an ERROR on every stop
+// when it shared the process's Redis client).
+func TestCleanShutdownLogsNoWarning(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	var buf syncBuffer
+	w := NewWorker(rdb, WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second},
+		slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	w.Handle("test:tick", asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
+	if err := w.Schedule(Periodic{Cron: "@every 1h", Task: asynq.NewTask("test:tick", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Shutdown()
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Errorf("the process's Redis client no longer answers after the worker stopped: %v", err)
+	}
+	if s := buf.String(); s != "" {
+		t.Errorf("a clean start and stop logged:\n%s", s)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the worker's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
