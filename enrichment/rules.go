@@ -519,9 +519,9 @@ func typeTexts(t string) typeText {
 		}
 	case TypeExplorer:
 		return typeText{
-			names:        []string{"Curious Explorers", "Wide Wanderers", "Site Explorers", "Eager Clickers", "Trailblazers"},
+			names:        []string{"Curious Explorers", "Wide Wanderers", "Site Explorers", "Page Turners", "Trailblazers"},
 			tagline:      "They roam widely, opening page after page.",
-			behaviour:    "They explore: many pages and clicks per visit, across many parts of the site.",
+			behaviour:    "They explore: they open many pages per visit.",
 			goals:        []string{"Discover what is on offer", "Follow their curiosity", "Find something unexpected"},
 			frustrations: []string{"Dead ends without next steps", "Navigation that hides sections", "Losing track of what they saw"},
 			suggestions:  []string{"Add related links and next steps to every page", "Offer a recently viewed list", "Surface popular and new sections"},
