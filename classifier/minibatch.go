@@ -320,9 +320,12 @@ func (p *prunedCentroids) nearest(x []float64) (int, float64) {
 		for o := range k {
 			co := c[o*d : o*d+guessDims : o*d+guessDims]
 			d0, d1, d2, d3 := x[0]-co[0], x[1]-co[1], x[2]-co[2], x[3]-co[3]
-			if s := (d0*d0 + d1*d1) + (d2*d2 + d3*d3); s < bestP {
-				j, bestP = o, s
-			}
+			// Branch-free: which centroid wins is as unpredictable as the row's cluster. The
+			// sign bit of s − bestP is set exactly when s < bestP (ties keep the first).
+			s := (d0*d0 + d1*d1) + (d2*d2 + d3*d3)
+			less := -int(math.Float64bits(s-bestP) >> 63)
+			j ^= (j ^ o) & less
+			bestP = min(bestP, s)
 		}
 	}
 	dj := sqDist(x, c[j*d:(j+1)*d])
