@@ -314,7 +314,14 @@ func newPrunedCentroids(c []float64, k, d int) *prunedCentroids {
 func (p *prunedCentroids) nearest(x []float64) (int, float64) {
 	k, d, c := p.k, p.d, p.c
 	j := 0
+	// lb[o] is the squared distance to centroid o on the first guessDims features: a lower
+	// bound of the whole one, so o is skipped when it reaches the best distance too.
+	var lbBuf [16]float64
+	lb := lbBuf[:0]
 	if d >= guessDims && k > 1 {
+		if k <= len(lbBuf) {
+			lb = lbBuf[:k]
+		}
 		x := x[:guessDims:guessDims]
 		bestP := math.Inf(1)
 		for o := range k {
@@ -326,15 +333,20 @@ func (p *prunedCentroids) nearest(x []float64) (int, float64) {
 			less := -int(math.Float64bits(s-bestP) >> 63)
 			j ^= (j ^ o) & less
 			bestP = min(bestP, s)
+			if len(lb) > 0 {
+				lb[o] = s
+			}
 		}
 	}
 	dj := sqDist(x, c[j*d:(j+1)*d])
+	q := p.quarter[j*k : (j+1)*k]
 	for o := range k {
-		if o == j || p.quarter[j*k+o] >= dj {
+		if o == j || q[o] >= dj || (len(lb) > 0 && lb[o] >= dj) {
 			continue
 		}
 		if do := sqDist(x, c[o*d:(o+1)*d]); do < dj {
 			j, dj = o, do
+			q = p.quarter[j*k : (j+1)*k]
 		}
 	}
 	return j, dj
