@@ -78,7 +78,7 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 	// Seed several times on samples and keep the seeding with the lowest inertia on a shared
 	// validation sample, as scikit-learn does: rows drawn with replacement (its randint), so a
 	// sample costs one draw per row and no set.
-	valid := gatherRows(X, d, drawRowsUniform(n, opts.InitSize, rng))
+	valid := gatherRowsParallel(X, d, drawRowsUniform(n, opts.InitSize, rng))
 	if !allFinite(valid) {
 		return invalid()
 	}
@@ -89,7 +89,7 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 	scratch := make([]float64, opts.InitSize)
 	for range opts.Starts {
 		ci := make([]float64, k*d)
-		S := gatherRows(X, d, drawRowsUniform(n, opts.InitSize, rng))
+		S := gatherRowsParallel(X, d, drawRowsUniform(n, opts.InitSize, rng))
 		if !allFinite(S) {
 			return invalid()
 		}
@@ -350,4 +350,17 @@ func (p *prunedCentroids) nearest(x []float64) (int, float64) {
 		}
 	}
 	return j, dj
+}
+
+// gatherRowsParallel is gatherRows on every core: rows drawn at random cost a memory latency
+// each, which two cores overlap.
+func gatherRowsParallel(X []float64, d int, rows []int) []float64 {
+	S := make([]float64, len(rows)*d)
+	forChunks(len(rows), batchChunk, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := rows[i]
+			copy(S[i*d:(i+1)*d], X[r*d:(r+1)*d])
+		}
+	})
+	return S
 }
