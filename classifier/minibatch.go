@@ -17,7 +17,7 @@ type MiniBatchOptions struct {
 	// Tol stops when the centres move, squared and summed, less than Tol × the mean feature
 	// variance in one step (default 1e-3; scikit-learn's MiniBatchKMeans defaults to no such
 	// test). With per-centre learning rates 1/count the moves shrink like 1/steps, so this ends
-	// the run once the centres rest on some ten thousand rows each, where scikit-learn's
+	// the run once the centres rest on some thousands of rows each, where scikit-learn's
 	// smoothed inertia stops too (12 steps of 4096 on the 1,000,000 × 24 blobs of the speed
 	// comparison; 11 here). The smoothed inertia alone is a coin toss: one unlucky early batch
 	// keeps it sinking for dozens of steps. The last pass then moves every centre to the mean of
@@ -62,7 +62,8 @@ const batchChunk = 1024
 func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansResult, error) {
 	// The shape is checked here, the values (finite) in the last pass, which reads every row
 	// anyway: one pass over X fewer. The samples the seeding reads are checked before it, so
-	// k-means++ never weighs a NaN; a NaN in a batch only spoils centres the last pass discards.
+	// k-means++ never weighs a NaN; a NaN a batch draws only spoils centres, and the last pass
+	// reports it all the same.
 	if n < k || n < 0 || d <= 0 || len(X) != n*d || k < 1 {
 		if err := checkClustering(X, n, d, k); err != nil {
 			return KMeansResult{}, fmt.Errorf("mini-batch k-means with k=%d: %w", k, err)
@@ -170,8 +171,7 @@ func MiniBatchKMeans(X []float64, n, d, k int, opts MiniBatchOptions) (KMeansRes
 			break
 		}
 		// The first batch's inertia is the seeding's, not the steps': like scikit-learn, the
-		// smoothed inertia starts at the second step. (Started at the first, it only sank from
-		// the seeding's level towards the steps' and every step improved it.)
+		// smoothed inertia starts at the second step.
 		if step == 1 {
 			continue
 		}
