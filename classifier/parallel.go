@@ -1,7 +1,6 @@
 package classifier
 
 import (
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -78,54 +77,6 @@ func nearest(x, c []float64, k int) (int, float64) {
 		}
 	}
 	return best, bestD
-}
-
-// centroidBlock is k centroids laid out for nearestBlock: transposed (d × k, a feature's values
-// of every centroid side by side) with their squared norms, so one row's distances to all of
-// them are one pass over the row: each value is loaded once and multiplied into k accumulators.
-type centroidBlock struct {
-	k, d int
-	cT   []float64
-	cn   []float64
-}
-
-func newCentroidBlock(c []float64, k, d int) *centroidBlock {
-	b := &centroidBlock{k: k, d: d, cT: make([]float64, d*k), cn: make([]float64, k)}
-	for j := range k {
-		for t := range d {
-			b.cT[t*k+j] = c[j*d+t]
-		}
-		b.cn[j] = sqNorm(c[j*d : (j+1)*d])
-	}
-	return b
-}
-
-// nearest returns the block's centroid nearest to x and the squared distance ‖x‖² + ‖c‖² − 2x·c
-// (≥ 0); it compares ‖c‖² − 2x·c. k ≤ 16 keeps the accumulators on the stack.
-func (b *centroidBlock) nearest(x []float64) (int, float64) {
-	k := b.k
-	var accBuf [16]float64
-	var acc []float64
-	if k <= len(accBuf) {
-		acc = accBuf[:k]
-	} else {
-		acc = make([]float64, k)
-	}
-	var xx float64
-	for t, v := range x[:b.d] {
-		xx += v * v
-		row := b.cT[t*k : (t+1)*k : (t+1)*k]
-		for j := range acc {
-			acc[j] += v * row[j]
-		}
-	}
-	best, bestS := 0, math.Inf(1)
-	for j, a := range acc {
-		if s := b.cn[j] - 2*a; s < bestS {
-			best, bestS = j, s
-		}
-	}
-	return best, max(0, xx+bestS)
 }
 
 // newRand is the package's random source: PCG seeded by the caller's seed and a stream constant
