@@ -47,12 +47,22 @@ func taskRows(ts []models.PeriodicTask, now time.Time) []taskRow {
 	for _, t := range ts {
 		byTask[t.Task] = t
 	}
+	// A worker is running when some task started within the time it may stay silent: then a
+	// task that has not run yet is only waiting for its first turn, not a problem.
+	alive := false
+	for _, t := range ts {
+		if info, ok := taskInfo[t.Task]; ok && now.Sub(t.LastStarted) <= info.silent {
+			alive = true
+		}
+	}
 	var rows []taskRow
 	for _, typ := range jobs.PeriodicTaskTypes() {
 		info := taskInfo[typ]
 		r := taskRow{ID: info.id, Name: info.name, Purpose: info.purpose}
 		t, ran := byTask[typ]
 		switch {
+		case !ran && alive:
+			r.Status = "has not run yet since the worker started: it runs " + info.every
 		case !ran:
 			r.Status, r.Problem = "has not run yet: a running worker (personas worker or personas all) runs it "+info.every, true
 		case t.FailingStreak > 0 && t.FailingSince != nil:
