@@ -151,6 +151,10 @@ type personaAcc struct {
 	popSq   []float64
 	sums    []float64 // k × f
 	tt      []personaTotals
+	// popGoals and popAny count the visitors of the whole population (noise included) who
+	// reached each goal and any goal: the base of every persona's lift.
+	popGoals []int
+	popAny   int
 }
 
 type personaTotals struct {
@@ -164,7 +168,7 @@ type personaTotals struct {
 func newPersonaAcc(schema Schema, k int) *personaAcc {
 	f := len(schema.Features)
 	p := &personaAcc{schema: schema, f: f, popMean: make([]float64, f), popSq: make([]float64, f),
-		sums: make([]float64, k*f), tt: make([]personaTotals, k)}
+		sums: make([]float64, k*f), tt: make([]personaTotals, k), popGoals: make([]int, len(schema.Goals))}
 	for j := range p.tt {
 		p.tt[j] = personaTotals{paths: make([]float64, len(schema.Paths)), channels: make([]float64, len(schema.Channels)),
 			devices: make([]float64, len(schema.Devices)), goalVisitors: make([]int, len(schema.Goals))}
@@ -179,6 +183,14 @@ func (p *personaAcc) add(a *Aggregates, raw []float64, l int) {
 	for t, v := range raw {
 		p.popMean[t] += v
 		p.popSq[t] += v * v
+	}
+	for g, key := range p.schema.Goals {
+		if a.GoalNames[key] > 0 {
+			p.popGoals[g]++
+		}
+	}
+	if a.Goals > 0 {
+		p.popAny++
 	}
 	if l < 0 {
 		return
@@ -215,14 +227,7 @@ func (p *personaAcc) stats(sizes []int) []PersonaStats {
 	f, n, schema := p.f, p.n, p.schema
 	popMean := slices.Clone(p.popMean)
 	popSD := make([]float64, f)
-	popGoals := make([]int, len(schema.Goals))
-	popAny := 0
-	for j := range sizes {
-		popAny += p.tt[j].anyGoal
-		for g, v := range p.tt[j].goalVisitors {
-			popGoals[g] += v
-		}
-	}
+	popGoals, popAny := p.popGoals, p.popAny
 	for t := range f {
 		popMean[t] /= float64(n)
 		popSD[t] = math.Sqrt(max(0, p.popSq[t]/float64(n)-popMean[t]*popMean[t]))
