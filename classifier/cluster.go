@@ -165,10 +165,11 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 	gmmOpts := GMMOptions{Background: true, VarFloor: floor}
 
 	var res Clustering
+	var searched []float64 // the means of the search's mixture at the chosen k
 	k := o.FixedK
 	if k <= 0 {
 		var err error
-		k, res.KScores, err = chooseK(T, TE, m, d, min(o.MaxK, n/o.MinClusterSize), o, minSize, gmmOpts)
+		k, res.KScores, searched, err = chooseK(T, TE, m, d, min(o.MaxK, n/o.MinClusterSize), o, minSize, gmmOpts)
 		if err != nil {
 			return Clustering{}, fmt.Errorf("cluster: choose k: %w", err)
 		}
@@ -216,13 +217,30 @@ func Cluster(X []float64, n, d int, opts ClusterOptions) (Clustering, error) {
 	var g GMM
 	var labels []int
 	var dens []float64
-	for {
-		if o.noise != nil {
-			g, _, err = fitMixture(G, GE, gn, d, k, centroids, initLabels, o.noise, floor, 100, 1e-3)
-		} else {
+	fit := func() error {
+		var err error
+		if o.noise == nil {
 			g, err = FitGMM(G, gn, d, k, centroids, gmmOpts)
+			return err
 		}
+		var ent float64
+		g, ent, err = fitMixture(G, GE, gn, d, k, centroids, initLabels, o.noise, floor, 100, 1e-3)
+		if err != nil || searched == nil {
+			return err
+		}
+		// The search's mixture is a second start, seed-independent: the lower ICL stands.
+		alt, altEnt, err := fitMixture(G, GE, gn, d, len(searched)/d, searched, nil, o.noise, floor, 100, 1e-3)
 		if err != nil {
+			return err
+		}
+		if mixtureICL(&alt, altEnt, gn) < mixtureICL(&g, ent, gn) {
+			g, k = alt, alt.K
+		}
+		searched = nil
+		return nil
+	}
+	for {
+		if err = fit(); err != nil {
 			return Clustering{}, fmt.Errorf("cluster: mixture with k=%d: %w", k, err)
 		}
 		if o.noise != nil {
@@ -313,9 +331,9 @@ func fitRows(n int, holdout []int) []int {
 // from fixed streams (searchSeed), not from the training seed: the same data gives the same k
 // for any seed, and a criterion on the mixture's likelihood moves far less with the data than a
 // silhouette of hard k-means partitions did.
-func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, minSize func(int) int, gmmOpts GMMOptions) (int, []KScore, error) {
+func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, minSize func(int) int, gmmOpts GMMOptions) (int, []KScore, []float64, error) {
 	if maxK < o.MinK {
-		return 0, nil, fmt.Errorf("%w: the data allows at most %d clusters of %d rows, below MinK=%d",
+		return 0, nil, nil, fmt.Errorf("%w: the data allows at most %d clusters of %d rows, below MinK=%d",
 			ErrTooLittleData, maxK, o.MinClusterSize, o.MinK)
 	}
 	S, SE, s := T, TE, m
@@ -331,30 +349,21 @@ func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, min
 	Sk := S // what k-means sees (see Cluster)
 	if o.noise != nil {
 		Sk = shrunkShares(S, SE, s, d, o.noise)
+		return chooseKMixture(S, Sk, SE, s, d, maxK, o, minSize(s), gmmOpts.VarFloor, gmmOpts.MaxIter)
 	}
 	var scores []KScore
 	best := -1
 	for k := o.MinK; k <= maxK; k++ {
 		km, err := KMeans(Sk, s, d, k, KMeansOptions{Starts: o.SearchStarts, Seed: searchSeed + uint64(k)})
 		if err != nil {
-			return 0, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
+			return 0, nil, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
 		}
-		kk, c, kl := mergeSmall(Sk, s, d, km.K, km.Centroids, km.Labels, minSize(s))
+		kk, c, _ := mergeSmall(Sk, s, d, km.K, km.Centroids, km.Labels, minSize(s))
 		sc := KScore{K: k, Clusters: kk}
-		if kk >= 2 && o.noise != nil {
-			g, ent, err := fitMixture(S, SE, s, d, kk, c, kl, o.noise, gmmOpts.VarFloor, gmmOpts.MaxIter, 1e-3)
-			if err != nil {
-				return 0, nil, fmt.Errorf("mixture with k=%d: %w", k, err)
-			}
-			params := float64(kk * (2*d + 1))
-			sc.ICL = -2*g.LogLikelihood*float64(s) + params*math.Log(float64(s)) + 2*ent
-			if best < 0 || sc.ICL < scores[best].ICL {
-				best = len(scores)
-			}
-		} else if kk >= 2 {
+		if kk >= 2 {
 			g, err := FitGMM(S, s, d, kk, c, gmmOpts)
 			if err != nil {
-				return 0, nil, fmt.Errorf("mixture with k=%d: %w", k, err)
+				return 0, nil, nil, fmt.Errorf("mixture with k=%d: %w", k, err)
 			}
 			sc.ICL = icl(&g, S, s)
 			if best < 0 || sc.ICL < scores[best].ICL {
@@ -364,10 +373,77 @@ func chooseK(T []float64, TE []evidence32, m, d, maxK int, o ClusterOptions, min
 		scores = append(scores, sc)
 	}
 	if best < 0 {
-		return 0, scores, fmt.Errorf("%w: no k in %d..%d leaves two clusters of %d rows",
+		return 0, scores, nil, fmt.Errorf("%w: no k in %d..%d leaves two clusters of %d rows",
 			ErrTooLittleData, o.MinK, maxK, o.MinClusterSize)
 	}
-	return scores[best].K, scores, nil
+	return scores[best].K, scores, nil, nil
+}
+
+// chooseKMixture is chooseK with the evidence-aware mixture, k from maxK down to MinK. Each k
+// has two candidate starts: k-means (SearchStarts starts, clusters under minSize merged) and the
+// best mixture of k+1 without its lightest component; the candidate of the lower ICL stands for
+// k. k-means likes to halve a large spread group rather than part a small group from its
+// neighbour, and the mixture cannot undo a start that merged two groups; the mixture of one
+// more component, which had room for both, can lose the component it needs least. It returns
+// the chosen k, the scores in increasing k and the means of the chosen mixture.
+func chooseKMixture(S, Sk []float64, SE []evidence32, s, d, maxK int, o ClusterOptions, minSize int, floor []float64, maxIter int) (int, []KScore, []float64, error) {
+	scores := make([]KScore, 0, maxK-o.MinK+1)
+	var fits []GMM // per score, its mixture (K 0: none)
+	var prev GMM   // the mixture of k+1
+	for k := maxK; k >= o.MinK; k-- {
+		km, err := KMeans(Sk, s, d, k, KMeansOptions{Starts: o.SearchStarts, Seed: searchSeed + uint64(k)})
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("k-means with k=%d: %w", k, err)
+		}
+		kk, c, kl := mergeSmall(Sk, s, d, km.K, km.Centroids, km.Labels, minSize)
+		sc, best := KScore{K: k, Clusters: kk}, GMM{}
+		try := func(k int, init []float64, labels []int) error {
+			g, ent, err := fitMixture(S, SE, s, d, k, init, labels, o.noise, floor, maxIter, 1e-3)
+			if err != nil {
+				return fmt.Errorf("mixture with k=%d: %w", k, err)
+			}
+			if icl := mixtureICL(&g, ent, s); best.K == 0 || icl < sc.ICL {
+				sc.ICL, sc.Clusters, best = icl, k, g
+			}
+			return nil
+		}
+		if kk >= 2 {
+			if err := try(kk, c, kl); err != nil {
+				return 0, nil, nil, err
+			}
+		}
+		if prev.K > 2 && prev.K-1 <= k {
+			drop := leastNeeded(&prev, o.noise, S, SE, s)
+			init := slices.Delete(slices.Clone(prev.Means), drop*d, (drop+1)*d)
+			if err := try(prev.K-1, init, nil); err != nil {
+				return 0, nil, nil, err
+			}
+			if err := try(prev.K-1, cheapestMerge(&prev, o.noise, S, SE, s), nil); err != nil {
+				return 0, nil, nil, err
+			}
+		}
+		scores, fits, prev = append(scores, sc), append(fits, best), best
+	}
+	slices.Reverse(scores)
+	slices.Reverse(fits)
+	best := -1
+	for i, sc := range scores {
+		if fits[i].K >= 2 && (best < 0 || sc.ICL < scores[best].ICL) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, scores, nil, fmt.Errorf("%w: no k in %d..%d leaves two clusters of %d rows",
+			ErrTooLittleData, o.MinK, maxK, o.MinClusterSize)
+	}
+	return fits[best].K, scores, fits[best].Means, nil
+}
+
+// mixtureICL is the ICL of a mixture fitted to n rows whose soft assignments have entropy ent:
+// −2 log-likelihood + parameters · log n + 2 · entropy.
+func mixtureICL(g *GMM, ent float64, n int) float64 {
+	params := float64(g.K * (2*g.D + 1))
+	return -2*g.LogLikelihood*float64(n) + params*math.Log(float64(n)) + 2*ent
 }
 
 // searchSeed seeds the draws of the search for k: fixed, so that k is a function of the data

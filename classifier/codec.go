@@ -17,11 +17,11 @@ const modelMagic = "PSNM"
 // errCorrupt is wrapped by every decoding failure.
 var errCorrupt = errors.New("corrupt model")
 
-// MarshalBinary encodes the model in its format version: FormatVersion, or 1 for a model decoded
-// from a version-1 blob (which round-trips as it was).
+// MarshalBinary encodes the model in its format version: FormatVersion, or the version of an
+// older blob it was decoded from (which round-trips as it was).
 func (m *Model) MarshalBinary() ([]byte, error) {
-	if m.Version != FormatVersion && m.Version != 1 {
-		return nil, fmt.Errorf("encode model: format version %d, this build writes 1 and %d", m.Version, FormatVersion)
+	if m.Version < 1 || m.Version > FormatVersion {
+		return nil, fmt.Errorf("encode model: format version %d, this build writes 1 to %d", m.Version, FormatVersion)
 	}
 	v2 := m.Version >= 2
 	var w writer
@@ -104,8 +104,8 @@ func UnmarshalModel(b []byte) (*Model, error) {
 		return nil, fmt.Errorf("decode model: %w: not a model (%d bytes)", errCorrupt, len(b))
 	}
 	version := int(binary.LittleEndian.Uint16(b[len(modelMagic):]))
-	if version != FormatVersion && version != 1 {
-		return nil, fmt.Errorf("decode model: unknown format version %d (this build reads 1 and %d)", version, FormatVersion)
+	if version < 1 || version > FormatVersion {
+		return nil, fmt.Errorf("decode model: unknown format version %d (this build reads 1 to %d)", version, FormatVersion)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.ChecksumIEEE(body) != sum {

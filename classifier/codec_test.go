@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"math"
 	"sync"
 	"testing"
 
@@ -238,5 +239,41 @@ func TestVersion1ModelsStillAnswer(t *testing.T) {
 	few.Visits, few.PageViews, few.Clicks, few.Goals = 1, 1, 0, 0
 	if as := m.Classify(few, trainNow); as.Bucket != 0 {
 		t.Errorf("a visitor of one page view is in bucket %d, want 0", as.Bucket)
+	}
+}
+
+// Version 2 had the same fields as version 3; its background spread a family of shares evenly
+// over the categories and the rest. Such blobs still decode, round-trip as version 2 and answer.
+func TestVersion2ModelsStillAnswer(t *testing.T) {
+	m, err := trainedModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := cloneModel(t, m)
+	v2.Version = 2
+	b, err := v2.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := classifier.UnmarshalModel(b)
+	if err != nil {
+		t.Fatalf("a version-2 blob does not decode: %v", err)
+	}
+	if got.Version != 2 {
+		t.Fatalf("a version-2 blob decodes as version %d", got.Version)
+	}
+	if again, err := got.MarshalBinary(); err != nil || !bytes.Equal(again, b) {
+		t.Fatalf("a version-2 model does not round-trip (err %v)", err)
+	}
+	pop, _ := population(10, []int{20, 20, 20, 20})
+	for i, a := range pop {
+		as := got.Classify(a, trainNow)
+		var s float64
+		for _, p := range as.Probabilities {
+			s += p
+		}
+		if as.Cluster < 0 || as.Cluster >= got.K || math.Abs(s-1) > 1e-9 {
+			t.Fatalf("visitor %d: version-2 answer %+v (probabilities sum to %v)", i, as, s)
+		}
 	}
 }

@@ -67,17 +67,32 @@
 //
 // # Noise, outliers and k
 //
-// The mixture has a background component: a broad Gaussian over the data's mean and four times
-// its variance on continuous features, every category alike on shares, with a fitted weight.
-// Visitors it explains better than every persona are noise: label -1, in no persona, answered
-// outlier. The minimum cluster size counts persona members only.
+// The mixture has a background component for noise: visitors with no preference. On shares it
+// is flat: every category of a family alike, the rest (what the family's columns do not name)
+// at its population share, so on a family whose columns name everything (hours, channels,
+// devices) it is the uniform distribution, what a visitor who does anything draws from. On
+// continuous features and counts its location is fitted by EM, as its weight, and its variance
+// is never under the population's: broad wherever it sits. A component fitted on noise then
+// gains almost nothing over it (the noise's own variances are no tighter than the population's
+// and its shares are the background's), so it does not pay for its parameters in the ICL and
+// the noise stays the background's. (Up to version 2 the background was the data's mean with
+// four times its variance and counted the rest as one more category: a fitted component beat
+// it on noise by 4 nats a visitor, and the noise became a persona or joined one.) Visitors it
+// explains better than every persona are noise: label -1, in no persona, answered outlier. The
+// minimum cluster size counts persona members only.
 //
 // k is the candidate of MinK..MaxK with the lowest ICL (BIC plus twice the entropy of the soft
-// assignment) of that mixture, each candidate fitted by EM from k-means++ (on shares drawn
-// towards the population's by their evidence, so a share seen once does not seed a cluster) with
-// clusters under the minimum size merged. The search sample, its k-means starts, the validation
-// split and the large-project samples come from fixed streams, so k is a function of the data:
-// the training seed moves only the final fit's starts.
+// assignment) of that mixture. The candidates are fitted from MaxK down: each k is fitted by EM
+// from k-means++ (on shares drawn towards the population's by their evidence, so a share seen
+// once does not seed a cluster) with clusters under the minimum size merged, and from the best
+// mixture of k+1 with the component it needs least removed, and with the two components whose
+// merger costs least merged; the fit of lowest ICL stands for k. k-means likes to halve a large
+// group rather than part a small one from its neighbour, a start the mixture cannot undo; the
+// mixture of one more component had room for both, and the merge joins a group split on a
+// feature its members do not share (a device). The final fit starts from the training seed's
+// k-means and from the search's mixture, the lower ICL standing. The search sample, its k-means
+// starts, the validation split and the large-project samples come from fixed streams, so k is a
+// function of the data: the training seed moves only the final fit's starts.
 //
 // Outlier thresholds are per evidence bucket (Bucket: 1 event, 2–3, 4–10, 11+): the 1st
 // percentile of the persona log density of genuine members (not noise) of the held-out visitors
@@ -108,8 +123,10 @@
 //
 // # Model versions
 //
-// FormatVersion 2 stores the background, the thresholds and the temperatures (and the goal
-// lifts). Version-1 blobs still decode and answer as they did (robust scaling, plain mixture,
+// FormatVersion 3 stores the background (its shares are its mean, as a component's), the
+// thresholds and the temperatures (and the goal lifts). Version-2 blobs have the same fields and
+// still answer as they did, their background spreading every family evenly over its categories
+// and the rest. Version-1 blobs still decode and answer as they did (robust scaling, plain mixture,
 // one outlier threshold, the uncalibrated posterior: an identity calibration) until the project
 // retrains.
 package classifier

@@ -8,10 +8,12 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the model format MarshalBinary writes. This package reads it
-// and version 1 (robust-scaled models without background, evidence or calibration: they keep
-// answering as they did, with an identity calibration).
-const FormatVersion = 2
+// FormatVersion is the version of the model format MarshalBinary writes. This package reads it,
+// version 2 (the same fields, whose background spreads a family of shares evenly over its
+// categories and the rest: they keep answering as they did) and version 1 (robust-scaled models
+// without background, evidence or calibration: they keep answering as they did, with an
+// identity calibration).
+const FormatVersion = 3
 
 // Model is one trained version of a project's personas: how to turn aggregates into a vector, the
 // clusters in that space and aggregate statistics of each. It holds aggregates only. Use it as a
@@ -190,8 +192,8 @@ func (m *Model) gmmTerms() *gmmTerms {
 // validate checks that the model is consistent, so that Classify cannot fail on it: shapes agree,
 // indexes are in range, numbers are finite and variances and weights positive.
 func (m *Model) validate() error {
-	if m.Version != FormatVersion && m.Version != 1 {
-		return fmt.Errorf("format version %d, want 1 or %d", m.Version, FormatVersion)
+	if m.Version < 1 || m.Version > FormatVersion {
+		return fmt.Errorf("format version %d, want 1 to %d", m.Version, FormatVersion)
 	}
 	f := len(m.Schema.Features)
 	if f == 0 || f > MaxFeatures {

@@ -51,6 +51,10 @@ type scoreSpec struct {
 	// instead of once per count, and no group outvotes the others by its number of columns.
 	wt   []float64
 	famW []float64
+	// restAlike is how version-2 models spread the background over a family of shares: the
+	// rest as one more category, every one alike. From version 3 the background's shares are
+	// its mean, as a component's (see flatShares).
+	restAlike bool
 }
 
 func newScoreSpec(s Scaler, infos []featureInfo) *scoreSpec {
@@ -138,7 +142,9 @@ const halfLog2Pi = 0.9189385332046727 // ½ log 2π
 func newScoreTerms(m *Model) *scoreTerms {
 	g := &GMM{K: m.K, D: m.Scaler.D(), Means: m.Centroids, Variances: m.Variances, Weights: m.Weights,
 		BgMean: m.BgMean, BgVar: m.BgVar, BgWeight: m.BgWeight}
-	return newScoreTermsFrom(g, newScoreSpec(m.Scaler, m.Schema.featureInfos()))
+	sp := newScoreSpec(m.Scaler, m.Schema.featureInfos())
+	sp.restAlike = m.Version == 2
+	return newScoreTermsFrom(g, sp)
 }
 
 func newScoreTermsFrom(g *GMM, sp *scoreSpec) *scoreTerms {
@@ -183,7 +189,7 @@ func newScoreTermsFrom(g *GMM, sp *scoreSpec) *scoreTerms {
 			switch sp.kinds[t] {
 			case kindShare:
 				f := sp.fam[t]
-				if st.hasBg && j == k { // the background: every category of the family alike
+				if st.hasBg && j == k && sp.restAlike { // version 2: every category and the rest alike
 					p = 1 / float64(sp.famLen[f]+1)
 				}
 				p = min(p, 1)
@@ -367,14 +373,18 @@ func (st *scoreTerms) personaDensity(ll []float64) (best int, logDensity float64
 // summed entropy of the rows' soft assignments (for ICL).
 func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, initLabels []int, sp *scoreSpec, floor []float64, maxIter int, tol float64) (GMM, float64, error) {
 	g := GMM{K: k, D: d, Means: slices.Clone(init), Variances: make([]float64, k*d), Weights: make([]float64, k)}
+	// The background starts as the population (its mean and variance); EM moves it, never
+	// under the population's variance (see mixtureMstep).
 	g.BgMean, g.BgVar = columnMeanVar(X, n, d)
+	flatShares(X, evid, n, d, sp, g.BgMean)
+	popVar := slices.Clone(g.BgVar)
 	for t := range g.BgVar {
-		g.BgVar[t] = g.BgVar[t]*4 + 1e-9
+		g.BgVar[t] += 1e-9
 	}
 	g.BgWeight = 0.05
 	comps := k + 1
 	nc := numChunks(n, rowChunk)
-	stride := comps + 5*k*d // per chunk: responsibilities, then per component Σr·x, Σr·x², Σr·w·c, Σr·w·h, Σr over the rows that have the feature
+	stride := comps + 5*comps*d // per chunk: responsibilities, then per component Σr·x, Σr·x², Σr·w·c, Σr·w·h, Σr over the rows that have the feature
 	stats := make([]float64, nc*stride)
 	cll := make([]float64, nc)
 	cent := make([]float64, nc)
@@ -389,7 +399,8 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, ini
 		forChunks(n, rowChunk, func(ch, lo, hi int) {
 			s := stats[ch*stride : (ch+1)*stride]
 			clear(s)
-			nk, s1, s2, swc, swh, nkd := s[:comps], s[comps:comps+k*d], s[comps+k*d:comps+2*k*d], s[comps+2*k*d:comps+3*k*d], s[comps+3*k*d:comps+4*k*d], s[comps+4*k*d:]
+			cd := comps * d
+			nk, s1, s2, swc, swh, nkd := s[:comps], s[comps:comps+cd], s[comps+cd:comps+2*cd], s[comps+2*cd:comps+3*cd], s[comps+3*cd:comps+4*cd], s[comps+4*cd:]
 			ll := make([]float64, comps)
 			var o obs
 			var sll, sent float64
@@ -422,8 +433,7 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, ini
 						}
 					}
 				}
-				nk[k] += ll[k]
-				for j := range k {
+				for j := range comps {
 					r := ll[j]
 					if r < negligible {
 						continue
@@ -457,7 +467,7 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, ini
 			ent += cent[ch]
 		}
 		ll /= float64(n)
-		g.mixtureMstep(tot, comps, n, sp, floor, it > 0)
+		g.mixtureMstep(tot, comps, n, sp, floor, it > 0, popVar)
 		if it == 0 {
 			continue
 		}
@@ -474,10 +484,48 @@ func fitMixture(X []float64, evid []evidence32, n, d, k int, init []float64, ini
 	return g, ent, nil
 }
 
+// flatShares sets the shares of mean (scaled, d values) to the flat distribution of each family:
+// every category of the family alike, the rest (what the family's columns do not name: another
+// device, an unlisted page) at its mean share over the n rows that have the family's
+// denominator. A share of its own (bounce rate, weekend) is its mean over those rows. On a
+// family whose columns name everything (the hours, the channels) that is the uniform
+// distribution over them, what a visitor with no preference draws from. (Version 2 counted
+// the rest as one more category: on a family of three devices that named everything, every
+// visitor who spread its visits evenly fitted any fitted component better, 1/3 against 1/4.)
+func flatShares(X []float64, evid []evidence32, n, d int, sp *scoreSpec, mean []float64) {
+	nf := len(sp.famDen)
+	rest := make([]float64, nf)
+	rows := make([]float64, nf)
+	var o obs
+	for i := range n {
+		x, ev := X[i*d:(i+1)*d], evid[i].expand()
+		sp.observe(x, &ev, &o, false)
+		for f := range nf {
+			if h := ev.den[sp.famDen[f]]; h > 0 {
+				rest[f] += o.rest[f] / float64(h)
+				rows[f]++
+			}
+		}
+	}
+	for t := range d {
+		f := sp.fam[t]
+		if sp.kinds[t] != kindShare || f < 0 {
+			continue
+		}
+		r := 1.0
+		if rows[f] > 0 {
+			r = rest[f] / rows[f]
+		}
+		p := max(minShare, (1-r)/float64(sp.famLen[f]))
+		mean[t] = (p - sp.center[t]) / sp.scale[t]
+	}
+}
+
 // mixtureMstep sets means, variances and weights from the summed statistics (see fitMixture).
-func (g *GMM) mixtureMstep(tot []float64, comps, n int, sp *scoreSpec, floor []float64, fitBg bool) {
+func (g *GMM) mixtureMstep(tot []float64, comps, n int, sp *scoreSpec, floor []float64, fitBg bool, popVar []float64) {
 	d, k := g.D, g.K
-	nk, s1, s2, swc, swh, nkd := tot[:comps], tot[comps:comps+k*d], tot[comps+k*d:comps+2*k*d], tot[comps+2*k*d:comps+3*k*d], tot[comps+3*k*d:comps+4*k*d], tot[comps+4*k*d:]
+	cd := comps * d
+	nk, s1, s2, swc, swh, nkd := tot[:comps], tot[comps:comps+cd], tot[comps+cd:comps+2*cd], tot[comps+2*cd:comps+3*cd], tot[comps+3*cd:comps+4*cd], tot[comps+4*cd:]
 	var total float64
 	for j := range k {
 		if nk[j] < 1e-10 {
@@ -513,6 +561,21 @@ func (g *GMM) mixtureMstep(tot []float64, comps, n int, sp *scoreSpec, floor []f
 	}
 	if fitBg {
 		g.BgWeight = max(1e-4, nk[k]/float64(n))
+		// The background's location and spread are its rows', its spread never under the
+		// population's: broad wherever it is. Its shares stay flat (flatShares).
+		for t := range d {
+			i := k*d + t
+			if sp.kinds[t] == kindShare || nkd[i] < 1e-10 {
+				continue
+			}
+			m := s1[i] / nkd[i]
+			v := max(0, s2[i]/nkd[i]-m*m)
+			if sp.kinds[t] == kindCount && swh[i] > 0 {
+				m = (swc[i]/swh[i] - sp.center[t]) / sp.scale[t]
+			}
+			g.BgMean[t] = m
+			g.BgVar[t] = max(v, popVar[t]) + 1e-9
+		}
 	}
 	total += g.BgWeight
 	for j := range k {
@@ -544,6 +607,125 @@ func predictMixture(g *GMM, sp *scoreSpec, X []float64, evid []evidence32, n int
 		}
 	})
 	return labels, dens
+}
+
+// leastNeeded is the persona component of g whose removal (its weight shared out over the
+// others) costs the n rows of X the least log-likelihood: the one the mixture needs least.
+func leastNeeded(g *GMM, sp *scoreSpec, X []float64, evid []evidence32, n int) int {
+	tm := newScoreTermsFrom(g, sp)
+	d, k := g.D, g.K
+	part := make([]float64, numChunks(n, rowChunk)*k)
+	forChunks(n, rowChunk, func(ch, lo, hi int) {
+		loss := part[ch*k : (ch+1)*k]
+		ll := make([]float64, tm.comps)
+		var o obs
+		for i := lo; i < hi; i++ {
+			x, ev := X[i*d:(i+1)*d], evid[i].expand()
+			sp.observe(x, &ev, &o, false)
+			tm.logLikObs(x, &ev, &o, ll, false)
+			all := logSumExpBut(ll, -1)
+			for j := range k {
+				loss[j] += all - logSumExpBut(ll, j)
+			}
+		}
+	})
+	total := make([]float64, k)
+	for ch := range numChunks(n, rowChunk) {
+		for j := range k {
+			total[j] += part[ch*k+j]
+		}
+	}
+	for j, w := range g.Weights { // the others' weights grow by 1/(1−w_j)
+		total[j] += float64(n) * math.Log1p(-w)
+	}
+	return slices.Index(total, slices.Min(total))
+}
+
+// cheapestMerge is the means of g (k−1 components) after merging the two persona components
+// whose merger costs the n rows of X the least log-likelihood: the merged component has their
+// summed weight and their pooled moments. A group that the mixture split on a feature its
+// members do not share (a device: one part all phones, one all computers) merges back at no
+// cost, which removing either part, whose members no other component explains as well, never
+// does.
+func cheapestMerge(g *GMM, sp *scoreSpec, X []float64, evid []evidence32, n int) []float64 {
+	d, k := g.D, g.K
+	type pair struct{ a, b int }
+	var pairs []pair
+	for a := range k {
+		for b := a + 1; b < k; b++ {
+			pairs = append(pairs, pair{a, b})
+		}
+	}
+	np := len(pairs)
+	mg := &GMM{K: np, D: d, Means: make([]float64, np*d), Variances: make([]float64, np*d), Weights: make([]float64, np)}
+	for p, pr := range pairs {
+		wa, wb := g.Weights[pr.a], g.Weights[pr.b]
+		w := wa + wb
+		mg.Weights[p] = w
+		for t := range d {
+			ma, mb := g.Means[pr.a*d+t], g.Means[pr.b*d+t]
+			va, vb := g.Variances[pr.a*d+t], g.Variances[pr.b*d+t]
+			m := (wa*ma + wb*mb) / w
+			mg.Means[p*d+t] = m
+			mg.Variances[p*d+t] = max((wa*(va+ma*ma)+wb*(vb+mb*mb))/w-m*m, min(va, vb))
+		}
+	}
+	tm, tp := newScoreTermsFrom(g, sp), newScoreTermsFrom(mg, sp)
+	part := make([]float64, numChunks(n, rowChunk)*np)
+	forChunks(n, rowChunk, func(ch, lo, hi int) {
+		loss := part[ch*np : (ch+1)*np]
+		ll := make([]float64, tm.comps)
+		lm := make([]float64, np)
+		rest := make([]float64, 0, tm.comps)
+		var o obs
+		for i := lo; i < hi; i++ {
+			x, ev := X[i*d:(i+1)*d], evid[i].expand()
+			sp.observe(x, &ev, &o, false)
+			tm.logLikObs(x, &ev, &o, ll, false)
+			tp.logLikObs(x, &ev, &o, lm, false)
+			all := logSumExpBut(ll, -1)
+			for p, pr := range pairs {
+				rest = rest[:0]
+				for c, l := range ll {
+					if c != pr.a && c != pr.b {
+						rest = append(rest, l)
+					}
+				}
+				loss[p] += all - logSumExpBut(append(rest, lm[p]), -1)
+			}
+		}
+	})
+	total := make([]float64, np)
+	for ch := range numChunks(n, rowChunk) {
+		for p := range np {
+			total[p] += part[ch*np+p]
+		}
+	}
+	best := pairs[slices.Index(total, slices.Min(total))]
+	p := slices.Index(pairs, best)
+	means := slices.Clone(g.Means)
+	copy(means[best.a*d:(best.a+1)*d], mg.Means[p*d:(p+1)*d])
+	return slices.Delete(means, best.b*d, (best.b+1)*d)
+}
+
+// logSumExpBut is log Σ exp(ll[c]) over every c but skip.
+func logSumExpBut(ll []float64, skip int) float64 {
+	top := math.Inf(-1)
+	for c, l := range ll {
+		if c != skip {
+			top = max(top, l)
+		}
+	}
+	if math.IsInf(top, -1) {
+		return top
+	}
+	var s float64
+	for c, l := range ll {
+		if c != skip {
+			s += math.Exp(l - top)
+		}
+	}
+	return top + math.Log(s)
 }
 
 // gatherEvidence is the evidence of the given rows.
