@@ -1,38 +1,19 @@
 package quality
 
-import "math"
+import (
+	"math"
 
-// ARI is the adjusted Rand index of two labellings of the same items (Hubert and Arabie): 1
-// for the same partition up to renaming, about 0 for independent ones. Labels are any ints; a
-// label of -1 is a cluster like any other. It is 1 when both put every item in one cluster.
+	"personas/classifier"
+)
+
+// ARI is the adjusted Rand index of two labellings of the same items (Hubert and Arabie), the
+// classifier's own: 1 for the same partition up to renaming, about 0 for independent ones. Labels
+// are any ints; a label of -1 is a cluster like any other.
 func ARI(truth, got []int) float64 {
 	if len(truth) != len(got) {
 		panic("ARI: labellings of different lengths")
 	}
-	type pair struct{ a, b int }
-	cells, rows, cols := map[pair]float64{}, map[int]float64{}, map[int]float64{}
-	for i := range truth {
-		cells[pair{truth[i], got[i]}]++
-		rows[truth[i]]++
-		cols[got[i]]++
-	}
-	c2 := func(n float64) float64 { return n * (n - 1) / 2 }
-	var index, a, b float64
-	for _, n := range cells {
-		index += c2(n)
-	}
-	for _, n := range rows {
-		a += c2(n)
-	}
-	for _, n := range cols {
-		b += c2(n)
-	}
-	expected := a * b / c2(float64(len(truth)))
-	maxIndex := (a + b) / 2
-	if maxIndex == expected {
-		return 1
-	}
-	return (index - expected) / (maxIndex - expected)
+	return classifier.AdjustedRandIndex(truth, got)
 }
 
 // Prediction is one answer with its stated confidence and whether it was right.

@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,11 +20,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"testing"
 	"time"
 
 	"personas/internal/quality"
+	"personas/internal/testenv"
 )
 
 func main() {
@@ -61,17 +59,9 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) (err error)
 		}
 		seeds = append(seeds, n)
 	}
-	tb := &scriptTB{log: stderr}
-	defer tb.cleanup()
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(fatal)
-			if !ok {
-				panic(r)
-			}
-			err = errors.New(string(f))
-		}
-	}()
+	tb := testenv.NewScript("quality", stderr)
+	defer tb.Close()
+	defer testenv.Recover(&err)
 	started := time.Now()
 	load, commit := loadAverage(), gitCommit() // before the run: what was measured
 	figs := quality.Measure(tb, quality.Config{Seeds: seeds, Train: *train, HeldOut: *held, FixedK: *fixedK, Logf: tb.Logf})
@@ -171,43 +161,4 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-// scriptTB is the part of testing.TB the test environment and the measurement use; its
-// cleanups run in reverse order when the script ends, and a fatal error unwinds to run.
-type scriptTB struct {
-	testing.TB // nil: any other method panics
-	log        io.Writer
-	mu         sync.Mutex
-	cleanups   []func()
-	failed     bool
-}
-
-type fatal string
-
-func (t *scriptTB) Helper()                         {}
-func (t *scriptTB) Name() string                    { return "quality" }
-func (t *scriptTB) Log(args ...any)                 { fmt.Fprintln(t.log, args...) }
-func (t *scriptTB) Logf(format string, args ...any) { fmt.Fprintf(t.log, format+"\n", args...) }
-func (t *scriptTB) Failed() bool                    { t.mu.Lock(); defer t.mu.Unlock(); return t.failed }
-func (t *scriptTB) Cleanup(f func())                { t.mu.Lock(); t.cleanups = append(t.cleanups, f); t.mu.Unlock() }
-func (t *scriptTB) Errorf(format string, args ...any) {
-	t.mu.Lock()
-	t.failed = true
-	t.mu.Unlock()
-	t.Logf(format, args...)
-}
-func (t *scriptTB) Fatal(args ...any) { panic(fatal(fmt.Sprint(args...))) }
-func (t *scriptTB) Fatalf(format string, args ...any) {
-	panic(fatal(fmt.Sprintf(format, args...)))
-}
-
-func (t *scriptTB) cleanup() {
-	t.mu.Lock()
-	fs := t.cleanups
-	t.cleanups = nil
-	t.mu.Unlock()
-	for i := len(fs) - 1; i >= 0; i-- {
-		fs[i]()
-	}
 }

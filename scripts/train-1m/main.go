@@ -10,7 +10,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,17 +58,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	defer cancel()
 
 	// The test environment's helpers want a testing.TB: a small one whose cleanups run on return.
-	tb := &scriptTB{}
-	defer tb.cleanup()
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(fatal)
-			if !ok {
-				panic(r)
-			}
-			err = errors.New(string(f))
-		}
-	}()
+	tb := testenv.NewScript("train-1m", os.Stderr)
+	defer tb.Close()
+	defer testenv.Recover(&err)
 	env := testenv.New(tb)
 	rdb, _ := testenv.Redis(tb)
 	store := env.Store
@@ -362,42 +352,4 @@ func (h *captureHandler) last(msg string) string {
 		}
 	}
 	return "(not logged)"
-}
-
-// scriptTB is the part of testing.TB the test environment uses; its cleanups run in reverse
-// order when the script ends, and a fatal error unwinds to run.
-type scriptTB struct {
-	testing.TB // nil: any other method panics
-	mu         sync.Mutex
-	cleanups   []func()
-	failed     bool
-}
-
-type fatal string
-
-func (t *scriptTB) Helper()                         {}
-func (t *scriptTB) Name() string                    { return "train-1m" }
-func (t *scriptTB) Log(args ...any)                 { fmt.Fprintln(os.Stderr, args...) }
-func (t *scriptTB) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-func (t *scriptTB) Failed() bool                    { t.mu.Lock(); defer t.mu.Unlock(); return t.failed }
-func (t *scriptTB) Cleanup(f func())                { t.mu.Lock(); t.cleanups = append(t.cleanups, f); t.mu.Unlock() }
-func (t *scriptTB) Errorf(format string, args ...any) {
-	t.mu.Lock()
-	t.failed = true
-	t.mu.Unlock()
-	t.Logf(format, args...)
-}
-func (t *scriptTB) Fatal(args ...any) { panic(fatal(fmt.Sprint(args...))) }
-func (t *scriptTB) Fatalf(format string, args ...any) {
-	panic(fatal(fmt.Sprintf(format, args...)))
-}
-
-func (t *scriptTB) cleanup() {
-	t.mu.Lock()
-	fs := t.cleanups
-	t.cleanups = nil
-	t.mu.Unlock()
-	for i := len(fs) - 1; i >= 0; i-- {
-		fs[i]()
-	}
 }
