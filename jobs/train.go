@@ -102,6 +102,11 @@ func (tr *Trainer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	_, err = tr.Train(ctx, pid)
+	if errors.Is(err, models.ErrNotFound) {
+		// Deleted since the training was queued: nothing is left to train, and nothing failed.
+		tr.Logger.Info("training skipped: the project no longer exists", "project_id", pid)
+		return nil
+	}
 	return err
 }
 
@@ -255,7 +260,7 @@ func (tr *Trainer) prevLabels(ctx context.Context, projectID uuid.UUID, version 
 func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) {
 	if _, err := tr.Store.Project(ctx, projectID); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
-			return 0, fmt.Errorf("train project %s: %w", projectID, asynq.SkipRetry)
+			return 0, fmt.Errorf("train project %s: %w: %w", projectID, models.ErrNotFound, asynq.SkipRetry)
 		}
 		return 0, err
 	}
