@@ -1,11 +1,9 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,7 +80,7 @@ func TestEnqueueDuplicateIsNotAnError(t *testing.T) {
 // when it shared the process's Redis client).
 func TestCleanShutdownLogsNoWarning(t *testing.T) {
 	rdb, _ := testenv.Redis(t)
-	var buf syncBuffer
+	var buf testenv.Buffer
 	w := NewWorker(rdb, WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second},
 		slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	w.Handle("test:tick", asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
@@ -101,20 +99,3 @@ func TestCleanShutdownLogsNoWarning(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the worker's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -40,7 +40,7 @@ func cliEnv(t *testing.T, e *testenv.Env) map[string]string {
 // runCLI runs the binary in-process and returns its standard output.
 func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut testenv.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err := run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errOut)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +21,6 @@ import (
 	"personas/config"
 	"personas/internal/testenv"
 )
-
-// syncBuffer collects a command's output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -74,7 +55,7 @@ func testEnv(t *testing.T, dataURL, keysURL, redisURL string) map[string]string 
 type running struct {
 	cancel context.CancelFunc
 	done   chan error
-	out    *syncBuffer
+	out    *testenv.Buffer
 	base   string
 }
 
@@ -82,7 +63,7 @@ type running struct {
 func start(t *testing.T, env map[string]string, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}, base: env["PERSONAS_PUBLIC_URL"]}
+	r := &running{cancel: cancel, done: make(chan error, 1), out: &testenv.Buffer{}, base: env["PERSONAS_PUBLIC_URL"]}
 	go func() {
 		r.done <- run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), r.out, r.out)
 	}()
