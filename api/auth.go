@@ -39,18 +39,8 @@ func roleFrom(c *gin.Context) models.Role {
 	return rr
 }
 
-// authenticate resolves the bearer token or the session cookie. Cookie-authenticated writes
+// principal resolves the bearer token or the session cookie. Cookie-authenticated writes
 // must carry the session's CSRF token and, when the browser sends one, a same-site Origin.
-func (s *Server) authenticate(c *gin.Context) {
-	p, err := s.principal(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.Set(principalKey, p)
-	c.Next()
-}
-
 func (s *Server) principal(c *gin.Context) (models.Principal, error) {
 	if h := c.GetHeader("Authorization"); h != "" {
 		client := clientKey(c)
@@ -138,22 +128,10 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	return strings.EqualFold(origin, scheme+"://"+r.Host)
 }
 
-// requireRole is the project policy: it loads the project named by :id, resolves the caller's
-// role in it (platform admins act as owners) and refuses callers below min. A caller who is not
-// a member gets 404: a project of another tenant does not exist for them.
-func (s *Server) requireRole(min models.Role) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if err := s.projectAccess(c, min); err != nil {
-			s.fail(c, err)
-			return
-		}
-		c.Next()
-	}
-}
-
-// projectAccess is the policy of requireRole (and of the dashboard's pages): it resolves the
-// project named by :id and the caller's role, stores both in c, and returns ErrNotFound for
-// non-members and ErrForbidden for members below min.
+// projectAccess is the project policy of guard: it resolves the project named by :id and the
+// caller's role in it (platform admins act as owners), stores both in c, and returns
+// ErrNotFound for non-members (a project of another tenant does not exist for them) and
+// ErrForbidden for members below min.
 func (s *Server) projectAccess(c *gin.Context, min models.Role) error {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
@@ -180,16 +158,6 @@ func (s *Server) projectAccess(c *gin.Context, min models.Role) error {
 	c.Set(projectKey, project)
 	c.Set(roleKey, role)
 	return nil
-}
-
-// need checks a finer rule inside a route whose policy depends on the body (admin-only
-// settings, owner-only deletion scope). It writes the 403 and reports false when refused.
-func (s *Server) need(c *gin.Context, min models.Role) bool {
-	if !roleFrom(c).AtLeast(min) {
-		s.fail(c, models.ErrForbidden)
-		return false
-	}
-	return true
 }
 
 // audit records a management write; a failure is logged, never shown to the caller, since the

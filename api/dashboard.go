@@ -71,72 +71,6 @@ type page struct {
 // post them (the server checks again on the post).
 func (p page) Can(r string) bool { return p.Role.AtLeast(models.Role(r)) }
 
-// dashRoute is one line of the dashboard's policy table.
-type dashRoute struct {
-	method, path string
-	role         models.Role // minimum project role; RoleNone for pages outside a project
-	handler      func(c *gin.Context) error
-}
-
-// dashboardTable is the policy table of the dashboard: pages (GET) and their forms (POST,
-// outside /v1 so that they can answer with redirects). Roles follow DESIGN.md; finer rules
-// that depend on the form (origins and retention: admin; deleting the project: owner) are
-// checked in the handler with needRole.
-func (s *Server) dashboardTable() []dashRoute {
-	const (
-		none   = models.RoleNone
-		viewer = models.RoleViewer
-		editor = models.RoleEditor
-		admin  = models.RoleAdmin
-	)
-	return []dashRoute{
-		{"GET", "/", none, s.projectsPage},
-		{"POST", "/logout", none, s.logoutForm},
-		{"POST", "/logout/everywhere", none, s.logoutEverywhereForm},
-		{"GET", "/projects/:id", viewer, s.overviewPage},
-		{"POST", "/projects/:id/train", editor, s.trainForm},
-		{"GET", "/projects/:id/personas/:pid", viewer, s.personaPage},
-		{"POST", "/projects/:id/personas/:pid/rename", editor, s.renameForm},
-		{"POST", "/projects/:id/personas/:pid/enrich", editor, s.enrichForm},
-		{"GET", "/projects/:id/settings", viewer, s.settingsPage},
-		{"POST", "/projects/:id/settings/capture", editor, s.captureForm},
-		{"POST", "/projects/:id/settings/access", admin, s.accessForm},
-		{"POST", "/projects/:id/settings/context", editor, s.contextForm},
-		{"POST", "/projects/:id/settings/page-labels", editor, s.pageLabelsForm},
-		{"POST", "/projects/:id/members", admin, s.addMemberForm},
-		{"POST", "/projects/:id/members/:user_id/role", admin, s.memberRoleForm},
-		{"POST", "/projects/:id/members/:user_id/remove", admin, s.removeMemberForm},
-		{"GET", "/projects/:id/audit", admin, s.auditPage},
-		{"GET", "/projects/:id/deletions", admin, s.deletionsPage},
-		{"POST", "/projects/:id/deletions", admin, s.deletionForm},
-		{"GET", "/projects/:id/health", viewer, s.healthPage},
-	}
-}
-
-// registerDashboard registers the dashboard's pages, forms and assets.
-func (s *Server) registerDashboard(r *gin.Engine) {
-	d, err := parseDashboard()
-	if err != nil {
-		panic(err) // the templates are embedded: a parse error is a build error, caught by the tests
-	}
-	s.dash = d
-	r.GET("/static/*file", s.staticFile)
-	r.GET("/login", s.loginPage)
-	r.POST("/login", formBody(maxFormBody, s.errorPage), s.loginForm)
-	authed := r.Group("", formBody(maxFormBody, s.errorPage), s.dashAuth)
-	for _, rt := range s.dashboardTable() {
-		h := s.dashHandler(rt.handler)
-		if rt.role == models.RoleNone {
-			authed.Handle(rt.method, rt.path, h)
-			continue
-		}
-		authed.Handle(rt.method, rt.path, s.dashRole(rt.role), h)
-	}
-	// The deletion page outlives the project (its status and receipt are the proof), so it
-	// checks access itself, as the API's deletion routes do.
-	authed.GET("/projects/:id/deletions/:did", s.dashHandler(s.deletionPage))
-}
-
 // staticFile serves one embedded asset. Folders, including /static/ itself, are 404: there is
 // nothing to list.
 func (s *Server) staticFile(c *gin.Context) {
@@ -158,43 +92,9 @@ func (s *Server) staticFile(c *gin.Context) {
 	http.ServeContent(c.Writer, c.Request, name, st.ModTime(), rs)
 }
 
-// dashAuth resolves the session (and, on posts, the same-origin and CSRF checks of the API).
-// A reader without a session is sent to the login page.
-func (s *Server) dashAuth(c *gin.Context) {
-	p, err := s.principal(c)
-	if err != nil {
-		if errors.Is(err, models.ErrUnauthenticated) && c.Request.Method == http.MethodGet {
-			c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
-			c.Abort()
-			return
-		}
-		s.errorPage(c, err)
-		return
-	}
-	c.Set(principalKey, p)
-	c.Next()
-}
-
-// dashRole applies the project policy to a page or form.
-func (s *Server) dashRole(min models.Role) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if err := s.projectAccess(c, min); err != nil {
-			s.errorPage(c, err)
-			return
-		}
-		c.Next()
-	}
-}
-
-// needRole is the finer rule of a form whose policy depends on its content.
-func needRole(c *gin.Context, min models.Role) error {
-	if !roleFrom(c).AtLeast(min) {
-		return models.ErrForbidden
-	}
-	return nil
-}
-
-func (s *Server) dashHandler(h func(c *gin.Context) error) gin.HandlerFunc {
+// html adapts a dashboard handler, which returns its error, to gin: the error becomes the
+// error page.
+func (s *Server) html(h func(c *gin.Context) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
 			s.errorPage(c, err)

@@ -44,7 +44,7 @@ func (s *Server) deletionForm(c *gin.Context) error {
 		hash = s.store.VisitorHash(pj.ID, vid)
 	case models.ScopePersonas:
 	case models.ScopeAll:
-		if err := needRole(c, models.RoleOwner); err != nil {
+		if err := needRole(c, actDeleteProject); err != nil {
 			return err
 		}
 	default:

@@ -68,7 +68,7 @@ func formList(c *gin.Context, field string) *[]string {
 func (s *Server) saveSettings(c *gin.Context, set models.Settings, notice string) error {
 	pj := projectFrom(c)
 	if set.AdminOnly() {
-		if err := needRole(c, models.RoleAdmin); err != nil {
+		if err := needRole(c, actEditAccess); err != nil {
 			return err
 		}
 	}

@@ -62,7 +62,7 @@ func (s *Server) createDeletion(c *gin.Context) {
 		hash = s.store.VisitorHash(p.ID, req.VisitorID)
 	case models.ScopePersonas:
 	case models.ScopeAll:
-		if !s.need(c, models.RoleOwner) {
+		if !s.need(c, actDeleteProject) {
 			return
 		}
 	default:

@@ -11,33 +11,6 @@ import (
 	"personas/models"
 )
 
-// modellingRoutes are the project routes of modelling, personas, business context and
-// delivery statistics (the management side of DESIGN.md's persona pipeline).
-func (s *Server) modellingRoutes() []route {
-	const (
-		viewer = models.RoleViewer
-		editor = models.RoleEditor
-	)
-	return []route{
-		{"POST", "/models", editor, s.trainNow},
-		{"GET", "/models", viewer, s.listModels},
-		{"GET", "/models/:version", viewer, s.getModel},
-		{"GET", "/training-runs", viewer, s.listTrainingRuns},
-		{"GET", "/training-runs/:run_id", viewer, s.getTrainingRun},
-		{"GET", "/personas", viewer, s.listPersonas},
-		{"GET", "/personas/history", viewer, s.personaHistory},
-		{"GET", "/personas/:pid", viewer, s.getPersona},
-		{"PATCH", "/personas/:pid", editor, s.renamePersona},
-		{"POST", "/personas/:pid/enrich", editor, s.enrichPersona},
-		{"GET", "/personas/:pid/picture.svg", viewer, s.personaPicture},
-		{"GET", "/context", editor, s.getContext},
-		{"PUT", "/context", editor, s.putContext},
-		{"GET", "/page-labels", viewer, s.getPageLabels},
-		{"PUT", "/page-labels", editor, s.putPageLabels},
-		{"GET", "/ingest-stats", viewer, s.ingestStats},
-	}
-}
-
 // trainNow records a training run and enqueues the training. The run answers with what
 // happened, including "skipped" and why when the data allows no model.
 func (s *Server) trainNow(c *gin.Context) {

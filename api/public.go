@@ -189,15 +189,6 @@ func cors(c *gin.Context) {
 	c.Next()
 }
 
-// publicRoutes registers the collector's API: site key and origin checked per request.
-func (s *Server) publicRoutes(r *gin.Engine) {
-	pub := r.Group("/v1", cors)
-	pub.OPTIONS("/collect", func(c *gin.Context) {})
-	pub.POST("/collect", s.collect)
-	pub.GET("/config", s.siteConfig)
-	s.morePublicRoutes(pub)
-}
-
 // siteConfig is what the collector needs to know about its project, by site key.
 func (s *Server) siteConfig(c *gin.Context) {
 	p, err := s.projectBySiteKey(c, c.Query("site_key"))

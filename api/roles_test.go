@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"personas/api"
 	"personas/internal/testserver"
 	"personas/models"
 )
@@ -262,9 +265,24 @@ func matrix(t *testing.T, w *world) []matrixCase {
 	for _, pr := range w.srv.API.PolicyTable() {
 		policy[pr.Method+" "+pr.Path] = pr.Role
 	}
+	// The route table's classification must agree with this file's: a route that changes its
+	// access, or an account route that starts needing a project role, fails here.
+	access := map[string]api.TableRoute{}
+	for _, tr := range w.srv.API.RouteTable() {
+		access[tr.Method+" "+tr.Path] = tr
+	}
 	var cases []matrixCase
 	for _, r := range w.srv.API.Routes() {
 		key := r.Method + " " + r.Path
+		tr := access[key]
+		switch {
+		case !strings.HasPrefix(r.Path, "/v1/"):
+		case publicRoutes[key] && tr.Access != "anyone" && tr.Access != "cross-origin" && tr.Access != "credentials",
+			accountRoutes[key] && (tr.Access != "signed-in" || tr.Action != "signed_in"),
+			deletionStatusRoutes[key] && (tr.Access != "signed-in" || tr.Action != "read_deletion"),
+			!publicRoutes[key] && !accountRoutes[key] && !deletionStatusRoutes[key] && tr.Access != "member":
+			t.Errorf("route %s: the route table gives it action %q (%s), which this file classifies otherwise", key, tr.Action, tr.Access)
+		}
 		switch {
 		case !strings.HasPrefix(r.Path, "/v1/"), publicRoutes[key]:
 			continue
@@ -512,6 +530,67 @@ func TestDashboardRoleMatrix(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestRouteTable checks the route table itself: every route the router registers is a line of
+// it, every line names an action, every action has a policy, and project actions sit on
+// project paths, so no route reaches a handler without passing the policy.
+func TestRouteTable(t *testing.T) {
+	srv := api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	table := srv.RouteTable()
+	lines := map[string]api.TableRoute{}
+	used := map[string]bool{}
+	for _, tr := range table {
+		key := tr.Method + " " + tr.Path
+		if _, dup := lines[key]; dup {
+			t.Errorf("route %s is in the route table twice", key)
+		}
+		lines[key] = tr
+		used[tr.Action] = true
+		switch {
+		case tr.Action == "":
+			t.Errorf("route %s names no action", key)
+		case !tr.HasPolicy:
+			t.Errorf("route %s: action %q has no policy", key, tr.Action)
+		case tr.Access == "member" && !strings.Contains(tr.Path, "/projects/:id"):
+			t.Errorf("route %s: project action %q on a path without a project", key, tr.Action)
+		case tr.Access == "member" && (tr.Role.Rank() == 0):
+			t.Errorf("route %s: project action %q without a role", key, tr.Action)
+		case tr.Access != "member" && strings.Contains(tr.Path, "/projects/:id") && tr.Action != "read_deletion":
+			t.Errorf("route %s: a project path whose action %q checks no project role", key, tr.Action)
+		}
+	}
+	routes := srv.Routes()
+	if len(routes) != len(table) {
+		t.Errorf("the router has %d routes, the route table %d lines", len(routes), len(table))
+	}
+	for _, r := range routes {
+		if _, ok := lines[r.Method+" "+r.Path]; !ok {
+			t.Errorf("route %s %s is registered outside the route table", r.Method, r.Path)
+		}
+	}
+	// Every action of the policy table is used by a route, except the rules checked on a body.
+	onBody := map[string]bool{"delete_project": true}
+	for _, a := range api.Actions() {
+		if !used[a] && !onBody[a] {
+			t.Errorf("action %q has a policy but no route", a)
+		}
+	}
+	for a, want := range map[string]models.Role{"read_personas": models.RoleViewer, "retrain": models.RoleEditor,
+		"manage_members": models.RoleAdmin, "transfer_ownership": models.RoleOwner} {
+		found := false
+		for _, tr := range table {
+			if tr.Action == a {
+				found = true
+				if tr.Role != want {
+					t.Errorf("action %s: role %s, want %s (DESIGN.md)", a, tr.Role, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no route does %s", a)
 		}
 	}
 }

@@ -267,7 +267,7 @@ func (s *Server) updateProject(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if set.AdminOnly() && !s.need(c, models.RoleAdmin) {
+	if set.AdminOnly() && !s.need(c, actEditAccess) {
 		return
 	}
 	if len(set.Fields()) == 0 {
