@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -147,55 +146,6 @@ func (s *Server) render(c *gin.Context, status int, name string, p page) {
 	h.Set("Cache-Control", "no-store")
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 	c.Abort()
-}
-
-// errorView is the error page's data.
-type errorView struct {
-	Status  int
-	Heading string
-	Message string
-}
-
-// errorPage maps an error to its status, as fail does for the API, and renders the one error
-// page. Server errors are logged here and only here.
-func (s *Server) errorPage(c *gin.Context, err error) {
-	var ae *apiError
-	var ve *models.ValidationError
-	v := errorView{Status: http.StatusInternalServerError, Heading: "Something went wrong",
-		Message: "The page could not be shown. Try again in a moment."}
-	switch {
-	case errors.As(err, &ae):
-		v.Status, v.Heading, v.Message = ae.Status, http.StatusText(ae.Status), ae.Message
-		if ae.Code == "csrf" {
-			v.Heading = "Request refused"
-			v.Message = "This form did not come from the dashboard (" + ae.Message + "). Reload the page and try again."
-		}
-	case errors.As(err, &ve):
-		v.Status, v.Heading, v.Message = http.StatusBadRequest, "Please check the form", ve.Error()
-	case errors.Is(err, models.ErrNotFound):
-		v.Status, v.Heading, v.Message = http.StatusNotFound, "Not found", "There is nothing here, or you do not have access to it."
-	case errors.Is(err, models.ErrUnauthenticated):
-		v.Status, v.Heading, v.Message = http.StatusUnauthorized, "Please sign in", "Your session has ended."
-	case errors.Is(err, models.ErrForbidden):
-		v.Status, v.Heading, v.Message = http.StatusForbidden, "Not allowed", "Your role in this project does not allow this."
-	case errors.Is(err, models.ErrConflict):
-		v.Status, v.Heading, v.Message = http.StatusConflict, "Conflict", err.Error()
-	case errors.Is(err, models.ErrKeyDestroyed):
-		v.Status, v.Heading, v.Message = http.StatusGone, "Deleted", "The project's data was deleted."
-	case errors.Is(err, models.ErrUnavailable):
-		v.Status, v.Heading, v.Message = http.StatusServiceUnavailable, "Temporarily unavailable", "Storage is unavailable; try again in a moment."
-		c.Header("Retry-After", "2")
-	default:
-		s.logger.Error("dashboard request failed", append(logAttrs(c), "err", err.Error())...)
-	}
-	p := page{Title: v.Heading, Data: v, Role: roleFrom(c)}
-	if pr := principalFrom(c); pr.UserID != uuid.Nil {
-		p.CSRF = pr.SessionCSRF
-		if u, uerr := s.store.User(c, pr.UserID); uerr == nil {
-			p.User = u
-		}
-	}
-	s.render(c, v.Status, "error", p)
 }
 
 // redirect ends a form with a redirect to a page of this site (post/redirect/get).

@@ -6,5 +6,6 @@
 // routes.go) naming its action; one policy table (policies, in policy.go) says who may do each
 // action, and it is the only place where actions meet roles. routes registers the table in one
 // loop, putting in front of each handler the middleware its action's policy asks for. Domain
-// errors become statuses in one function, fail, which alone logs server errors.
+// errors become statuses in one function, statusOf, which both the JSON errors (fail) and the
+// dashboard's error page (errorPage) answer with; they alone log server errors.
 package api
