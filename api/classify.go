@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -243,7 +244,7 @@ func (s *Server) classify(c *gin.Context) {
 	}
 	for i := range req.Events {
 		if err := checkEvent(&req.Events[i], false); err != nil {
-			s.fail(c, badRequest("events["+itoa(i)+"]: "+err.Error()))
+			s.fail(c, badRequest("events["+strconv.Itoa(i)+"]: "+err.Error()))
 			return
 		}
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -82,7 +83,7 @@ func (l *limiters) size() int {
 }
 
 // retryAfter formats a wait as the Retry-After header's whole seconds (at least 1).
-func retryAfter(d time.Duration) string { return itoa(int(d/time.Second) + 1) }
+func retryAfter(d time.Duration) string { return strconv.Itoa(int(d/time.Second) + 1) }
 
 var errTokenGuessing = errStatus(http.StatusTooManyRequests, "rate_limited", "too many failed token checks from this address; wait before trying again")
 

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -48,7 +49,7 @@ func (s *Server) listModels(c *gin.Context) {
 
 func (s *Server) getModel(c *gin.Context) {
 	p := projectFrom(c)
-	v, err := atoi(c.Param("version"))
+	v, err := strconv.Atoi(c.Param("version"))
 	if err != nil || v < 1 {
 		s.fail(c, models.ErrNotFound)
 		return

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -93,7 +94,7 @@ func (s *Server) openSession(c *gin.Context, email, password string) (models.Use
 	case err != nil:
 		return models.User{}, models.Session{}, err
 	case wait > 0:
-		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
+		c.Header("Retry-After", retryAfter(wait))
 		return models.User{}, models.Session{}, errStatus(http.StatusTooManyRequests, "rate_limited", "too many sign-in attempts; wait before trying again")
 	}
 	for _, l := range limits[:2] { // the pair and the account start afresh
@@ -194,7 +195,7 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.fail(c, err)
 		return
 	case wait > 0:
-		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
+		c.Header("Retry-After", retryAfter(wait))
 		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many wrong passwords; wait before trying again"))
 		return
 	}
@@ -391,7 +392,7 @@ func (s *Server) transferOwnership(c *gin.Context) {
 func (s *Server) auditLog(c *gin.Context) {
 	limit := 50
 	if l := c.Query("limit"); l != "" {
-		n, err := atoi(l)
+		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {
 			s.fail(c, models.Invalid("limit", "must be between 1 and 200"))
 			return
