@@ -131,8 +131,8 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 // projectAccess is the project policy of guard: it resolves the project named by :id and the
 // caller's role in it (platform admins act as owners), stores both in c, and returns
 // ErrNotFound for non-members (a project of another tenant does not exist for them) and
-// ErrForbidden for members below min.
-func (s *Server) projectAccess(c *gin.Context, min models.Role) error {
+// ErrForbidden for members whose role does not allow act.
+func (s *Server) projectAccess(c *gin.Context, act action) error {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
 		return models.ErrNotFound
@@ -152,7 +152,7 @@ func (s *Server) projectAccess(c *gin.Context, min models.Role) error {
 	if err != nil {
 		return err
 	}
-	if !role.AtLeast(min) {
+	if !may(role, act) {
 		return models.ErrForbidden
 	}
 	c.Set(projectKey, project)

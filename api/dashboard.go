@@ -66,9 +66,15 @@ type page struct {
 	Data    any
 }
 
-// Can reports whether the viewer's role is at least r: templates show forms only to who may
-// post them (the server checks again on the post).
-func (p page) Can(r string) bool { return p.Role.AtLeast(models.Role(r)) }
+// Can reports whether the viewer's role allows a project action of the policy table: templates
+// show forms only to who may post them (the server checks again on the post). A name that is
+// not a project action fails the page.
+func (p page) Can(act string) (bool, error) {
+	if pol, ok := policies[action(act)]; !ok || pol.access != member {
+		return false, fmt.Errorf("template asks about %q, which is not a project action", act)
+	}
+	return may(p.Role, action(act)), nil
+}
 
 // staticFile serves one embedded asset. Folders, including /static/ itself, are 404: there is
 // nothing to list.

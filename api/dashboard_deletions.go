@@ -88,7 +88,7 @@ func (s *Server) deletionPage(c *gin.Context) error {
 	}
 	sort.Slice(v.Counts, func(i, j int) bool { return v.Counts[i].Store < v.Counts[j].Store })
 	// The project may be gone (scope all): the page shows without its navigation then.
-	if s.projectAccess(c, models.RoleAdmin) != nil {
+	if s.projectAccess(c, actManageDeletions) != nil {
 		c.Set(roleKey, models.RoleNone)
 	}
 	p, err := s.newPage(c, "Deletion "+d.ID.String()[:8], "deletions", v)

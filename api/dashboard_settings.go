@@ -30,17 +30,19 @@ func (s *Server) settingsPage(c *gin.Context) error {
 		SamplePct: strconv.FormatFloat(pj.SampleRate*100, 'f', -1, 64),
 		Roles:     []models.Role{models.RoleViewer, models.RoleEditor, models.RoleAdmin}}
 	var err error
-	if role.AtLeast(models.RoleEditor) {
+	if may(role, actEditContext) {
 		if v.Context, err = s.store.GetBusinessContext(c, pj.ID); err != nil {
 			return err
 		}
+	}
+	if may(role, actEditSettings) {
 		labels, err := s.store.PageLabelList(c, pj.ID)
 		if err != nil {
 			return err
 		}
 		v.PageLabels = pageLabelsText(labels)
 	}
-	if role.AtLeast(models.RoleAdmin) {
+	if may(role, actManageMembers) {
 		if v.Members, err = s.store.Members(c, pj.ID); err != nil {
 			return err
 		}

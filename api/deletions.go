@@ -141,7 +141,7 @@ func (s *Server) deletionAccess(c *gin.Context) (models.Deletion, error) {
 	switch {
 	case role == models.RoleNone:
 		return models.Deletion{}, models.ErrNotFound // another tenant's deletion does not exist
-	case !role.AtLeast(models.RoleAdmin):
+	case !may(role, actManageDeletions):
 		return models.Deletion{}, models.ErrForbidden // a member below admin: the role table's 403
 	}
 	return d, nil

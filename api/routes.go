@@ -239,7 +239,7 @@ func (s *Server) guard(act action, html bool) gin.HandlerFunc {
 		}
 		c.Set(principalKey, p)
 		if pol.access == member {
-			if err := s.projectAccess(c, pol.min); err != nil {
+			if err := s.projectAccess(c, act); err != nil {
 				fail(c, err)
 				return
 			}
