@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 
 	"personas/models"
 	"personas/privacy"
+	"personas/receipt"
 )
 
 // TypeDeletion runs a deletion cascade.
@@ -166,8 +165,8 @@ func (d *Deleter) Run(ctx context.Context, id uuid.UUID) error {
 		return err
 	}
 	now := d.Store.Now().UTC()
-	r := BuildReceipt(final, now, retrainAt, d.Signer)
-	body, sig, err := SignReceipt(r, d.Signer)
+	r := receipt.Build(final, now, retrainAt, d.Signer)
+	body, sig, err := receipt.Sign(r, d.Signer)
 	if err != nil {
 		return err
 	}
@@ -237,79 +236,4 @@ func (d *Deleter) scheduleRetrain(ctx context.Context, projectID uuid.UUID) (*ti
 		return nil, err
 	}
 	return &at, nil
-}
-
-// Receipt is the signed proof of a finished deletion. It holds no personal data: the visitor
-// appears only as its blinded hash.
-type Receipt struct {
-	Version          int              `json:"version"`
-	DeletionID       uuid.UUID        `json:"deletion_id"`
-	ProjectID        uuid.UUID        `json:"project_id"`
-	Scope            string           `json:"scope"`
-	VisitorHash      string           `json:"visitor_hash,omitempty"`
-	Origin           string           `json:"origin"`
-	RequestedAt      time.Time        `json:"requested_at"`
-	StartedAt        *time.Time       `json:"started_at"`
-	FinishedAt       time.Time        `json:"finished_at"`
-	Removed          map[string]int64 `json:"removed"`
-	KeyDestroyedAt   *time.Time       `json:"key_destroyed_at,omitempty"`
-	RetrainScheduled *time.Time       `json:"retrain_scheduled_for,omitempty"`
-	RetrainVersion   *int             `json:"retrain_version,omitempty"`
-	SignerKeyID      string           `json:"signer_key_id"`
-}
-
-// BuildReceipt assembles the receipt of a finished deletion.
-func BuildReceipt(d models.Deletion, finished time.Time, retrainAt *time.Time, signer *privacy.Signer) Receipt {
-	r := Receipt{Version: 1, DeletionID: d.ID, ProjectID: d.ProjectID, Scope: d.Scope, Origin: d.Origin,
-		RequestedAt: d.CreatedAt.UTC(), StartedAt: d.StartedAt, FinishedAt: finished, Removed: d.Counts,
-		KeyDestroyedAt: d.KeyDestroyedAt, RetrainScheduled: retrainAt, RetrainVersion: d.RetrainVersion,
-		SignerKeyID: signer.KeyID()}
-	if len(d.VisitorHash) > 0 {
-		r.VisitorHash = hex.EncodeToString(d.VisitorHash)
-	}
-	if r.Removed == nil {
-		r.Removed = map[string]int64{}
-	}
-	return r
-}
-
-// SignReceipt serialises a receipt canonically (encoding/json sorts map keys) and signs it.
-func SignReceipt(r Receipt, signer *privacy.Signer) ([]byte, []byte, error) {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode receipt: %w", err)
-	}
-	return body, signer.Sign(body), nil
-}
-
-// SignedReceipt is the receipt document served and verified offline: the receipt exactly as
-// signed, and a detached Ed25519 signature over its bytes.
-type SignedReceipt struct {
-	Receipt   json.RawMessage `json:"receipt"`
-	Signature string          `json:"signature"` // hex
-	PublicKey string          `json:"public_key"`
-	Algorithm string          `json:"algorithm"`
-}
-
-// VerifyReceipt checks a signed receipt against a trusted public key.
-func VerifyReceipt(doc []byte, trusted ed25519.PublicKey) (Receipt, error) {
-	var sr SignedReceipt
-	if err := json.Unmarshal(doc, &sr); err != nil {
-		return Receipt{}, fmt.Errorf("not a signed receipt: %w", err)
-	}
-	sig, err := hex.DecodeString(sr.Signature)
-	if err != nil {
-		return Receipt{}, errors.New("signature is not hex")
-	}
-	if sr.Algorithm != "ed25519" {
-		return Receipt{}, fmt.Errorf("unknown algorithm %q", sr.Algorithm)
-	}
-	if !privacy.Verify(trusted, sr.Receipt, sig) {
-		return Receipt{}, errors.New("signature does not match the receipt and the trusted key")
-	}
-	var r Receipt
-	if err := json.Unmarshal(sr.Receipt, &r); err != nil {
-		return Receipt{}, fmt.Errorf("decode receipt: %w", err)
-	}
-	return r, nil
 }

@@ -26,6 +26,7 @@ import (
 	"personas/internal/testserver"
 	"personas/jobs"
 	"personas/models"
+	"personas/receipt"
 )
 
 // clickText is the element text collected live; it must never reach a receipt.
@@ -184,13 +185,13 @@ func deleteAndWait(t *testing.T, srv *testserver.Server, a testserver.Account, b
 
 // receiptOf fetches a deletion's signed receipt, verifies it with the server's public key and
 // checks it holds no personal data.
-func receiptOf(t *testing.T, srv *testserver.Server, a testserver.Account, d models.Deletion, personal []string) (jobs.Receipt, []byte) {
+func receiptOf(t *testing.T, srv *testserver.Server, a testserver.Account, d models.Deletion, personal []string) (receipt.Receipt, []byte) {
 	t.Helper()
 	r := srv.Do(t, testserver.Request{Method: "GET", Path: "/v1/projects/" + a.ProjectID.String() + "/deletions/" + d.ID.String() + "/receipt", Token: a.Token})
 	if r.Status != http.StatusOK {
 		t.Fatalf("GET receipt: %d %s", r.Status, r.Body)
 	}
-	rc, err := jobs.VerifyReceipt(r.Body, srv.Signer.PublicKey())
+	rc, err := receipt.Verify(r.Body, srv.Signer.PublicKey())
 	if err != nil {
 		t.Fatalf("the server's own receipt does not verify: %v\n%s", err, r.Body)
 	}
@@ -413,15 +414,14 @@ func TestDeletionResumesAfterWorkerDies(t *testing.T) {
 		t.Errorf("rows of the deleted project left: %v", left)
 	}
 	equalCounts(t, "the other project", scanProject(t, srv, b.ProjectID), beforeB)
-	if _, err := jobs.VerifyReceipt(signedDoc(t, srv, d), srv.Signer.PublicKey()); err != nil {
+	if _, err := receipt.Verify(signedDoc(t, srv, d), srv.Signer.PublicKey()); err != nil {
 		t.Errorf("receipt after resume: %v", err)
 	}
 }
 
 func signedDoc(t *testing.T, srv *testserver.Server, d models.Deletion) []byte {
 	t.Helper()
-	b, err := json.Marshal(jobs.SignedReceipt{Receipt: d.Receipt, Signature: hex.EncodeToString(d.Signature),
-		PublicKey: hex.EncodeToString(srv.Signer.PublicKey()), Algorithm: "ed25519"})
+	b, err := json.Marshal(receipt.Document(d, srv.Signer.PublicKey()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,11 +562,11 @@ func TestErasureReachesTheModel(t *testing.T) {
 		t.Error("a visitor that was not erased is missing from the retrained version")
 	}
 	for _, d := range ids {
-		var rc jobs.Receipt
+		var rc receipt.Receipt
 		testserver.Eventually(t, 30*time.Second, "receipt re-signed with the retrain", func() bool {
 			fresh, _ := srv.Store.Deletion(ctx, d.ID)
 			var err error
-			rc, err = jobs.VerifyReceipt(signedDoc(t, srv, fresh), srv.Signer.PublicKey())
+			rc, err = receipt.Verify(signedDoc(t, srv, fresh), srv.Signer.PublicKey())
 			if err != nil {
 				t.Fatalf("receipt of %s: %v", d.ID, err)
 			}

@@ -22,6 +22,7 @@ import (
 	"personas/enrichment"
 	"personas/models"
 	"personas/privacy"
+	"personas/receipt"
 )
 
 // Task types of the modelling pipeline.
@@ -449,38 +450,10 @@ func (tr *Trainer) afterPublish(ctx context.Context, projectID uuid.UUID, versio
 		}
 	}
 	if tr.Signer != nil {
-		if err := ResignReceipts(ctx, tr.Store, tr.Signer, projectID); err != nil {
+		if err := receipt.Resign(ctx, tr.Store, tr.Signer, projectID); err != nil {
 			tr.Logger.Warn("re-sign receipts", "project_id", projectID, "err", err.Error())
 		}
 	}
-}
-
-// ResignReceipts adds the retrain version to the receipts of erasures it completed, and signs
-// them again.
-func ResignReceipts(ctx context.Context, store *models.Store, signer *privacy.Signer, projectID uuid.UUID) error {
-	ids, err := store.ReceiptsAwaitingResign(ctx, projectID)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		d, err := store.Deletion(ctx, id)
-		if err != nil {
-			return err
-		}
-		var r Receipt
-		if err := json.Unmarshal(d.Receipt, &r); err != nil {
-			return fmt.Errorf("decode receipt %s: %w", id, err)
-		}
-		r.RetrainVersion = d.RetrainVersion
-		body, sig, err := SignReceipt(r, signer)
-		if err != nil {
-			return err
-		}
-		if err := store.UpdateReceipt(ctx, id, body, sig); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Reclassifier writes every visitor's persona under the newest model.
