@@ -12,42 +12,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
 	"personas/receipt"
 )
-
-// TypeDeletion runs a deletion cascade.
-const TypeDeletion = "deletion:run"
-
-// DeletionPayload names the deletion request row; the row holds everything else.
-type DeletionPayload struct {
-	Version    int       `json:"v"`
-	DeletionID uuid.UUID `json:"deletion_id"`
-}
-
-// NewDeletionTask builds the task of a committed deletion row: critical queue, a task id
-// derived from the row (a second enqueue is a no-op), generous retries.
-func NewDeletionTask(id uuid.UUID) (*asynq.Task, []asynq.Option, error) {
-	b, err := json.Marshal(DeletionPayload{Version: 1, DeletionID: id})
-	if err != nil {
-		return nil, nil, err
-	}
-	return asynq.NewTask(TypeDeletion, b), []asynq.Option{
-		asynq.Queue(QueueCritical), asynq.TaskID("deletion:" + id.String()), asynq.MaxRetry(25),
-		asynq.Timeout(30 * time.Minute), asynq.Retention(24 * time.Hour),
-	}, nil
-}
-
-// EnqueueDeletion enqueues the cascade of a committed deletion row.
-func (c *Client) EnqueueDeletion(ctx context.Context, id uuid.UUID) error {
-	t, opts, err := NewDeletionTask(id)
-	if err != nil {
-		return err
-	}
-	_, err = c.Enqueue(ctx, t, opts...)
-	return err
-}
 
 // Cascade tables per scope, in order. Children before parents; the project row last.
 var (
@@ -74,7 +43,7 @@ func CascadeTables(scope string) []string {
 type Deleter struct {
 	Store  *models.Store
 	Redis  *redis.Client
-	Client *Client
+	Client *queue.Client
 	Signer *privacy.Signer
 	Logger *slog.Logger
 	// BatchSize is the number of rows per delete statement (short locks).
@@ -86,7 +55,7 @@ type Deleter struct {
 // ProcessTask runs (or resumes) a cascade. Every step is idempotent: counts are added in the
 // transaction of each batch, and a resumed run continues where the rows are.
 func (d *Deleter) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p DeletionPayload
+	var p queue.DeletionPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("decode deletion payload: %v: %w", err, asynq.SkipRetry)
 	}
@@ -185,7 +154,7 @@ func (d *Deleter) cleanRedis(ctx context.Context, del models.Deletion) (map[stri
 	}
 	in := asynq.NewInspectorFromRedisClient(d.Redis)
 	removed := int64(0)
-	for _, q := range []string{QueueCritical, QueueDefault, QueueLow} {
+	for _, q := range []string{queue.QueueCritical, queue.QueueDefault, queue.QueueLow} {
 		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
 			in.ListPendingTasks, in.ListScheduledTasks, in.ListRetryTasks, in.ListArchivedTasks, in.ListCompletedTasks,
 		} {
@@ -198,10 +167,10 @@ func (d *Deleter) cleanRedis(ctx context.Context, del models.Deletion) (map[stri
 					return nil, fmt.Errorf("list tasks of queue %s: %w", q, err)
 				}
 				for _, ti := range tasks {
-					if ti.Type == TypeDeletion || !payloadNamesProject(ti.Payload, del.ProjectID) {
+					if ti.Type == queue.TypeDeletion || !payloadNamesProject(ti.Payload, del.ProjectID) {
 						continue
 					}
-					if del.Scope == models.ScopePersonas && ti.Type != TypeTrainModel && ti.Type != TypeEnrich {
+					if del.Scope == models.ScopePersonas && ti.Type != queue.TypeTrainModel && ti.Type != queue.TypeEnrich {
 						continue
 					}
 					if err := in.DeleteTask(q, ti.ID); err == nil {

@@ -25,6 +25,7 @@ import (
 	"personas/internal/testenv"
 	"personas/internal/testserver"
 	"personas/jobs"
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/receipt"
 )
@@ -112,7 +113,7 @@ func waitIdle(t *testing.T, srv *testserver.Server) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		busy = ""
-		for _, q := range []string{jobs.QueueCritical, jobs.QueueDefault, jobs.QueueLow} {
+		for _, q := range []string{queue.QueueCritical, queue.QueueDefault, queue.QueueLow} {
 			info, err := in.GetQueueInfo(q)
 			if err != nil && (errors.Is(err, asynq.ErrQueueNotFound) || strings.Contains(err.Error(), "does not exist")) {
 				continue
@@ -370,7 +371,7 @@ func TestDeletionResumesAfterWorkerDies(t *testing.T) {
 
 	startWorker := func(batch int) *jobs.Worker {
 		w := jobs.NewWorker(srv.Redis, jobs.WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: time.Millisecond}, srv.Logger)
-		w.Handle(jobs.TypeDeletion, &jobs.Deleter{Store: srv.Store, Redis: srv.Redis, Client: srv.Jobs, Signer: srv.Signer,
+		w.Handle(queue.TypeDeletion, &jobs.Deleter{Store: srv.Store, Redis: srv.Redis, Client: srv.Jobs, Signer: srv.Signer,
 			Logger: srv.Logger, BatchSize: batch})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)

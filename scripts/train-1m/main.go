@@ -31,6 +31,7 @@ import (
 	"personas/internal/demodata"
 	"personas/internal/testenv"
 	"personas/jobs"
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
 )
@@ -104,7 +105,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		defer pprof.StopCPUProfile()
 	}
 	logs := &captureHandler{}
-	tr := &jobs.Trainer{Store: store, Client: jobs.NewClient(rdb), Logger: slog.New(logs)}
+	tr := &jobs.Trainer{Store: store, Client: queue.NewClient(rdb), Logger: slog.New(logs)}
 	for _, name := range []string{"first training", "retrain (matched to the first version)"} {
 		base := currentRSS()
 		cpu := cpuTime()
