@@ -18,27 +18,6 @@ import (
 	"personas/receipt"
 )
 
-// Cascade tables per scope, in order. Children before parents; the project row last.
-var (
-	visitorTables  = []string{"events", "visitor_features", "visitor_personas", "model_members"}
-	personasTables = []string{"visitor_personas", "model_members", "persona_history", "personas", "persona_models",
-		"training_runs", "enrichment_log"}
-	allTables = []string{"events", "visitor_features", "visitor_personas", "model_members", "persona_history",
-		"personas", "persona_models", "training_runs", "enrichment_log", "page_labels", "business_context", "ingest_stats",
-		"audit_log", "memberships", "projects"}
-)
-
-// CascadeTables returns the tables a scope removes rows from, in order.
-func CascadeTables(scope string) []string {
-	switch scope {
-	case models.ScopeVisitor:
-		return visitorTables
-	case models.ScopePersonas:
-		return personasTables
-	}
-	return allTables
-}
-
 // Deleter runs deletion cascades.
 type Deleter struct {
 	Store  *models.Store
@@ -98,7 +77,7 @@ func (d *Deleter) Run(ctx context.Context, id uuid.UUID) error {
 			return err
 		}
 	}
-	for _, table := range CascadeTables(del.Scope) {
+	for _, table := range models.CascadeTables(del.Scope) {
 		if err := d.Store.SetDeletionStep(ctx, id, table); err != nil {
 			return err
 		}

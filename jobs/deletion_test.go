@@ -288,7 +288,7 @@ func TestDeletionScopes(t *testing.T) {
 					t.Errorf("audit_log changed by %d, want one entry more (the request)", -removed["audit_log"])
 				}
 				delete(removed, "audit_log")
-				for _, k := range jobs.CascadeTables(scope) {
+				for _, k := range models.CascadeTables(scope) {
 					want[k] = beforeA[k]
 					if afterA[k] != 0 {
 						t.Errorf("%s still holds %d rows of the project", k, afterA[k])
