@@ -8,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"runtime/debug"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -165,39 +162,6 @@ func (ts *TrainingSet) Source(ctx context.Context, snap *models.FeatureSnapshot)
 	}
 }
 
-// trainMemoryLimit is the soft memory limit of a process while it trains (unless its operator set
-// one with GOMEMLIMIT): a million visitors hold ~600 MB live at the peak (the feature matrix, the
-// clustering's samples), and without a limit the collector lets the heap grow to twice its live
-// data, past 1 GiB. It is soft: a larger project makes the collector work harder, nothing fails.
-const trainMemoryLimit = 900 << 20
-
-// memLimit counts the trainings running under trainMemoryLimit.
-var memLimit struct {
-	sync.Mutex
-	users int
-}
-
-// limitMemory sets the process's soft memory limit for a training, unless the operator set one,
-// and returns what restores it when the last training ends.
-func limitMemory(limit int64) (restore func()) {
-	memLimit.Lock()
-	defer memLimit.Unlock()
-	if memLimit.users == 0 {
-		if debug.SetMemoryLimit(-1) != math.MaxInt64 {
-			return func() {} // GOMEMLIMIT: the operator's limit stands
-		}
-		debug.SetMemoryLimit(limit)
-	}
-	memLimit.users++
-	return func() {
-		memLimit.Lock()
-		defer memLimit.Unlock()
-		if memLimit.users--; memLimit.users == 0 {
-			debug.SetMemoryLimit(math.MaxInt64)
-		}
-	}
-}
-
 // prevLabels is, per visitor of ts, its cluster in the previous version (-1 when it was not a
 // member), read from the stream of members.
 func (tr *Trainer) prevLabels(ctx context.Context, projectID uuid.UUID, version int, ts *TrainingSet) ([]int, error) {
@@ -242,7 +206,6 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 		return 0, err
 	}
 	now := tr.Store.Now()
-	defer limitMemory(trainMemoryLimit)()
 	// The visitors are read in passes from one snapshot, never held: a million visitors' maps
 	// would take gigabytes (see docs/perf.md ("Training a million visitors")).
 	var ts *TrainingSet

@@ -272,6 +272,9 @@ func TestReadyFlipsWhenRedisStarts(t *testing.T) {
 	if !strings.Contains(r.out.String(), "Redis unreachable, retrying") {
 		t.Errorf("the log does not say Redis was unreachable:\n%s", r.out.String())
 	}
+	if want := fmt.Sprintf(`"msg":"memory limit","bytes":%d`, config.TrainMemoryLimit); !strings.Contains(r.out.String(), want) {
+		t.Errorf("the worker process does not log its soft memory limit (%s):\n%s", want, r.out.String())
+	}
 	if err := r.stop(t); err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
