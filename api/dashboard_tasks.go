@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"personas/jobs"
+	"personas/jobs/queue"
 	"personas/models"
 )
 
@@ -24,10 +24,10 @@ var taskInfo = map[string]struct {
 	id, name, purpose, every string
 	silent                   time.Duration
 }{
-	jobs.TypeSafetyNet: {"training", "Automatic training",
+	queue.TypeSafetyNet: {"training", "Automatic training",
 		"Trains a project's first model once it has 100 visitors, retrains weekly and after 20 % more visitors, and resumes interrupted deletions.",
 		"every minute", 10 * time.Minute},
-	jobs.TypeRetentionSweep: {"retention", "Expiry of old data",
+	queue.TypeRetentionSweep: {"retention", "Expiry of old data",
 		"Removes events, visitors and logs past their retention.", "every hour", 3 * time.Hour},
 }
 
@@ -56,7 +56,7 @@ func taskRows(ts []models.PeriodicTask, now time.Time) []taskRow {
 		}
 	}
 	var rows []taskRow
-	for _, typ := range jobs.PeriodicTaskTypes() {
+	for _, typ := range queue.PeriodicTaskTypes() {
 		info := taskInfo[typ]
 		r := taskRow{ID: info.id, Name: info.name, Purpose: info.purpose}
 		t, ran := byTask[typ]

@@ -11,8 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"personas/jobs"
 	"personas/models"
+	"personas/receipt"
 )
 
 type deletionRequest struct {
@@ -166,8 +166,7 @@ func (s *Server) getReceipt(c *gin.Context) {
 		return
 	}
 	c.Header("Content-Disposition", `attachment; filename="receipt-`+d.ID.String()+`.json"`)
-	c.JSON(http.StatusOK, jobs.SignedReceipt{Receipt: d.Receipt, Signature: hex.EncodeToString(d.Signature),
-		PublicKey: hex.EncodeToString(s.signer.PublicKey()), Algorithm: "ed25519"})
+	c.JSON(http.StatusOK, receipt.Document(d, s.signer.PublicKey()))
 }
 
 // receiptKey publishes the public key that signs receipts.

@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"personas/internal/testserver"
-	"personas/jobs"
 	"personas/models"
+	"personas/receipt"
 )
 
 func postDeletion(t *testing.T, srv *testserver.Server, token string, pid uuid.UUID, body map[string]string) testserver.Response {
@@ -89,7 +89,7 @@ func TestProjectDeletionAccess(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("requester's GET receipt: %d %s", r.Status, r.Body)
 	}
-	rc, err := jobs.VerifyReceipt(r.Body, srv.Signer.PublicKey())
+	rc, err := receipt.Verify(r.Body, srv.Signer.PublicKey())
 	if err != nil || rc.KeyDestroyedAt == nil || rc.Removed["memberships"] != 3 {
 		t.Errorf("receipt %s: %v", r.Body, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"personas/internal/testserver"
-	"personas/jobs"
+	"personas/jobs/queue"
 	"personas/models"
 )
 
@@ -24,11 +24,11 @@ func TestPeriodicTasksReported(t *testing.T) {
 	ctx := context.Background()
 	started := time.Now().Add(-3 * time.Minute)
 	for i := 0; i < 3; i++ {
-		if err := srv.Store.RecordPeriodicRun(ctx, jobs.TypeSafetyNet, started.Add(time.Duration(i)*time.Minute), errors.New("boom")); err != nil {
+		if err := srv.Store.RecordPeriodicRun(ctx, queue.TypeSafetyNet, started.Add(time.Duration(i)*time.Minute), errors.New("boom")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := srv.Store.RecordPeriodicRun(ctx, jobs.TypeRetentionSweep, started, nil); err != nil {
+	if err := srv.Store.RecordPeriodicRun(ctx, queue.TypeRetentionSweep, started, nil); err != nil {
 		t.Fatal(err)
 	}
 	sweptAt := time.Now()
@@ -63,24 +63,24 @@ func TestPeriodicTasksReported(t *testing.T) {
 		name, task string
 		want       float64
 	}{
-		{"personas_periodic_task_failures_total", jobs.TypeSafetyNet, 3},
-		{"personas_periodic_task_failures_since_success", jobs.TypeSafetyNet, 3},
-		{"personas_periodic_task_failures_total", jobs.TypeRetentionSweep, 0},
-		{"personas_periodic_task_failures_since_success", jobs.TypeRetentionSweep, 0},
+		{"personas_periodic_task_failures_total", queue.TypeSafetyNet, 3},
+		{"personas_periodic_task_failures_since_success", queue.TypeSafetyNet, 3},
+		{"personas_periodic_task_failures_total", queue.TypeRetentionSweep, 0},
+		{"personas_periodic_task_failures_since_success", queue.TypeRetentionSweep, 0},
 	} {
 		if got, ok := metric(m.name, m.task); !ok || got != m.want {
 			t.Errorf("%s{task=%q} = %v (present %v), want %v", m.name, m.task, got, ok, m.want)
 		}
 	}
-	if _, ok := metric("personas_periodic_task_last_success_timestamp_seconds", jobs.TypeSafetyNet); ok {
+	if _, ok := metric("personas_periodic_task_last_success_timestamp_seconds", queue.TypeSafetyNet); ok {
 		t.Error("a last-success time for the safety net, which never succeeded")
 	}
-	if got, ok := metric("personas_periodic_task_last_success_timestamp_seconds", jobs.TypeRetentionSweep); !ok ||
+	if got, ok := metric("personas_periodic_task_last_success_timestamp_seconds", queue.TypeRetentionSweep); !ok ||
 		got < float64(sweptAt.Add(-5*time.Second).Unix()) || got > float64(sweptAt.Add(5*time.Second).Unix()) {
 		t.Errorf("retention sweep's last success at %v (present %v), want about %d", got, ok, sweptAt.Unix())
 	}
 	ts, err := srv.Store.PeriodicTasks(ctx)
-	if err != nil || len(ts) != 2 || ts[0].Task != jobs.TypeSafetyNet || ts[0].FailingSince == nil {
+	if err != nil || len(ts) != 2 || ts[0].Task != queue.TypeSafetyNet || ts[0].FailingSince == nil {
 		t.Fatalf("periodic tasks %+v (%v), want the safety net failing and the sweep", ts, err)
 	}
 	page := health()
@@ -94,13 +94,13 @@ func TestPeriodicTasksReported(t *testing.T) {
 		}
 	}
 
-	if err := srv.Store.RecordPeriodicRun(ctx, jobs.TypeSafetyNet, time.Now(), nil); err != nil {
+	if err := srv.Store.RecordPeriodicRun(ctx, queue.TypeSafetyNet, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := metric("personas_periodic_task_failures_total", jobs.TypeSafetyNet); got != 3 {
+	if got, _ := metric("personas_periodic_task_failures_total", queue.TypeSafetyNet); got != 3 {
 		t.Errorf("after a success, failures_total = %v, want 3 (a counter)", got)
 	}
-	if got, _ := metric("personas_periodic_task_failures_since_success", jobs.TypeSafetyNet); got != 0 {
+	if got, _ := metric("personas_periodic_task_failures_since_success", queue.TypeSafetyNet); got != 0 {
 		t.Errorf("after a success, failures_since_success = %v, want 0", got)
 	}
 	if page := health(); !strings.Contains(page, "<strong>Automatic training</strong> last ran just now.") {

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
-	"personas/jobs"
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
 )
@@ -78,7 +78,7 @@ func (c Config) rates() (client, site float64) {
 type Deps struct {
 	Store    *models.Store
 	Ingester *models.Ingester
-	Jobs     *jobs.Client
+	Jobs     *queue.Client
 	Redis    *redis.Client
 	Logger   *slog.Logger
 	Signer   *privacy.Signer
@@ -90,7 +90,7 @@ type Deps struct {
 // Server is the HTTP API and dashboard.
 type Server struct {
 	store   *models.Store
-	jobs    *jobs.Client
+	jobs    *queue.Client
 	redis   *redis.Client
 	logger  *slog.Logger
 	cfg     Config
@@ -135,7 +135,7 @@ func NewServer(d Deps) *Server {
 	s.metrics.registerHashes(s.hashes)
 	if d.Store != nil {
 		s.metrics.registry.MustRegister(newPoolCollector(d.Store.Pool()))
-		s.metrics.registry.MustRegister(newPeriodicCollector(d.Store.PeriodicTasks, jobs.PeriodicTaskTypes()))
+		s.metrics.registry.MustRegister(newPeriodicCollector(d.Store.PeriodicTasks, queue.PeriodicTaskTypes()))
 	}
 	if d.Redis != nil {
 		s.metrics.registry.MustRegister(newQueueCollector(asynq.NewInspectorFromRedisClient(d.Redis)))

@@ -75,6 +75,9 @@ type Config struct {
 	// RatePerClient and RatePerSite limit the public endpoints in requests per second (burst
 	// twice that); a negative value turns the limit off.
 	RatePerClient, RatePerSite float64
+	// MemoryLimit is the soft memory limit of a process that trains (TrainMemoryLimit; the
+	// runtime's GOMEMLIMIT overrides it, see LimitMemory).
+	MemoryLimit int64
 
 	// DevKeysCreated is true when this load wrote new development secrets to KeyFile.
 	DevKeysCreated bool
@@ -163,6 +166,7 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("PERSONAS_SHUTDOWN_TIMEOUT", errors.New("want a positive duration such as 20s"))
 	}
 	c.ShutdownTimeout = d
+	c.MemoryLimit = TrainMemoryLimit
 	if c.DatabaseMaxConns, err = parseMaxConns(get("PERSONAS_DATABASE_MAX_CONNS", "")); err != nil {
 		bad("PERSONAS_DATABASE_MAX_CONNS", err)
 	}

@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,68 +12,17 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
+	"personas/receipt"
 )
-
-// TypeDeletion runs a deletion cascade.
-const TypeDeletion = "deletion:run"
-
-// DeletionPayload names the deletion request row; the row holds everything else.
-type DeletionPayload struct {
-	Version    int       `json:"v"`
-	DeletionID uuid.UUID `json:"deletion_id"`
-}
-
-// NewDeletionTask builds the task of a committed deletion row: critical queue, a task id
-// derived from the row (a second enqueue is a no-op), generous retries.
-func NewDeletionTask(id uuid.UUID) (*asynq.Task, []asynq.Option, error) {
-	b, err := json.Marshal(DeletionPayload{Version: 1, DeletionID: id})
-	if err != nil {
-		return nil, nil, err
-	}
-	return asynq.NewTask(TypeDeletion, b), []asynq.Option{
-		asynq.Queue(QueueCritical), asynq.TaskID("deletion:" + id.String()), asynq.MaxRetry(25),
-		asynq.Timeout(30 * time.Minute), asynq.Retention(24 * time.Hour),
-	}, nil
-}
-
-// EnqueueDeletion enqueues the cascade of a committed deletion row.
-func (c *Client) EnqueueDeletion(ctx context.Context, id uuid.UUID) error {
-	t, opts, err := NewDeletionTask(id)
-	if err != nil {
-		return err
-	}
-	_, err = c.Enqueue(ctx, t, opts...)
-	return err
-}
-
-// Cascade tables per scope, in order. Children before parents; the project row last.
-var (
-	visitorTables  = []string{"events", "visitor_features", "visitor_personas", "model_members"}
-	personasTables = []string{"visitor_personas", "model_members", "persona_history", "personas", "persona_models",
-		"training_runs", "enrichment_log"}
-	allTables = []string{"events", "visitor_features", "visitor_personas", "model_members", "persona_history",
-		"personas", "persona_models", "training_runs", "enrichment_log", "page_labels", "business_context", "ingest_stats",
-		"audit_log", "memberships", "projects"}
-)
-
-// CascadeTables returns the tables a scope removes rows from, in order.
-func CascadeTables(scope string) []string {
-	switch scope {
-	case models.ScopeVisitor:
-		return visitorTables
-	case models.ScopePersonas:
-		return personasTables
-	}
-	return allTables
-}
 
 // Deleter runs deletion cascades.
 type Deleter struct {
 	Store  *models.Store
 	Redis  *redis.Client
-	Client *Client
+	Client *queue.Client
 	Signer *privacy.Signer
 	Logger *slog.Logger
 	// BatchSize is the number of rows per delete statement (short locks).
@@ -87,7 +34,7 @@ type Deleter struct {
 // ProcessTask runs (or resumes) a cascade. Every step is idempotent: counts are added in the
 // transaction of each batch, and a resumed run continues where the rows are.
 func (d *Deleter) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p DeletionPayload
+	var p queue.DeletionPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("decode deletion payload: %v: %w", err, asynq.SkipRetry)
 	}
@@ -130,7 +77,7 @@ func (d *Deleter) Run(ctx context.Context, id uuid.UUID) error {
 			return err
 		}
 	}
-	for _, table := range CascadeTables(del.Scope) {
+	for _, table := range models.CascadeTables(del.Scope) {
 		if err := d.Store.SetDeletionStep(ctx, id, table); err != nil {
 			return err
 		}
@@ -166,8 +113,8 @@ func (d *Deleter) Run(ctx context.Context, id uuid.UUID) error {
 		return err
 	}
 	now := d.Store.Now().UTC()
-	r := BuildReceipt(final, now, retrainAt, d.Signer)
-	body, sig, err := SignReceipt(r, d.Signer)
+	r := receipt.Build(final, now, retrainAt, d.Signer)
+	body, sig, err := receipt.Sign(r, d.Signer)
 	if err != nil {
 		return err
 	}
@@ -186,7 +133,7 @@ func (d *Deleter) cleanRedis(ctx context.Context, del models.Deletion) (map[stri
 	}
 	in := asynq.NewInspectorFromRedisClient(d.Redis)
 	removed := int64(0)
-	for _, q := range []string{QueueCritical, QueueDefault, QueueLow} {
+	for _, q := range []string{queue.QueueCritical, queue.QueueDefault, queue.QueueLow} {
 		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
 			in.ListPendingTasks, in.ListScheduledTasks, in.ListRetryTasks, in.ListArchivedTasks, in.ListCompletedTasks,
 		} {
@@ -199,10 +146,10 @@ func (d *Deleter) cleanRedis(ctx context.Context, del models.Deletion) (map[stri
 					return nil, fmt.Errorf("list tasks of queue %s: %w", q, err)
 				}
 				for _, ti := range tasks {
-					if ti.Type == TypeDeletion || !payloadNamesProject(ti.Payload, del.ProjectID) {
+					if ti.Type == queue.TypeDeletion || !payloadNamesProject(ti.Payload, del.ProjectID) {
 						continue
 					}
-					if del.Scope == models.ScopePersonas && ti.Type != TypeTrainModel && ti.Type != TypeEnrich {
+					if del.Scope == models.ScopePersonas && ti.Type != queue.TypeTrainModel && ti.Type != queue.TypeEnrich {
 						continue
 					}
 					if err := in.DeleteTask(q, ti.ID); err == nil {
@@ -237,79 +184,4 @@ func (d *Deleter) scheduleRetrain(ctx context.Context, projectID uuid.UUID) (*ti
 		return nil, err
 	}
 	return &at, nil
-}
-
-// Receipt is the signed proof of a finished deletion. It holds no personal data: the visitor
-// appears only as its blinded hash.
-type Receipt struct {
-	Version          int              `json:"version"`
-	DeletionID       uuid.UUID        `json:"deletion_id"`
-	ProjectID        uuid.UUID        `json:"project_id"`
-	Scope            string           `json:"scope"`
-	VisitorHash      string           `json:"visitor_hash,omitempty"`
-	Origin           string           `json:"origin"`
-	RequestedAt      time.Time        `json:"requested_at"`
-	StartedAt        *time.Time       `json:"started_at"`
-	FinishedAt       time.Time        `json:"finished_at"`
-	Removed          map[string]int64 `json:"removed"`
-	KeyDestroyedAt   *time.Time       `json:"key_destroyed_at,omitempty"`
-	RetrainScheduled *time.Time       `json:"retrain_scheduled_for,omitempty"`
-	RetrainVersion   *int             `json:"retrain_version,omitempty"`
-	SignerKeyID      string           `json:"signer_key_id"`
-}
-
-// BuildReceipt assembles the receipt of a finished deletion.
-func BuildReceipt(d models.Deletion, finished time.Time, retrainAt *time.Time, signer *privacy.Signer) Receipt {
-	r := Receipt{Version: 1, DeletionID: d.ID, ProjectID: d.ProjectID, Scope: d.Scope, Origin: d.Origin,
-		RequestedAt: d.CreatedAt.UTC(), StartedAt: d.StartedAt, FinishedAt: finished, Removed: d.Counts,
-		KeyDestroyedAt: d.KeyDestroyedAt, RetrainScheduled: retrainAt, RetrainVersion: d.RetrainVersion,
-		SignerKeyID: signer.KeyID()}
-	if len(d.VisitorHash) > 0 {
-		r.VisitorHash = hex.EncodeToString(d.VisitorHash)
-	}
-	if r.Removed == nil {
-		r.Removed = map[string]int64{}
-	}
-	return r
-}
-
-// SignReceipt serialises a receipt canonically (encoding/json sorts map keys) and signs it.
-func SignReceipt(r Receipt, signer *privacy.Signer) ([]byte, []byte, error) {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode receipt: %w", err)
-	}
-	return body, signer.Sign(body), nil
-}
-
-// SignedReceipt is the receipt document served and verified offline: the receipt exactly as
-// signed, and a detached Ed25519 signature over its bytes.
-type SignedReceipt struct {
-	Receipt   json.RawMessage `json:"receipt"`
-	Signature string          `json:"signature"` // hex
-	PublicKey string          `json:"public_key"`
-	Algorithm string          `json:"algorithm"`
-}
-
-// VerifyReceipt checks a signed receipt against a trusted public key.
-func VerifyReceipt(doc []byte, trusted ed25519.PublicKey) (Receipt, error) {
-	var sr SignedReceipt
-	if err := json.Unmarshal(doc, &sr); err != nil {
-		return Receipt{}, fmt.Errorf("not a signed receipt: %w", err)
-	}
-	sig, err := hex.DecodeString(sr.Signature)
-	if err != nil {
-		return Receipt{}, errors.New("signature is not hex")
-	}
-	if sr.Algorithm != "ed25519" {
-		return Receipt{}, fmt.Errorf("unknown algorithm %q", sr.Algorithm)
-	}
-	if !privacy.Verify(trusted, sr.Receipt, sig) {
-		return Receipt{}, errors.New("signature does not match the receipt and the trusted key")
-	}
-	var r Receipt
-	if err := json.Unmarshal(sr.Receipt, &r); err != nil {
-		return Receipt{}, fmt.Errorf("decode receipt: %w", err)
-	}
-	return r, nil
 }

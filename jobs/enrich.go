@@ -6,47 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
 	"personas/classifier"
 	"personas/enrichment"
+	"personas/jobs/queue"
 	"personas/models"
 )
-
-// TypeEnrich names and describes one persona.
-const TypeEnrich = "persona:enrich"
-
-// EnrichPayload names the persona; its traits and the business context are read from
-// PostgreSQL when the task runs, so nothing to protect sits in Redis.
-type EnrichPayload struct {
-	Version   int       `json:"v"`
-	ProjectID uuid.UUID `json:"project_id"`
-	PersonaID uuid.UUID `json:"persona_id"`
-	// KeepName describes the persona again from its current figures but keeps its name: after a
-	// retrain that matched it, the persona is the same one, and only what its texts quote moved.
-	KeepName bool `json:"keep_name,omitempty"`
-}
-
-// EnqueueEnrich asks for a persona's enrichment (one at a time per persona).
-func (c *Client) EnqueueEnrich(ctx context.Context, projectID, personaID uuid.UUID) error {
-	return c.enqueueEnrich(ctx, EnrichPayload{Version: 1, ProjectID: projectID, PersonaID: personaID})
-}
-
-// EnqueueRedescribe asks for a persona's texts to be written again from its current figures,
-// keeping its name (after a retrain matched it).
-func (c *Client) EnqueueRedescribe(ctx context.Context, projectID, personaID uuid.UUID) error {
-	return c.enqueueEnrich(ctx, EnrichPayload{Version: 1, ProjectID: projectID, PersonaID: personaID, KeepName: true})
-}
-
-func (c *Client) enqueueEnrich(ctx context.Context, p EnrichPayload) error {
-	b, _ := json.Marshal(p)
-	_, err := c.Enqueue(ctx, asynq.NewTask(TypeEnrich, b), asynq.Queue(QueueDefault), asynq.Unique(10*time.Minute),
-		asynq.Timeout(3*time.Minute), asynq.MaxRetry(1))
-	return err
-}
 
 // Enricher runs persona enrichment: the LLM when configured, the rule-based namer otherwise.
 type Enricher struct {
@@ -57,7 +25,7 @@ type Enricher struct {
 
 // ProcessTask enriches one persona. LLM faults never fail the task: the enricher falls back.
 func (e *Enricher) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p EnrichPayload
+	var p queue.EnrichPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("decode enrich payload: %w", asynq.SkipRetry)
 	}

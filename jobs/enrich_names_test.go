@@ -23,6 +23,15 @@ import (
 	"personas/models"
 )
 
+// The Azure double below speaks the wire format of enrichment/azure_test.go: the deployment
+// path, the api-version query, the api-key header, and a chat completion whose content is the
+// JSON answer.
+const (
+	azureDeployment = "personas-gpt-4o-mini"
+	azureAPIVersion = "2024-10-21"
+	azureKey        = "azure-key-never-logged-4d1e"
+)
+
 // sameNameAzure is an Azure OpenAI double (the wire format of enrichment/azure_test.go) that
 // answers every request with the same persona, named name: an LLM that has one idea. It counts
 // the requests and remembers whether a prompt told it the name was taken.

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"personas/internal/testenv"
+	"personas/jobs/queue"
 	"personas/models"
 )
 
@@ -46,7 +47,7 @@ func TestEveryPeriodicTaskRuns(t *testing.T) {
 	insertVisitors(1, now.AddDate(0, 0, -400), "expired")
 
 	w := NewWorker(rdb, WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second}, logger)
-	if err := Register(w, Deps{Store: env.Store, Client: NewClient(rdb), Redis: rdb, Logger: logger,
+	if err := Register(w, Deps{Store: env.Store, Client: queue.NewClient(rdb), Redis: rdb, Logger: logger,
 		SafetyNetInterval: time.Second, RetentionInterval: time.Second}); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestEveryPeriodicTaskRuns(t *testing.T) {
 		for _, pt := range ts {
 			tasks[pt.Task] = pt
 		}
-		for _, typ := range PeriodicTaskTypes() {
+		for _, typ := range queue.PeriodicTaskTypes() {
 			done = done && tasks[typ].Successes > 0
 		}
 		if done {
@@ -78,7 +79,7 @@ func TestEveryPeriodicTaskRuns(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, typ := range PeriodicTaskTypes() {
+	for _, typ := range queue.PeriodicTaskTypes() {
 		pt := tasks[typ]
 		if pt.Failures != 0 || pt.FailingStreak != 0 || pt.FailingSince != nil || pt.LastSuccess == nil ||
 			pt.LastSuccess.Before(pt.LastStarted) {
@@ -119,7 +120,7 @@ func TestPeriodicRunsRecorded(t *testing.T) {
 			}
 			return nil
 		})}
-	task := asynq.NewTask(TypeSafetyNet, nil)
+	task := asynq.NewTask(queue.TypeSafetyNet, nil)
 	run := func() error {
 		err := r.ProcessTask(ctx, task)
 		clock = clock.Add(time.Minute - 2*time.Second)
@@ -131,7 +132,7 @@ func TestPeriodicRunsRecorded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ts) != 1 || ts[0].Task != TypeSafetyNet {
+		if len(ts) != 1 || ts[0].Task != queue.TypeSafetyNet {
 			t.Fatalf("periodic tasks %+v, want the safety net alone", ts)
 		}
 		return ts[0]
@@ -209,9 +210,9 @@ func TestSafetyNetQueuesRetrains(t *testing.T) {
 	grown := project("grown", 24*time.Hour, 50)
 	steady := project("steady", 24*time.Hour, 10)
 
-	net := &SafetyNet{Store: env.Store, Client: NewClient(rdb), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	net := &SafetyNet{Store: env.Store, Client: queue.NewClient(rdb), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for i := 0; i < 2; i++ {
-		if err := net.ProcessTask(ctx, asynq.NewTask(TypeSafetyNet, nil)); err != nil {
+		if err := net.ProcessTask(ctx, asynq.NewTask(queue.TypeSafetyNet, nil)); err != nil {
 			t.Fatalf("run %d: %v", i+1, err)
 		}
 	}
@@ -224,14 +225,14 @@ func TestSafetyNetQueuesRetrains(t *testing.T) {
 			t.Errorf("project %s: training runs %+v, want %d queued", pid, runs, want)
 		}
 	}
-	pending, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(QueueDefault)
+	pending, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(queue.QueueDefault)
 	if err != nil {
 		t.Fatal(err)
 	}
 	queued := map[uuid.UUID]bool{}
 	for _, task := range pending {
-		var p ProjectPayload
-		if task.Type != TypeTrainModel || json.Unmarshal(task.Payload, &p) != nil {
+		var p queue.ProjectPayload
+		if task.Type != queue.TypeTrainModel || json.Unmarshal(task.Payload, &p) != nil {
 			t.Errorf("pending task %s %s, want trainings only", task.Type, task.Payload)
 			continue
 		}

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"personas/classifier"
 	"personas/enrichment"
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
 )
@@ -18,7 +18,7 @@ import (
 // Deps are the dependencies of the task handlers.
 type Deps struct {
 	Store    *models.Store
-	Client   *Client
+	Client   *queue.Client
 	Redis    *redis.Client
 	Signer   *privacy.Signer
 	Enricher *enrichment.Enricher
@@ -33,9 +33,6 @@ type Deps struct {
 	// RetentionInterval is how often the retention sweep runs (default an hour).
 	RetentionInterval time.Duration
 }
-
-// PeriodicTaskTypes are the task types the scheduler runs, in the order reports list them.
-func PeriodicTaskTypes() []string { return []string{TypeSafetyNet, TypeRetentionSweep} }
 
 // every is the scheduler's spec for an interval (default def), at least a second.
 func every(d, def time.Duration) (string, time.Duration) {
@@ -58,27 +55,27 @@ func Register(w *Worker, d Deps) error {
 	if d.Enricher == nil {
 		d.Enricher = enrichment.NewEnricher(nil, d.Logger)
 	}
-	w.Handle(TypeRetentionSweep, recorded{store: d.Store, logger: d.Logger, h: &RetentionSweeper{Store: d.Store, Logger: d.Logger}})
-	w.Handle(TypeDeletion, &Deleter{Store: d.Store, Redis: d.Redis, Client: d.Client, Signer: d.Signer, Logger: d.Logger,
+	w.Handle(queue.TypeRetentionSweep, recorded{store: d.Store, logger: d.Logger, h: &RetentionSweeper{Store: d.Store, Logger: d.Logger}})
+	w.Handle(queue.TypeDeletion, &Deleter{Store: d.Store, Redis: d.Redis, Client: d.Client, Signer: d.Signer, Logger: d.Logger,
 		RetrainDelay: d.RetrainDelay})
-	w.Handle(TypeTrainModel, &Trainer{Store: d.Store, Client: d.Client, Signer: d.Signer, Logger: d.Logger, Options: d.TrainOptions})
-	w.Handle(TypeReclassify, &Reclassifier{Store: d.Store, Logger: d.Logger})
-	w.Handle(TypeEnrich, &Enricher{Store: d.Store, Enricher: d.Enricher, Logger: d.Logger})
-	w.Handle(TypeSafetyNet, recorded{store: d.Store, logger: d.Logger,
+	w.Handle(queue.TypeTrainModel, &Trainer{Store: d.Store, Client: d.Client, Signer: d.Signer, Logger: d.Logger, Options: d.TrainOptions})
+	w.Handle(queue.TypeReclassify, &Reclassifier{Store: d.Store, Logger: d.Logger})
+	w.Handle(queue.TypeEnrich, &Enricher{Store: d.Store, Enricher: d.Enricher, Logger: d.Logger})
+	w.Handle(queue.TypeSafetyNet, recorded{store: d.Store, logger: d.Logger,
 		h: &SafetyNet{Store: d.Store, Client: d.Client, Logger: d.Logger, RetrainDelay: d.RetrainDelay}})
-	sweep, err := NewRetentionSweepTask()
+	sweep, err := queue.NewRetentionSweep()
+	if err != nil {
+		return err
+	}
+	net, err := queue.NewSafetyNet()
 	if err != nil {
 		return err
 	}
 	sweepSpec, sweepEvery := every(d.RetentionInterval, time.Hour)
 	netSpec, netEvery := every(d.SafetyNetInterval, time.Minute)
-	net, _ := json.Marshal(struct {
-		V int `json:"v"`
-	}{1})
 	return w.Schedule(
 		Periodic{Cron: sweepSpec, Task: sweep, Opts: []asynq.Option{asynq.Unique(uniqueFor(sweepEvery))}},
-		Periodic{Cron: netSpec, Task: asynq.NewTask(TypeSafetyNet, net), Opts: []asynq.Option{
-			asynq.Queue(QueueLow), asynq.Unique(uniqueFor(netEvery)), asynq.Timeout(5 * time.Minute), asynq.MaxRetry(0)}},
+		Periodic{Cron: netSpec, Task: net, Opts: []asynq.Option{asynq.Unique(uniqueFor(netEvery))}},
 	)
 }
 
@@ -102,60 +99,4 @@ func (r recorded) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		r.logger.Warn("record periodic task run", "type", t.Type(), "err", rerr.Error())
 	}
 	return err
-}
-
-// TypeSafetyNet re-enqueues work whose task was lost (deletions), retrains stale models, and
-// trains the projects due (models.Store.ProjectsDueForTraining): a first model at 100 visitors,
-// a weekly retrain and one after 20 % growth. It is what makes training run by itself.
-const TypeSafetyNet = "maintenance:safety-net"
-
-// SafetyNet is the periodic catch-up.
-type SafetyNet struct {
-	Store        *models.Store
-	Client       *Client
-	Logger       *slog.Logger
-	RetrainDelay time.Duration
-}
-
-// ProcessTask runs the catch-up once.
-func (s *SafetyNet) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	ids, err := s.Store.OpenDeletions(ctx, s.Store.Now().Add(-2*time.Minute))
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := s.Client.EnqueueDeletion(ctx, id); err != nil {
-			return err
-		}
-	}
-	stale, err := s.Store.StaleProjects(ctx)
-	if err != nil {
-		return err
-	}
-	delay := s.RetrainDelay
-	if delay <= 0 {
-		delay = 6 * time.Hour
-	}
-	for _, pid := range stale {
-		if err := s.Client.EnqueueRetrain(ctx, pid, delay); err != nil {
-			return err
-		}
-	}
-	due, err := s.Store.ProjectsDueForTraining(ctx, s.Store.Now())
-	if err != nil {
-		return err
-	}
-	for _, pid := range due {
-		run, err := s.Store.CreateTrainingRun(ctx, pid, nil)
-		if err != nil {
-			return err
-		}
-		if err := s.Client.EnqueueTrain(ctx, pid); err != nil {
-			// Nothing will pick the run up: it fails now, and the project waits for the cooldown.
-			_ = s.Store.FinishTrainingRuns(ctx, pid, run.ID, "failed", "could not enqueue the training")
-			return err
-		}
-		s.Logger.Info("automatic training queued", "project_id", pid, "run_id", run.ID)
-	}
-	return nil
 }

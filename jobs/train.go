@@ -8,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"runtime/debug"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,55 +17,14 @@ import (
 
 	"personas/classifier"
 	"personas/enrichment"
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
+	"personas/receipt"
 )
-
-// Task types of the modelling pipeline.
-const (
-	TypeTrainModel = "model:train"
-	TypeReclassify = "visitors:reclassify"
-)
-
-// ProjectPayload names a project; the training task carries nothing else, so asynq's
-// uniqueness makes training one-at-a-time per project.
-type ProjectPayload struct {
-	Version   int       `json:"v"`
-	ProjectID uuid.UUID `json:"project_id"`
-}
-
-func projectPayload(id uuid.UUID) []byte {
-	b, _ := json.Marshal(ProjectPayload{Version: 1, ProjectID: id})
-	return b
-}
-
-// NewTrainModelTask builds a training task: default queue, unique per project while queued
-// or running, bounded time, few retries (a failed training is retried by the next request or
-// the scheduler, not hammered).
-func NewTrainModelTask(projectID uuid.UUID) (*asynq.Task, []asynq.Option) {
-	return asynq.NewTask(TypeTrainModel, projectPayload(projectID)), []asynq.Option{
-		asynq.Queue(QueueDefault), asynq.Unique(30 * time.Minute), asynq.Timeout(20 * time.Minute), asynq.MaxRetry(2),
-	}
-}
-
-// EnqueueTrain asks for a training of the project now.
-func (c *Client) EnqueueTrain(ctx context.Context, projectID uuid.UUID) error {
-	t, opts := NewTrainModelTask(projectID)
-	_, err := c.Enqueue(ctx, t, opts...)
-	return err
-}
-
-// EnqueueRetrain schedules the debounced retrain after visitor erasures: the first erasure
-// schedules it after delay; later ones find it scheduled (the same unique task).
-func (c *Client) EnqueueRetrain(ctx context.Context, projectID uuid.UUID, delay time.Duration) error {
-	t := asynq.NewTask(TypeTrainModel, projectPayload(projectID))
-	_, err := c.Enqueue(ctx, t, asynq.Queue(QueueDefault), asynq.ProcessIn(delay), asynq.Unique(delay+30*time.Minute),
-		asynq.Timeout(20*time.Minute), asynq.MaxRetry(5))
-	return err
-}
 
 func decodeProject(t *asynq.Task) (uuid.UUID, error) {
-	var p ProjectPayload
+	var p queue.ProjectPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ProjectID == uuid.Nil {
 		return uuid.Nil, fmt.Errorf("decode %s payload: %w", t.Type(), asynq.SkipRetry)
 	}
@@ -88,7 +44,7 @@ func Aggregates(f *models.VisitorFeatures) classifier.Aggregates {
 // Trainer trains and publishes persona models.
 type Trainer struct {
 	Store  *models.Store
-	Client *Client
+	Client *queue.Client
 	Signer *privacy.Signer
 	Logger *slog.Logger
 	// Options are the classifier's settings (zero: its defaults).
@@ -206,39 +162,6 @@ func (ts *TrainingSet) Source(ctx context.Context, snap *models.FeatureSnapshot)
 	}
 }
 
-// trainMemoryLimit is the soft memory limit of a process while it trains (unless its operator set
-// one with GOMEMLIMIT): a million visitors hold ~600 MB live at the peak (the feature matrix, the
-// clustering's samples), and without a limit the collector lets the heap grow to twice its live
-// data, past 1 GiB. It is soft: a larger project makes the collector work harder, nothing fails.
-const trainMemoryLimit = 900 << 20
-
-// memLimit counts the trainings running under trainMemoryLimit.
-var memLimit struct {
-	sync.Mutex
-	users int
-}
-
-// limitMemory sets the process's soft memory limit for a training, unless the operator set one,
-// and returns what restores it when the last training ends.
-func limitMemory(limit int64) (restore func()) {
-	memLimit.Lock()
-	defer memLimit.Unlock()
-	if memLimit.users == 0 {
-		if debug.SetMemoryLimit(-1) != math.MaxInt64 {
-			return func() {} // GOMEMLIMIT: the operator's limit stands
-		}
-		debug.SetMemoryLimit(limit)
-	}
-	memLimit.users++
-	return func() {
-		memLimit.Lock()
-		defer memLimit.Unlock()
-		if memLimit.users--; memLimit.users == 0 {
-			debug.SetMemoryLimit(math.MaxInt64)
-		}
-	}
-}
-
 // prevLabels is, per visitor of ts, its cluster in the previous version (-1 when it was not a
 // member), read from the stream of members.
 func (tr *Trainer) prevLabels(ctx context.Context, projectID uuid.UUID, version int, ts *TrainingSet) ([]int, error) {
@@ -283,7 +206,6 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 		return 0, err
 	}
 	now := tr.Store.Now()
-	defer limitMemory(trainMemoryLimit)()
 	// The visitors are read in passes from one snapshot, never held: a million visitors' maps
 	// would take gigabytes (see docs/perf.md ("Training a million visitors")).
 	var ts *TrainingSet
@@ -433,8 +355,7 @@ func EnrichmentInput(id uuid.UUID, st classifier.PersonaStats, bc enrichment.Bus
 // personas (the others are described again under their names), and the receipts of erasures this retrain completes. Failures are logged: the
 // model is published and the periodic jobs catch up.
 func (tr *Trainer) afterPublish(ctx context.Context, projectID uuid.UUID, version int, pub models.Publication) {
-	t := asynq.NewTask(TypeReclassify, projectPayload(projectID))
-	if _, err := tr.Client.Enqueue(ctx, t, asynq.Queue(QueueLow), asynq.Unique(30*time.Minute), asynq.Timeout(30*time.Minute)); err != nil {
+	if err := tr.Client.EnqueueReclassify(ctx, projectID); err != nil {
 		tr.Logger.Warn("enqueue reclassify", "project_id", projectID, "err", err.Error())
 	}
 	for _, pp := range pub.Personas {
@@ -449,93 +370,8 @@ func (tr *Trainer) afterPublish(ctx context.Context, projectID uuid.UUID, versio
 		}
 	}
 	if tr.Signer != nil {
-		if err := ResignReceipts(ctx, tr.Store, tr.Signer, projectID); err != nil {
+		if err := receipt.Resign(ctx, tr.Store, tr.Signer, projectID); err != nil {
 			tr.Logger.Warn("re-sign receipts", "project_id", projectID, "err", err.Error())
 		}
 	}
-}
-
-// ResignReceipts adds the retrain version to the receipts of erasures it completed, and signs
-// them again.
-func ResignReceipts(ctx context.Context, store *models.Store, signer *privacy.Signer, projectID uuid.UUID) error {
-	ids, err := store.ReceiptsAwaitingResign(ctx, projectID)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		d, err := store.Deletion(ctx, id)
-		if err != nil {
-			return err
-		}
-		var r Receipt
-		if err := json.Unmarshal(d.Receipt, &r); err != nil {
-			return fmt.Errorf("decode receipt %s: %w", id, err)
-		}
-		r.RetrainVersion = d.RetrainVersion
-		body, sig, err := SignReceipt(r, signer)
-		if err != nil {
-			return err
-		}
-		if err := store.UpdateReceipt(ctx, id, body, sig); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Reclassifier writes every visitor's persona under the newest model.
-type Reclassifier struct {
-	Store  *models.Store
-	Logger *slog.Logger
-}
-
-// ProcessTask classifies the project's visitors in batches.
-func (rc *Reclassifier) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	pid, err := decodeProject(t)
-	if err != nil {
-		return err
-	}
-	version, err := rc.Store.CurrentModelVersion(ctx, pid)
-	if errors.Is(err, models.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	blob, err := rc.Store.ModelBlob(ctx, pid, version)
-	if err != nil {
-		return err
-	}
-	m, err := classifier.UnmarshalModel(blob)
-	if err != nil {
-		return fmt.Errorf("model %d of %s unreadable: %v: %w", version, pid, err, asynq.SkipRetry)
-	}
-	ids, err := rc.Store.PersonaIDsByCluster(ctx, pid, version)
-	if err != nil {
-		return err
-	}
-	now := rc.Store.Now()
-	var hashes [][]byte
-	var personas []*uuid.UUID
-	var conf []float32
-	flush := func() error {
-		err := rc.Store.UpsertAssignments(ctx, pid, hashes, personas, conf, version)
-		hashes, personas, conf = hashes[:0], personas[:0], conf[:0]
-		return err
-	}
-	err = rc.Store.EachVisitorFeatures(ctx, pid, func(f *models.VisitorFeatures) error {
-		a := m.Classify(Aggregates(f), now)
-		var p *uuid.UUID
-		if id, ok := ids[a.Cluster]; ok && !a.Outlier {
-			p = &id
-		}
-		hashes, personas, conf = append(hashes, f.VisitorHash), append(personas, p), append(conf, float32(a.Confidence))
-		if len(hashes) >= 5000 {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return flush()
 }

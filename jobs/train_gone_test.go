@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 
 	"personas/internal/testenv"
+	"personas/jobs/queue"
 )
 
 // TestTrainingOfAGoneProjectIsDone: a training queued for a project deleted since has nothing to
@@ -16,7 +16,10 @@ import (
 func TestTrainingOfAGoneProjectIsDone(t *testing.T) {
 	env := testenv.New(t)
 	tr := &Trainer{Store: env.Store, Logger: slog.New(slog.DiscardHandler)}
-	task := asynq.NewTask(TypeTrainModel, projectPayload(uuid.New()))
+	task, err := queue.NewTrain(uuid.New())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := tr.ProcessTask(context.Background(), task); err != nil {
 		t.Errorf("training of a project that does not exist: %v, want done (nil)", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"personas/internal/testenv"
+	"personas/jobs/queue"
 )
 
 // TestShutdownFinishesRunningTask checks that a task that is running when shutdown starts
@@ -35,8 +36,8 @@ func TestShutdownFinishesRunningTask(t *testing.T) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := NewClient(rdb)
-	if _, err := c.Enqueue(context.Background(), asynq.NewTask("test:slow", nil), asynq.Queue(QueueDefault)); err != nil {
+	c := queue.NewClient(rdb)
+	if _, err := c.Enqueue(context.Background(), asynq.NewTask("test:slow", nil), asynq.Queue(queue.QueueDefault)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -52,26 +53,8 @@ func TestShutdownFinishesRunningTask(t *testing.T) {
 
 // TestQueuesAreWeighted checks critical work is served first when queues compete.
 func TestQueuesAreWeighted(t *testing.T) {
-	if Queues[QueueCritical] <= Queues[QueueDefault] || Queues[QueueDefault] <= Queues[QueueLow] {
+	if Queues[queue.QueueCritical] <= Queues[queue.QueueDefault] || Queues[queue.QueueDefault] <= Queues[queue.QueueLow] {
 		t.Fatalf("queue weights %v: want critical > default > low", Queues)
-	}
-}
-
-func TestEnqueueDuplicateIsNotAnError(t *testing.T) {
-	rdb, _ := testenv.Redis(t)
-	c := NewClient(rdb)
-	task := asynq.NewTask("test:dup", []byte(`{}`))
-	for i := 0; i < 2; i++ {
-		if _, err := c.Enqueue(context.Background(), task, asynq.TaskID("same"), asynq.Queue(QueueLow)); err != nil {
-			t.Fatalf("enqueue %d: %v", i, err)
-		}
-	}
-	n, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo(QueueLow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n.Pending != 1 {
-		t.Errorf("pending = %d, want 1 (the second enqueue is the same task)", n.Pending)
 	}
 }
 
@@ -98,4 +81,3 @@ func TestCleanShutdownLogsNoWarning(t *testing.T) {
 		t.Errorf("a clean start and stop logged:\n%s", s)
 	}
 }
-

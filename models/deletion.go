@@ -282,6 +282,21 @@ func (s *Store) FailDeletion(ctx context.Context, id uuid.UUID, msg string, fina
 	return translate(err)
 }
 
+// CascadeTables returns the tables a deletion of scope removes rows from, in the order the
+// cascade runs DeleteStep on them: children before parents, the project row last.
+func CascadeTables(scope string) []string {
+	switch scope {
+	case ScopeVisitor:
+		return []string{"events", "visitor_features", "visitor_personas", "model_members"}
+	case ScopePersonas:
+		return []string{"visitor_personas", "model_members", "persona_history", "personas", "persona_models",
+			"training_runs", "enrichment_log"}
+	}
+	return []string{"events", "visitor_features", "visitor_personas", "model_members", "persona_history",
+		"personas", "persona_models", "training_runs", "enrichment_log", "page_labels", "business_context", "ingest_stats",
+		"audit_log", "memberships", "projects"}
+}
+
 // DeleteStep removes, in batches of size, the rows of table matching the scope of deletion d,
 // adding each batch's count in the batch's own transaction. It returns the rows removed.
 func (s *Store) DeleteStep(ctx context.Context, d Deletion, table string, size int) (int64, error) {

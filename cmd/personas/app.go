@@ -13,7 +13,7 @@ import (
 
 	"personas/config"
 	"personas/enrichment"
-	"personas/jobs"
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
 )
@@ -34,7 +34,7 @@ type app struct {
 	keys   *pgxpool.Pool
 	store  *models.Store
 	redis  *redis.Client
-	jobs   *jobs.Client
+	jobs   *queue.Client
 	signer *privacy.Signer
 }
 
@@ -83,14 +83,14 @@ func (e *environment) load(ctx context.Context) (*app, error) {
 		pool.Close()
 		return nil, fmt.Errorf("configuration: PERSONAS_KEYSTORE_URL: %w", err)
 	}
-	rdb, err := jobs.NewRedis(cfg.RedisURL)
+	rdb, err := queue.NewRedis(cfg.RedisURL)
 	if err != nil {
 		pool.Close()
 		keys.Close()
 		return nil, fmt.Errorf("configuration: PERSONAS_REDIS_URL: %w", err)
 	}
 	return &app{cfg: cfg, logger: logger, pool: pool, keys: keys,
-		store: models.NewStore(pool, keys, keyring, index), redis: rdb, jobs: jobs.NewClient(rdb), signer: signer}, nil
+		store: models.NewStore(pool, keys, keyring, index), redis: rdb, jobs: queue.NewClient(rdb), signer: signer}, nil
 }
 
 // enricher builds the persona enricher: Azure OpenAI when configured, the rule-based namer

@@ -58,6 +58,7 @@ func (e *environment) cmdDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.close()
+	a.limitMemory() // the demo trains in this process
 	if err := a.schemaCurrent(ctx); err != nil {
 		return fmt.Errorf("%w (run `personas migrate` first)", err)
 	}

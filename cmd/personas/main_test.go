@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -271,6 +272,13 @@ func TestReadyFlipsWhenRedisStarts(t *testing.T) {
 	}
 	if !strings.Contains(r.out.String(), "Redis unreachable, retrying") {
 		t.Errorf("the log does not say Redis was unreachable:\n%s", r.out.String())
+	}
+	limit := int64(config.TrainMemoryLimit)
+	if os.Getenv("GOMEMLIMIT") != "" {
+		limit = debug.SetMemoryLimit(-1) // the operator's limit stands
+	}
+	if want := fmt.Sprintf(`"msg":"memory limit","bytes":%d`, limit); !strings.Contains(r.out.String(), want) || debug.SetMemoryLimit(-1) != limit {
+		t.Errorf("the worker process does not run under, and log, its soft memory limit (%s; in force %d):\n%s", want, debug.SetMemoryLimit(-1), r.out.String())
 	}
 	if err := r.stop(t); err != nil {
 		t.Errorf("shutdown: %v", err)

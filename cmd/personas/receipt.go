@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"personas/jobs"
 	"personas/privacy"
+	"personas/receipt"
 )
 
 // errReceiptInvalid marks a receipt that failed verification: the message says why, loudly.
@@ -76,24 +76,24 @@ func (e *environment) cmdVerifyReceipt(ctx context.Context, args []string) error
 }
 
 // verifyReceiptDocument checks the signature against trusted and that the document is byte for
-// byte the one the server signed and served (json.Marshal of jobs.SignedReceipt): a change
+// byte the one the server signed and served (json.Marshal of receipt.Signed): a change
 // anywhere, even outside the signed receipt, is refused.
-func verifyReceiptDocument(doc []byte, trusted ed25519.PublicKey) (jobs.Receipt, error) {
-	r, err := jobs.VerifyReceipt(doc, trusted)
+func verifyReceiptDocument(doc []byte, trusted ed25519.PublicKey) (receipt.Receipt, error) {
+	r, err := receipt.Verify(doc, trusted)
 	if err != nil {
-		return jobs.Receipt{}, err
+		return receipt.Receipt{}, err
 	}
-	var sr jobs.SignedReceipt
+	var sr receipt.Signed
 	_ = json.Unmarshal(doc, &sr)
 	if !strings.EqualFold(sr.PublicKey, hex.EncodeToString(trusted)) {
-		return jobs.Receipt{}, fmt.Errorf("the receipt names public key %q, not the trusted one", sr.PublicKey)
+		return receipt.Receipt{}, fmt.Errorf("the receipt names public key %q, not the trusted one", sr.PublicKey)
 	}
 	canonical, err := json.Marshal(sr)
 	if err != nil {
-		return jobs.Receipt{}, err
+		return receipt.Receipt{}, err
 	}
 	if !bytes.Equal(bytes.TrimRight(doc, "\r\n"), canonical) {
-		return jobs.Receipt{}, errors.New("the document was altered outside the signed receipt (it is not byte for byte what the server served)")
+		return receipt.Receipt{}, errors.New("the document was altered outside the signed receipt (it is not byte for byte what the server served)")
 	}
 	return r, nil
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"personas/api"
+	"personas/config"
 	"personas/jobs"
 	"personas/models"
 )
@@ -73,6 +74,7 @@ func (e *environment) cmdServe(ctx context.Context, args []string, httpOn, worke
 		})
 	}
 	if workerOn {
+		a.limitMemory()
 		w := jobs.NewWorker(a.redis, jobs.WorkerConfig{ShutdownTimeout: a.cfg.ShutdownTimeout}, a.logger)
 		if err := a.registerJobs(w); err != nil {
 			return err
@@ -100,6 +102,12 @@ func (e *environment) cmdServe(ctx context.Context, args []string, httpOn, worke
 	err = g.Wait()
 	a.logger.Info("stopped")
 	return err
+}
+
+// limitMemory gives a process that trains the training's soft memory limit (config.LimitMemory:
+// GOMEMLIMIT, when the operator set it, stands).
+func (a *app) limitMemory() {
+	a.logger.Info("memory limit", "bytes", config.LimitMemory(a.cfg.MemoryLimit))
 }
 
 // registerJobs wires every task handler and periodic task.

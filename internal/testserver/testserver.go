@@ -26,6 +26,7 @@ import (
 	"personas/enrichment"
 	"personas/internal/testenv"
 	"personas/jobs"
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
 )
@@ -61,7 +62,7 @@ type Server struct {
 	HTTP     *httptest.Server
 	API      *api.Server
 	Redis    *redis.Client
-	Jobs     *jobs.Client
+	Jobs     *queue.Client
 	Signer   *privacy.Signer
 	Logs     *SyncBuffer
 	Logger   *slog.Logger
@@ -112,7 +113,7 @@ func New(t testing.TB, opts Options) *Server {
 		logger = slog.New(slog.NewJSONHandler(opts.LogOutput, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{Env: env, Redis: rdb, Jobs: jobs.NewClient(rdb), Signer: signer, Logs: logs, Logger: logger, cancel: cancel}
+	s := &Server{Env: env, Redis: rdb, Jobs: queue.NewClient(rdb), Signer: signer, Logs: logs, Logger: logger, cancel: cancel}
 	s.Ingester = models.NewIngester(env.Store, models.IngesterConfig{}, logger)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.Ingester.Run(ctx) }()

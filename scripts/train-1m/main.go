@@ -28,9 +28,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"personas/config"
 	"personas/internal/demodata"
 	"personas/internal/testenv"
 	"personas/jobs"
+	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
 )
@@ -103,8 +105,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// The worker's soft memory limit, set as personas worker sets it (GOMEMLIMIT stands).
+	fmt.Fprintf(stdout, "soft memory limit: %s\n", mib(config.LimitMemory(config.TrainMemoryLimit)))
 	logs := &captureHandler{}
-	tr := &jobs.Trainer{Store: store, Client: jobs.NewClient(rdb), Logger: slog.New(logs)}
+	tr := &jobs.Trainer{Store: store, Client: queue.NewClient(rdb), Logger: slog.New(logs)}
 	for _, name := range []string{"first training", "retrain (matched to the first version)"} {
 		base := currentRSS()
 		cpu := cpuTime()
