@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"personas/classifier"
+	"personas/ingest"
 	"personas/jobs"
 	"personas/models"
 )
@@ -28,11 +28,11 @@ const (
 
 // ClassifyRequest is the body of POST /v1/classify.
 type ClassifyRequest struct {
-	SiteKey   string         `json:"site_key"`
-	VisitorID string         `json:"visitor_id"`
-	SessionID string         `json:"session_id,omitempty"`
-	Context   CollectContext `json:"context"`
-	Events    []RawEvent     `json:"events"`
+	SiteKey   string                `json:"site_key"`
+	VisitorID string                `json:"visitor_id"`
+	SessionID string                `json:"session_id,omitempty"`
+	Context   ingest.CollectContext `json:"context"`
+	Events    []ingest.RawEvent     `json:"events"`
 }
 
 // personaRef is a persona in a classify answer. Its id is formatted once, when the model is
@@ -224,31 +224,25 @@ func (s *Server) classify(c *gin.Context) {
 		s.fail(c, badRequest(err.Error()))
 		return
 	}
-	if err := checkID("site_key", req.SiteKey); err != nil {
+	if err := ingest.CheckID("site_key", req.SiteKey); err != nil {
 		s.fail(c, badRequest(err.Error()))
 		return
 	}
-	if err := checkID("visitor_id", req.VisitorID); err != nil {
+	if err := ingest.CheckID("visitor_id", req.VisitorID); err != nil {
 		s.fail(c, badRequest(err.Error()))
 		return
 	}
 	if req.SessionID != "" {
-		if err := checkID("session_id", req.SessionID); err != nil {
+		if err := ingest.CheckID("session_id", req.SessionID); err != nil {
 			s.fail(c, badRequest(err.Error()))
 			return
 		}
 	}
-	if len(req.Events) > maxEventsPerRequest {
-		s.fail(c, badRequest("events: at most 200 per request"))
+	if err := ingest.CheckEvents(req.Events); err != nil {
+		s.fail(c, badRequest(err.Error()))
 		return
 	}
-	for i := range req.Events {
-		if err := checkEvent(&req.Events[i], false); err != nil {
-			s.fail(c, badRequest("events["+strconv.Itoa(i)+"]: "+err.Error()))
-			return
-		}
-	}
-	p, ok := s.siteRequest(c, req.SiteKey, "classify")
+	p, ok := s.siteGate(c, classifySite, req.SiteKey, int64(len(req.Events)))
 	if !ok {
 		return
 	}
@@ -288,13 +282,13 @@ func (s *Server) classifyVisitor(ctx context.Context, r *http.Request, p models.
 	}
 	if len(req.Events) > 0 {
 		now := s.store.Now().UTC()
-		norm := s.browserNormalizer(r, p, req.Context, now)
+		norm := ingest.ForBrowser(s.store.Index(), p, r.UserAgent(), req.Context, now)
 		session := req.SessionID
 		if session == "" {
 			session = "inline"
 		}
 		for i := range req.Events {
-			if ev, reason := norm.normalize(&req.Events[i], req.VisitorID, session); reason == "" {
+			if ev, reason := norm.Normalize(&req.Events[i], req.VisitorID, session); reason == "" {
 				f.Apply(&ev)
 			}
 		}

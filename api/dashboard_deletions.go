@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"personas/ingest"
 	"personas/models"
 )
 
@@ -38,7 +39,7 @@ func (s *Server) deletionForm(c *gin.Context) error {
 	switch scope {
 	case models.ScopeVisitor:
 		vid := strings.TrimSpace(c.PostForm("visitor_id"))
-		if err := checkID("visitor_id", vid); err != nil {
+		if err := ingest.CheckID("visitor_id", vid); err != nil {
 			return models.Invalid("visitor_id", "the visitor id is required for a visitor deletion (at most 128 characters)")
 		}
 		hash = s.store.VisitorHash(pj.ID, vid)

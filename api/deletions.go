@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"personas/ingest"
 	"personas/models"
 	"personas/receipt"
 )
@@ -55,7 +56,7 @@ func (s *Server) createDeletion(c *gin.Context) {
 	var hash []byte
 	switch req.Scope {
 	case models.ScopeVisitor:
-		if err := checkID("visitor_id", req.VisitorID); err != nil {
+		if err := ingest.CheckID("visitor_id", req.VisitorID); err != nil {
 			s.fail(c, models.Invalid("visitor_id", "required for scope visitor, at most 128 characters"))
 			return
 		}
@@ -193,15 +194,15 @@ func (s *Server) forget(c *gin.Context) {
 		s.fail(c, badRequest(err.Error()))
 		return
 	}
-	if err := checkID("site_key", req.SiteKey); err != nil {
+	if err := ingest.CheckID("site_key", req.SiteKey); err != nil {
 		s.fail(c, badRequest(err.Error()))
 		return
 	}
-	if err := checkID("visitor_id", req.VisitorID); err != nil {
+	if err := ingest.CheckID("visitor_id", req.VisitorID); err != nil {
 		s.fail(c, badRequest(err.Error()))
 		return
 	}
-	p, ok := s.siteRequest(c, req.SiteKey, "forget")
+	p, ok := s.siteGate(c, forgetSite, req.SiteKey, 0)
 	if !ok {
 		return
 	}
@@ -271,29 +272,4 @@ func (p *pace) wait(ctx context.Context, start time.Time) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// siteRequest resolves the site key of a page request (classify, forget) and applies the
-// origin check and the per-client rate limit of that route; it writes the error and reports
-// false when the request may not go on.
-func (s *Server) siteRequest(c *gin.Context, siteKey, route string) (models.Project, bool) {
-	p, err := s.projectBySiteKey(c, siteKey)
-	if err != nil {
-		if isNotFound(err) {
-			s.fail(c, errStatus(http.StatusForbidden, "site_key", "unknown site key"))
-			return models.Project{}, false
-		}
-		s.fail(c, err)
-		return models.Project{}, false
-	}
-	if !models.OriginAllowed(p.AllowedOrigins, requestOrigin(c.Request)) {
-		s.fail(c, errStatus(http.StatusForbidden, "origin", "origin not allowed for this site key"))
-		return models.Project{}, false
-	}
-	if !s.clientLimits.allow(route + ":" + clientKey(c)) {
-		c.Header("Retry-After", "1")
-		s.fail(c, errStatus(http.StatusTooManyRequests, "rate_limited", "too many requests; retry later"))
-		return models.Project{}, false
-	}
-	return p, true
 }

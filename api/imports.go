@@ -4,16 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
+	"personas/ingest"
 	"personas/models"
 )
 
@@ -25,26 +24,18 @@ const (
 	importIdleTimeout = 60 * time.Second
 )
 
-// importLine is one NDJSON line: an event with its own visitor and session, and optionally the
-// device class and time zone the collector would have derived from the browser.
-type importLine struct {
-	RawEvent
-	Device string `json:"device,omitempty"`
-	TZ     string `json:"tz,omitempty"`
-}
-
 type importError struct {
 	Line   int    `json:"line"`
 	Reason string `json:"reason"`
 }
 
-// importEvents streams NDJSON through the collect pipeline in batches (bounded memory whatever
+// importEvents streams NDJSON through ingest's import pass in batches (bounded memory whatever
 // the size) and reports accepted and rejected lines. Events older than the project's event
 // retention are rejected; the rest of the pipeline (scrubbing, counters) is collect's.
 func (s *Server) importEvents(c *gin.Context) {
 	p := projectFrom(c)
 	now := s.store.Now().UTC()
-	maxAge := time.Duration(p.Retention.Effective().EventsDays) * 24 * time.Hour
+	im := ingest.NewImport(s.store.Index(), p, now)
 	sc := bufio.NewScanner(c.Request.Body)
 	// The buffer's capacity must not exceed maxImportLine: the scanner takes the larger of the two.
 	sc.Buffer(make([]byte, 0, 4<<10), maxImportLine)
@@ -62,7 +53,6 @@ func (s *Server) importEvents(c *gin.Context) {
 		errs               []importError
 		reasons            = map[string]int64{}
 		batch              = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}, ByEventDay: true}
-		norms              = map[string]*normalizer{}
 	)
 	reject := func(line int, reason string) {
 		rejected++
@@ -94,55 +84,11 @@ func (s *Server) importEvents(c *gin.Context) {
 		if len(raw) == 0 {
 			continue
 		}
-		if !utf8.Valid(raw) {
-			reject(line, "invalid UTF-8")
-			batch.Dropped[models.ReasonBadShape]++
+		ev, rej := im.Line(raw)
+		if rej != nil {
+			reject(line, rej.Message)
+			batch.Dropped[rej.Reason]++
 			continue
-		}
-		var l importLine
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
-			reject(line, "malformed JSON: "+truncateMsg(err.Error()))
-			batch.Dropped[models.ReasonBadShape]++
-			continue
-		}
-		if err := checkID("visitor_id", l.VisitorID); err != nil {
-			reject(line, err.Error())
-			batch.Dropped[models.ReasonBadShape]++
-			continue
-		}
-		if err := checkID("session_id", l.SessionID); err != nil {
-			reject(line, err.Error())
-			batch.Dropped[models.ReasonBadShape]++
-			continue
-		}
-		if err := checkEvent(&l.RawEvent, true); err != nil {
-			reject(line, err.Error())
-			batch.Dropped[models.ReasonBadShape]++
-			continue
-		}
-		switch l.Device {
-		case "", "desktop", "mobile", "tablet", "other":
-		default:
-			reject(line, "device must be desktop, mobile, tablet or other")
-			batch.Dropped[models.ReasonBadShape]++
-			continue
-		}
-		key := l.TZ
-		norm := norms[key]
-		if norm == nil {
-			norm = &normalizer{project: p, index: s.store.Index(), now: now, maxAge: maxAge, loc: loadTZ(l.TZ)}
-			norms[key] = norm
-		}
-		ev, reason := norm.normalize(&l.RawEvent, l.VisitorID, l.SessionID)
-		if reason != "" {
-			reject(line, reason)
-			batch.Dropped[reason]++
-			continue
-		}
-		if l.Device != "" {
-			ev.Device = l.Device
 		}
 		batch.Events = append(batch.Events, ev)
 		if len(batch.Events) >= importBatchSize {
@@ -196,7 +142,7 @@ func (s *Server) failImport(c *gin.Context, err error, line int, accepted int64)
 func (s *Server) exportVisitor(c *gin.Context) {
 	p := projectFrom(c)
 	vid := c.Param("visitor_id")
-	if err := checkID("visitor_id", vid); err != nil {
+	if err := ingest.CheckID("visitor_id", vid); err != nil {
 		s.fail(c, badRequest(err.Error()))
 		return
 	}

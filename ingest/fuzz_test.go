@@ -1,4 +1,4 @@
-package api
+package ingest
 
 import (
 	"encoding/json"
@@ -37,9 +37,9 @@ func FuzzCollectPayload(f *testing.F) {
 	project := models.Project{ID: uuid.MustParse("00000000-0000-4000-8000-000000000001"), SampleRate: 1,
 		ExcludedSelectors: []string{".promo", "#x", "aside"}, AllowedQueryKeys: []string{"q"}, DataAttributes: []string{"data-product"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := ParseCollectPayload(body)
+		p, err := ParsePayload(body)
 		if err != nil {
-			if _, ok := err.(*shapeError); !ok {
+			if _, ok := err.(*ShapeError); !ok {
 				t.Fatalf("error %T is not a bad-shape error: %v", err, err)
 			}
 			return
@@ -47,7 +47,7 @@ func FuzzCollectPayload(f *testing.F) {
 		if !utf8.Valid(body) {
 			t.Fatal("accepted invalid UTF-8")
 		}
-		if n := len(p.Events); n < 1 || n > maxEventsPerRequest {
+		if n := len(p.Events); n < 1 || n > MaxEvents {
 			t.Fatalf("accepted %d events", n)
 		}
 		for _, id := range []string{p.SiteKey, p.VisitorID, p.SessionID} {
@@ -59,13 +59,12 @@ func FuzzCollectPayload(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
-		if _, err := ParseCollectPayload(again); err != nil {
+		if _, err := ParsePayload(again); err != nil {
 			t.Fatalf("an accepted payload does not parse again: %v\n%s", err, again)
 		}
-		n := &normalizer{project: project, index: index, now: now, maxAge: eventMaxAge, loc: loadTZ(p.Context.TZ),
-			screenW: screenWidth(p.Context)}
+		n := ForBrowser(index, project, "", p.Context, now)
 		for i := range p.Events {
-			ev, reason := n.normalize(&p.Events[i], p.VisitorID, p.SessionID)
+			ev, reason := n.Normalize(&p.Events[i], p.VisitorID, p.SessionID)
 			if reason != "" {
 				continue
 			}
@@ -106,3 +105,57 @@ func FuzzCollectPayload(f *testing.F) {
 }
 
 func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// FuzzImportLine feeds arbitrary lines to the import's parser and privacy pass. It must never
+// panic; a refused line must be counted under a known drop reason with a message; a stored
+// line's event must hold only what PostgreSQL accepts and only the devices the contract names.
+// Seeds live in testdata/fuzz/FuzzImportLine.
+func FuzzImportLine(f *testing.F) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ts := jsonNum(now.UnixMilli())
+	f.Add([]byte(`{"visitor_id":"v","session_id":"s","type":"pageview","ts":` + ts + `,"url":"https://shop.example/p/1?utm_source=x&q=y&email=a@b.c","device":"mobile","tz":"Europe/Paris"}`))
+	f.Add([]byte(`{"visitor_id":"v","session_id":"s","type":"click","ts":` + ts + `,"url":"https://shop.example/","element":{"tag":"textarea","text":"my address","attrs":{"name":"addr"}}}`))
+	f.Add([]byte(`{"visitor_id":"v","session_id":"s","type":"goal","ts":1,"name":"old"}`))
+	f.Add([]byte(`{"visitor_id":"v","session_id":"s","type":"leave","ts":` + ts + `,"url":"https://a/","duration_ms":1,"scroll_depth":1,"device":"toaster"}`))
+	f.Add([]byte("{\"visitor_id\":\"v\xff\"}"))
+
+	index, err := privacy.NewBlindIndex([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	project := models.Project{ID: uuid.MustParse("00000000-0000-4000-8000-000000000002"), SampleRate: 1,
+		AllowedQueryKeys: []string{"q"}, Retention: models.Retention{EventsDays: 30}}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		im := NewImport(index, project, now)
+		ev, rej := im.Line(raw)
+		if rej != nil {
+			known := false
+			for _, r := range models.DropReasons {
+				known = known || r == rej.Reason
+			}
+			if !known || rej.Message == "" {
+				t.Fatalf("rejected as %q (%q): not a drop reason with a message", rej.Reason, rej.Message)
+			}
+			return
+		}
+		if !utf8.Valid(raw) {
+			t.Fatal("stored a line of invalid UTF-8")
+		}
+		if age := now.Sub(ev.TS); age > 30*24*time.Hour || age < -eventMaxAhead {
+			t.Fatalf("stored an event %v old, outside the retention window", age)
+		}
+		switch ev.Device {
+		case "desktop", "mobile", "tablet", "other":
+		default:
+			t.Fatalf("stored device %q", ev.Device)
+		}
+		for _, v := range []string{ev.Path, ev.PathGroup, ev.Goal, ev.ElTag, ev.ElText, ev.Channel} {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				t.Fatalf("a text column would get %q, which PostgreSQL refuses", v)
+			}
+		}
+		if formTags[ev.ElTag] && ev.ElText != "" {
+			t.Fatalf("kept the text %q of a form field", ev.ElText)
+		}
+	})
+}
