@@ -2,6 +2,7 @@ package classify
 
 import (
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -18,7 +19,9 @@ import (
 // It is never staler than the store for what this instance changed: ingest and erasures
 // invalidate their visitors before they are acknowledged (Service.Changed, Service.Forget), and
 // a read that raced with an invalidation of its shard is not cached (the shard's generation
-// moved). Changes made elsewhere (another instance's ingest) are seen after at most ttl; a
+// moved). Changes made elsewhere (another instance's ingest) are seen after at most ttl (the
+// freshness every instance keeps for publications and deletions, and the collector asks again
+// at most once a minute, with its unsent events inline); a
 // visitor erasure, a deleted project or a reconnected listener drops whole projects or
 // everything at once.
 type visitorCache struct {
@@ -39,8 +42,8 @@ type visitorShard struct {
 type visitorKey [16 + 32]byte
 
 type visitorEntry struct {
-	f  *models.VisitorFeatures
-	at time.Time
+	f       *models.VisitorFeatures
+	expires time.Time
 }
 
 func newVisitorCache(size int, ttl time.Duration) *visitorCache {
@@ -74,7 +77,7 @@ func (c *visitorCache) get(projectID uuid.UUID, hash []byte) (f *models.VisitorF
 	sh := c.shard(&k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e, found := sh.m[k]; found && time.Since(e.at) < c.ttl {
+	if e, found := sh.m[k]; found && time.Now().Before(e.expires) {
 		return e.f, 0, true
 	}
 	return nil, sh.gen, false
@@ -96,7 +99,10 @@ func (c *visitorCache) put(projectID uuid.UUID, hash []byte, f *models.VisitorFe
 	if len(sh.m) >= c.max {
 		clear(sh.m)
 	}
-	sh.m[k] = visitorEntry{f: f, at: time.Now()}
+	// Each entry lives between 3/4 of the TTL and the TTL: visitors cached together (a burst, a
+	// reconnect) do not all expire, and wait for PostgreSQL, at the same moment.
+	life := c.ttl - time.Duration(rand.Int64N(int64(c.ttl)/4+1))
+	sh.m[k] = visitorEntry{f: f, expires: time.Now().Add(life)}
 }
 
 // invalidate drops one visitor.
