@@ -219,12 +219,16 @@ func (s *Service) Changed(projectID uuid.UUID, hash []byte) {
 	}
 }
 
-// Forget drops what the service remembers of one visitor (an erasure on this instance): its
-// cached aggregates and its last written assignment, so that the next answer reads and writes
-// again.
+// Forget drops what the service remembers of one visitor (hash != nil) or of a whole project
+// (hash == nil), for an erasure requested on this instance: cached aggregates and the last
+// written assignments, so that the next answer reads and writes again.
 func (s *Service) Forget(projectID uuid.UUID, hash []byte) {
 	s.assignments.forget(projectID, hash)
-	if s.visitors != nil {
+	switch {
+	case s.visitors == nil:
+	case hash == nil:
+		s.visitors.invalidateProject(projectID)
+	default:
 		s.visitors.invalidate(projectID, hash)
 	}
 }

@@ -207,6 +207,13 @@ func TestServiceClassify(t *testing.T) {
 	if _, _, ok := svc.visitors.get(f.project.ID, hash); ok {
 		t.Error("aggregates still cached after Forget")
 	}
+	if _, err := svc.Classify(ctx, f.project, "v1", nil); err != nil {
+		t.Fatal(err)
+	}
+	svc.Forget(f.project.ID, nil) // a project-wide erasure
+	if _, _, ok := svc.visitors.get(f.project.ID, hash); ok {
+		t.Error("aggregates still cached after Forget of the project")
+	}
 
 	// A corrupted model answers no_model, counts one load error and is not retried per request.
 	if _, err := f.env.Pool.Exec(ctx, `UPDATE persona_models SET model_enc = 'garbage' WHERE project_id = $1`, f.project.ID); err != nil {
