@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"personas/classifier"
+	"personas/classify"
 	"personas/internal/demodata"
 	"personas/internal/testserver"
 	"personas/jobs"
@@ -90,7 +91,7 @@ func BenchmarkClassifyModel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := jobs.Aggregates(feats)
+	a := classify.Aggregates(feats)
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -107,7 +107,7 @@ func (s *Server) renameForm(c *gin.Context) error {
 		return err
 	}
 	s.audit(c, pj.ID, "persona.rename", pe.ID.String(), nil)
-	s.models.evict(pj.ID) // classify answers carry the name
+	s.classifySvc.EvictModel(pj.ID) // classify answers carry the name
 	return redirect(c, projectPath(pj, "/personas/"+pe.ID.String()), "renamed")
 }
 

@@ -88,7 +88,7 @@ func (s *Server) startDeletion(c *gin.Context, p models.Project, scope string, h
 	}
 	s.audit(c, p.ID, "deletion.create", d.ID.String(), map[string]any{"scope": d.Scope})
 	s.EvictProject(p.SiteKey)
-	s.assignments.forget(p.ID, hash)
+	s.classifySvc.Forget(p.ID, hash)
 	if err := s.jobs.EnqueueDeletion(c, d.ID); err != nil {
 		// The row is committed; the periodic safety net enqueues it again.
 		s.logger.Warn("enqueue deletion", append(logAttrs(c), "deletion_id", d.ID, "err", err.Error())...)
@@ -216,7 +216,7 @@ func (s *Server) forget(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.assignments.forget(p.ID, hash)
+	s.classifySvc.Forget(p.ID, hash)
 	if known {
 		if err := s.jobs.EnqueueDeletion(c, d.ID); err != nil {
 			s.logger.Warn("enqueue deletion", append(logAttrs(c), "deletion_id", d.ID, "err", err.Error())...)

@@ -1,121 +1,48 @@
 package api
 
 import (
-	"context"
-	"encoding/json"
-	"time"
-
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
 	"personas/models"
 )
 
-// listen keeps this instance's caches fresh: it LISTENs for changes published by any instance
-// (reconnecting with back-off; every cache is dropped after a reconnect, since notifications
-// may have been missed) and checks the cached model versions every interval as a safety net.
-func (s *Server) listen(ctx context.Context, interval time.Duration) {
-	go s.versionCheck(ctx, interval)
-	delay := 100 * time.Millisecond
-	first := true
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, first)
-		first = false
-		if ctx.Err() != nil {
-			return
-		}
-		s.logger.Warn("change listener lost its connection; reconnecting", "retry_in", delay.String(), "err", errString(err))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 5*time.Second)
-	}
-}
+// The change listener runs in the classify service (classify.Service.Run); these are the
+// server's own caches it keeps fresh: the site keys' projects and the project data keys.
 
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-func (s *Server) listenOnce(ctx context.Context, first bool) error {
-	conn, err := s.store.Pool().Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{models.NotifyChannel}.Sanitize()); err != nil {
-		return err
-	}
-	if !first {
-		s.dropCaches()
-	}
-	s.listening.Store(true)
-	defer s.listening.Store(false)
-	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
-		if err != nil {
-			conn.Hijack().Close(context.Background()) // the connection's state is unknown: do not reuse it
-			return err
-		}
-		var ch models.Change
-		if err := json.Unmarshal([]byte(n.Payload), &ch); err != nil {
-			continue
-		}
-		s.apply(ch)
-	}
-}
-
-func (s *Server) apply(ch models.Change) {
-	if ch.Kind != models.ChangeKeysRotated {
-		s.assignments.forget(ch.ProjectID, nil) // a new model, deleted personas or a deleted project
-	}
+// applyChange applies a change notification to the server's caches, after the classify
+// service applied it to its own.
+func (s *Server) applyChange(ch models.Change) {
 	switch ch.Kind {
-	case models.ChangeModelPublished, models.ChangePersonasDeleted:
-		s.models.evict(ch.ProjectID)
+	case models.ChangeModelPublished, models.ChangePersonasDeleted, models.ChangeProjectChanged:
 		s.EvictProject("")
 	case models.ChangeProjectDeleted:
-		s.models.evict(ch.ProjectID)
 		s.sites.forgetProject(ch.ProjectID)
 		s.store.EvictDataKey(ch.ProjectID)
-	case models.ChangeProjectChanged:
-		s.models.evict(ch.ProjectID)
-		s.EvictProject("")
 	case models.ChangeKeysRotated:
 		s.store.EvictDataKey(ch.ProjectID)
 	}
-	s.metrics.notifications.WithLabelValues(ch.Kind).Inc()
 }
 
+// dropCaches drops every cache after notifications may have been missed (a reconnected
+// listener).
 func (s *Server) dropCaches() {
-	s.models.evictAll()
-	s.assignments.forget(uuid.Nil, nil)
 	s.EvictProject("")
 	s.store.EvictAllDataKeys() // a rotation or destruction may have been missed
 }
 
-// versionCheck compares cached model versions with the database: the safety net for a missed
-// notification.
-func (s *Server) versionCheck(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		cached := s.models.versions()
-		s.EvictProject("")
-		s.store.EvictAllDataKeys() // reloaded on next use: bounds how long a missed rotation matters
-		for id, v := range cached {
-			cur, err := s.store.CurrentModelVersion(ctx, id)
-			if err != nil || cur != v {
-				s.models.evict(id)
-			}
+// refreshCaches runs at every model version check: the site cache and the data keys are read
+// again on next use, which bounds how long a missed notification matters.
+func (s *Server) refreshCaches() {
+	s.EvictProject("")
+	s.store.EvictAllDataKeys()
+}
+
+// committed tells the classify service which visitors' aggregates an ingest transaction
+// changed, before the request is answered.
+func (s *Server) committed(b *models.Batch) {
+	var last []byte
+	for i := range b.Events {
+		if h := b.Events[i].VisitorHash; string(h) != string(last) {
+			s.classifySvc.Changed(b.ProjectID, h)
+			last = h
 		}
 	}
 }

@@ -213,7 +213,7 @@ func (s *Server) renamePersona(c *gin.Context) {
 		return
 	}
 	s.audit(c, pid, "persona.rename", id.String(), nil)
-	s.models.evict(pid) // classify answers carry the name
+	s.classifySvc.EvictModel(pid) // classify answers carry the name
 	c.JSON(http.StatusOK, s.personaAnswer(pid, p))
 }
 

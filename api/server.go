@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"personas/classify"
 	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
@@ -101,10 +102,7 @@ type Server struct {
 	dash    *dashboard // the dashboard's parsed pages
 
 	ingester     *models.Ingester
-	models       *modelCache
-	features     *featureReader // classify's coalescing reads of aggregates
-	assignments  *assignmentWriter
-	listening    atomic.Bool
+	classifySvc  *classify.Service // live classification: models, aggregates, assignments
 	sites        *siteCache
 	forgetPace   pace // how long a known visitor's forget takes, for the unknown ones
 	siteLimits   *limiters
@@ -120,9 +118,14 @@ func NewServer(d Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
 		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(d.Config.siteCacheTTL())}
-	s.models = newModelCache(256)
-	s.features = newFeatureReader(d.Store, 1)
-	s.assignments = newAssignmentWriter(10000, s.metrics.assignmentDrops, s.metrics.assignmentSkips)
+	s.classifySvc = classify.New(classify.Config{Store: d.Store, Logger: d.Logger, VersionCheck: d.Config.versionCheckInterval(),
+		Metrics: classify.Metrics{ModelErrors: s.metrics.modelErrors, Reasons: s.metrics.classifyReasons,
+			AssignmentDrops: s.metrics.assignmentDrops, AssignmentSkips: s.metrics.assignmentSkips,
+			Notifications: s.metrics.notifications},
+		OnChange: s.applyChange, OnResync: s.dropCaches, OnVersionCheck: s.refreshCaches})
+	if d.Ingester != nil {
+		d.Ingester.OnCommitted(s.committed)
+	}
 	cr, sr := d.Config.rates()
 	s.clientLimits = newLimiters(cr, max(1, int(2*cr)))
 	s.siteLimits = newLimiters(sr, max(1, int(2*sr)))
@@ -170,9 +173,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	// after the HTTP server, so in-flight requests still find them.
 	bctx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	bg.Add(2)
-	go func() { defer bg.Done(); s.listen(bctx, s.cfg.versionCheckInterval()) }()
-	go func() { defer bg.Done(); s.runAssignmentWriter(bctx) }()
+	bg.Add(1)
+	go func() { defer bg.Done(); s.classifySvc.Run(bctx) }()
 	defer func() { stopBackground(); bg.Wait() }()
 
 	errc := make(chan error, 1)

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
-	"personas/classifier"
+	"personas/classify"
 	"personas/models"
 )
 
@@ -31,18 +31,13 @@ func (rc *Reclassifier) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	} else if err != nil {
 		return err
 	}
-	blob, err := rc.Store.ModelBlob(ctx, pid, version)
-	if err != nil {
+	l, err := classify.LoadModel(ctx, rc.Store, pid, version)
+	if errors.Is(err, classify.ErrUnreadable) {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	} else if err != nil {
 		return err
 	}
-	m, err := classifier.UnmarshalModel(blob)
-	if err != nil {
-		return fmt.Errorf("model %d of %s unreadable: %v: %w", version, pid, err, asynq.SkipRetry)
-	}
-	ids, err := rc.Store.PersonaIDsByCluster(ctx, pid, version)
-	if err != nil {
-		return err
-	}
+	m, ids := l.Model, l.PersonaIDs
 	now := rc.Store.Now()
 	var hashes [][]byte
 	var personas []*uuid.UUID
@@ -53,7 +48,7 @@ func (rc *Reclassifier) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	err = rc.Store.EachVisitorFeatures(ctx, pid, func(f *models.VisitorFeatures) error {
-		a := m.Classify(Aggregates(f), now)
+		a := m.Classify(classify.Aggregates(f), now)
 		var p *uuid.UUID
 		if id, ok := ids[a.Cluster]; ok && !a.Outlier {
 			p = &id

@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"personas/classifier"
+	"personas/classify"
 	"personas/enrichment"
 	"personas/jobs/queue"
 	"personas/models"
@@ -29,16 +30,6 @@ func decodeProject(t *asynq.Task) (uuid.UUID, error) {
 		return uuid.Nil, fmt.Errorf("decode %s payload: %w", t.Type(), asynq.SkipRetry)
 	}
 	return p.ProjectID, nil
-}
-
-// Aggregates converts stored aggregates to the classifier's input.
-func Aggregates(f *models.VisitorFeatures) classifier.Aggregates {
-	return classifier.Aggregates{
-		Visits: f.Visits, PageViews: f.PageViews, Clicks: f.Clicks, Goals: f.Goals, Bounces: f.TotalBounces(),
-		TimeMS: f.TimeMS, ScrollSum: f.ScrollSum, ScrollCount: f.ScrollCount, FirstSeen: f.FirstSeen,
-		LastSeen: f.LastSeen, ActiveDays: f.ActiveDays, Paths: f.Paths, Elements: f.Elements, Channels: f.Channels,
-		Devices: f.Devices, GoalNames: f.GoalNames, Hours: f.Hours, Weekdays: f.Weekdays,
-	}
 }
 
 // Trainer trains and publishes persona models.
@@ -156,7 +147,7 @@ func (ts *TrainingSet) Source(ctx context.Context, snap *models.FeatureSnapshot)
 				ranks = append(ranks, int32(i))
 			}
 			k++
-			a = Aggregates(f)
+			a = classify.Aggregates(f)
 			return yield(i, &a)
 		})
 	}
@@ -194,13 +185,14 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 	var prevPersonas map[int]uuid.UUID
 	switch {
 	case err == nil:
-		var perr error
-		if prev, perr = tr.loadModel(ctx, projectID, prevVersion); perr == nil {
-			if prevPersonas, err = tr.Store.PersonaIDsByCluster(ctx, projectID, prevVersion); err != nil {
-				return 0, err
-			}
-		} else {
+		l, perr := classify.LoadModel(ctx, tr.Store, projectID, prevVersion)
+		switch {
+		case perr == nil:
+			prev, prevPersonas = l.Model, l.PersonaIDs
+		case errors.Is(perr, classify.ErrUnreadable):
 			tr.Logger.Error("previous model unreadable; training without matching", "project_id", projectID, "err", perr.Error())
+		default:
+			return 0, perr
 		}
 	case !errors.Is(err, models.ErrNotFound):
 		return 0, err
@@ -268,14 +260,6 @@ func (tr *Trainer) Train(ctx context.Context, projectID uuid.UUID) (int, error) 
 			"publish", phase.Publish.Seconds()))
 	tr.afterPublish(ctx, projectID, version, pub)
 	return version, nil
-}
-
-func (tr *Trainer) loadModel(ctx context.Context, projectID uuid.UUID, version int) (*classifier.Model, error) {
-	blob, err := tr.Store.ModelBlob(ctx, projectID, version)
-	if err != nil {
-		return nil, err
-	}
-	return classifier.UnmarshalModel(blob)
 }
 
 func (tr *Trainer) publication(projectID uuid.UUID, ts *TrainingSet, res *classifier.Result, prevPersonas map[int]uuid.UUID, current []string, labels models.PageLabels) (models.Publication, error) {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -84,7 +85,14 @@ type Ingester struct {
 	pendingDrop map[dropKey]int64 // drops counted while the database was unavailable
 	uncounted   int64             // drops that found pendingDrop full (logged, never silently)
 	downUntil   time.Time         // fail fast for a moment after the database refused us
+
+	committed atomic.Pointer[func(*Batch)] // told of each batch before its request is answered
 }
+
+// OnCommitted has fn called with every batch whose transaction ended (committed or not),
+// before its Submit returns: caches of visitors' aggregates (classify's) drop the batch's
+// visitors, so nothing acknowledged is missed by the next read. fn must be quick.
+func (in *Ingester) OnCommitted(fn func(*Batch)) { in.committed.Store(&fn) }
 
 // maxPendingDrops bounds the drop counters kept in memory while PostgreSQL is away: one per
 // project, day and reason, so 10,000 keys are about a thousand projects over a day boundary.
@@ -299,6 +307,11 @@ func (in *Ingester) commitGroup(group []ingestRequest) {
 			return
 		} else {
 			in.logger.Error("ingest commit failed", "requests", len(group), "err", err.Error())
+		}
+	}
+	if fn := in.committed.Load(); fn != nil {
+		for _, b := range batches {
+			(*fn)(b)
 		}
 	}
 	for _, r := range group {

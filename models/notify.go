@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // NotifyChannel is the PostgreSQL channel on which instances tell each other to drop caches.
@@ -41,4 +42,31 @@ func (s *Store) Notify(ctx context.Context, c Change) error {
 		return fmt.Errorf("notify %s: %w", c.Kind, translate(err))
 	}
 	return nil
+}
+
+// Listen LISTENs on channel on a connection of its own (taken from the pool) and calls fn with
+// each notification's payload, in order, until ctx ends or the connection fails. It returns
+// once the connection is lost (the error says why) or ctx is done (ctx's error); onListening,
+// when not nil, is called once LISTEN took effect, before the first payload, so that a caller
+// can drop what it may have missed. A connection that failed is closed, never reused.
+func (s *Store) Listen(ctx context.Context, channel string, onListening func(), fn func(payload string)) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", channel, translate(err))
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return fmt.Errorf("listen %s: %w", channel, translate(err))
+	}
+	if onListening != nil {
+		onListening()
+	}
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			conn.Hijack().Close(context.Background()) // the connection's state is unknown: do not reuse it
+			return err
+		}
+		fn(n.Payload)
+	}
 }
