@@ -342,12 +342,22 @@ func (s *Store) AcceptInvitation(ctx context.Context, token string, a Acceptance
 	if len(token) > 100 {
 		return User{}, Invitation{}, ErrInvitationUnknown
 	}
+	return s.acceptInvitation(ctx, "token_hash = $1", []any{hashSecret(token)}, a)
+}
+
+// AcceptOpenInvitation accepts an invitation by its id, as AcceptInvitation does by token: for
+// single sign-on, which proves the invited address instead of presenting the link.
+func (s *Store) AcceptOpenInvitation(ctx context.Context, projectID, id uuid.UUID, a Acceptance) (User, Invitation, error) {
+	return s.acceptInvitation(ctx, "project_id = $1 AND id = $2", []any{projectID, id}, a)
+}
+
+func (s *Store) acceptInvitation(ctx context.Context, where string, args []any, a Acceptance) (User, Invitation, error) {
 	var inv Invitation
 	var userID uuid.UUID
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		inv, err = s.scanInvitation(tx.QueryRow(ctx, `/* Store.AcceptInvitation */
-			SELECT `+invitationColumns+` FROM invitations WHERE token_hash = $1 FOR UPDATE`, hashSecret(token)))
+			SELECT `+invitationColumns+` FROM invitations WHERE `+where+` FOR UPDATE`, args...))
 		if errors.Is(err, ErrNotFound) {
 			return ErrInvitationUnknown
 		}
