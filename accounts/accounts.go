@@ -131,7 +131,9 @@ func (s *Service) Close(ctx context.Context) {
 func (s *Service) Mails() bool { return s.mailer != nil }
 
 // InvitationLink is the page where an invitation is accepted.
-func (s *Service) InvitationLink(token string) string { return s.publicURL + "/accept-invitation/" + token }
+func (s *Service) InvitationLink(token string) string {
+	return s.publicURL + "/accept-invitation/" + token
+}
 
 // ResetLink is the page where a password is reset.
 func (s *Service) ResetLink(token string) string { return s.publicURL + "/reset-password/" + token }
