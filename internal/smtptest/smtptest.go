@@ -10,9 +10,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"math/big"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
+	netmail "net/mail"
+	"strings"
 	"net/url"
 	"strconv"
 	"sync"
@@ -29,6 +35,46 @@ type Message struct {
 	To       []string
 	Data     string // the raw message, headers and body
 	Username string // who authenticated
+}
+
+// Part returns the decoded body of the message's part of the media type ("text/plain",
+// "text/html"): the message as a reader would see it, without quoted-printable soft breaks.
+func (m Message) Part(mediaType string) (string, error) {
+	msg, err := netmail.ReadMessage(strings.NewReader(m.Data))
+	if err != nil {
+		return "", err
+	}
+	return findPart(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body, mediaType)
+}
+
+func findPart(contentType, encoding string, body io.Reader, want string) (string, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		r := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := r.NextRawPart()
+			if err == io.EOF {
+				return "", fmt.Errorf("no %s part", want)
+			}
+			if err != nil {
+				return "", err
+			}
+			if s, err := findPart(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, want); err == nil {
+				return s, nil
+			}
+		}
+	}
+	if mt != want {
+		return "", fmt.Errorf("no %s part", want)
+	}
+	if strings.EqualFold(encoding, "quoted-printable") {
+		body = quotedprintable.NewReader(body)
+	}
+	b, err := io.ReadAll(body)
+	return string(b), err
 }
 
 // Server is an SMTP server listening on a loopback port for one test.
