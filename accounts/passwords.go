@@ -31,7 +31,9 @@ func userInputs(email string) []string {
 	in := []string{Product, strings.ToLower(Product), "personas"}
 	if local, domain, ok := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@"); ok {
 		in = append(in, email, local, domain)
-		in = append(in, strings.FieldsFunc(local, func(r rune) bool { return r == '.' || r == '_' || r == '-' || r == '+' })...)
+		parts := strings.FieldsFunc(local, func(r rune) bool { return r == '.' || r == '_' || r == '-' || r == '+' })
+		in = append(in, strings.Join(parts, ""))
+		in = append(in, parts...)
 		if name, _, ok := strings.Cut(domain, "."); ok {
 			in = append(in, name)
 		}
