@@ -94,6 +94,15 @@ func TestInvitationRepository(t *testing.T) {
 	if _, err := st.RevokeInvitation(ctx, p.ID, second.ID); !errors.Is(err, models.ErrInvitationUsed) {
 		t.Errorf("revoking an accepted invitation = %v, want ErrInvitationUsed", err)
 	}
+
+	// Invitations are the project's: they go with its row (the deletion cascade's last step).
+	if _, err := env.Pool.Exec(ctx, `DELETE FROM projects WHERE id = $1`, q.ID); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := env.Pool.QueryRow(ctx, `SELECT count(*) FROM invitations WHERE project_id = $1`, q.ID).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d invitations of a deleted project left (%v)", left, err)
+	}
 }
 
 // TestPendingSessionsAuthenticateNothing checks that a sign-in awaiting its second factor is no
