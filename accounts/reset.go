@@ -14,11 +14,15 @@ import (
 	"personas/models"
 )
 
+// ResetMailInterval is the least time between two reset mails to one account.
+const ResetMailInterval = time.Minute
+
 // RequestReset is "forgot password": when email has an account, a single-use link valid one
 // hour is mailed to it (in the background). It answers the same, nil, whether or not the
 // address has an account, and takes the same time: both paths do the same look-up and token
-// work, and the answer waits until the service's minimum duration has passed. Only a storage
-// failure is an error.
+// work, and the answer waits until the service's minimum duration has passed. At most one
+// link a minute is mailed to an account (ResetMailInterval). Only a storage failure is an
+// error.
 func (s *Service) RequestReset(ctx context.Context, email string) error {
 	deadline := time.Now().Add(s.resetMin)
 	defer func() {
@@ -40,6 +44,15 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 	}
 	if err != nil {
 		return err
+	}
+	last, err := s.store.LastPasswordReset(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !last.IsZero() && s.store.Now().Sub(last) < ResetMailInterval {
+		// A link went out a moment ago: "forgot password" must not fill someone's inbox.
+		s.auditCounted(ctx, models.AccountScope, u.ID, "password.reset_request_throttled", u.ID.String())
+		return nil
 	}
 	token, expires, err := s.store.CreatePasswordReset(ctx, u.ID)
 	if err != nil {

@@ -30,6 +30,19 @@ func (s *Store) CreatePasswordReset(ctx context.Context, userID uuid.UUID) (stri
 	return token, now.Add(ResetTTL), nil
 }
 
+// LastPasswordReset is when the user's latest reset link was made; zero when none is kept.
+func (s *Store) LastPasswordReset(ctx context.Context, userID uuid.UUID) (time.Time, error) {
+	var at *time.Time
+	if err := s.pool.QueryRow(ctx, `/* Store.LastPasswordReset */
+		SELECT max(created_at) FROM password_resets WHERE user_id = $1`, userID).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("read password resets: %w", translate(err))
+	}
+	if at == nil {
+		return time.Time{}, nil
+	}
+	return *at, nil
+}
+
 // HashResetToken does the hashing CreatePasswordReset does, for callers that must spend the
 // same work on an address without an account.
 func HashResetToken(token string) []byte { return hashSecret(token) }
