@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -45,6 +46,13 @@ var Vars = []Var{
 	{"PERSONAS_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"PERSONAS_LOG_FORMAT", "text", "text or json", false},
 	{"PERSONAS_SHUTDOWN_TIMEOUT", "20s", "how long shutdown waits for in-flight requests and running tasks", false},
+	{"PERSONAS_SMTP_URL", "", "SMTP relay for invitations and reset links: smtp://user:pass@host:port (STARTTLS) or smtps://… (implicit TLS); empty: links are shown to the admin instead", true},
+	{"PERSONAS_SMTP_FROM", "", "sender address of the service's mail, e.g. Personas <noreply@example.com>; required with PERSONAS_SMTP_URL", false},
+	{"PERSONAS_INVITE_TTL", "168h", "how long an invitation link works, from 1h to 720h", false},
+	{"PERSONAS_OIDC_ISSUER", "", "OpenID Connect issuer URL for single sign-on (https; http only on loopback); empty: no single sign-on", false},
+	{"PERSONAS_OIDC_CLIENT_ID", "", "OpenID Connect client id; required with PERSONAS_OIDC_ISSUER", false},
+	{"PERSONAS_OIDC_CLIENT_SECRET", "", "OpenID Connect client secret (empty for a public client: PKCE is always used)", true},
+	{"PERSONAS_OIDC_ALLOWED_DOMAINS", "(any)", "comma-separated email domains single sign-on accepts, e.g. example.com,example.org", false},
 	{"AZURE_OPENAI_ENDPOINT", "", "Azure OpenAI resource endpoint; empty: personas are named by the rule-based namer", false},
 	{"AZURE_OPENAI_API_KEY", "", "Azure OpenAI API key", true},
 	{"AZURE_OPENAI_DEPLOYMENT", "", "Azure OpenAI chat deployment name", false},
@@ -68,6 +76,15 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Azure           Azure
 
+	// SMTPURL names the mail relay (empty: no mail); it holds a password, never log it.
+	SMTPURL string
+	// SMTPFrom is the sender of the service's mail.
+	SMTPFrom string
+	// InviteTTL is how long an invitation link works.
+	InviteTTL time.Duration
+	// OIDC is the single sign-on provider; zero when single sign-on is off.
+	OIDC OIDC
+
 	// DatabaseMaxConns is the size of the data database's connection pool.
 	DatabaseMaxConns int32
 	// TrustedProxies are the networks whose X-Forwarded-For gives the client address.
@@ -87,6 +104,16 @@ type Config struct {
 type Azure struct {
 	Endpoint, APIKey, Deployment, APIVersion string
 }
+
+// OIDC is the OpenID Connect configuration of single sign-on.
+type OIDC struct {
+	Issuer, ClientID, ClientSecret string
+	// AllowedDomains are the lower-case email domains accepted; empty accepts any.
+	AllowedDomains []string
+}
+
+// Enabled reports whether single sign-on is configured.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
 
 // Production reports whether the service runs with PERSONAS_ENV=production.
 func (c Config) Production() bool { return c.Env == "production" }
@@ -123,6 +150,13 @@ func Load(getenv func(string) string) (Config, error) {
 			APIKey:     get("AZURE_OPENAI_API_KEY", ""),
 			Deployment: get("AZURE_OPENAI_DEPLOYMENT", ""),
 			APIVersion: get("AZURE_OPENAI_API_VERSION", "2024-10-21"),
+		},
+		SMTPURL:  get("PERSONAS_SMTP_URL", ""),
+		SMTPFrom: get("PERSONAS_SMTP_FROM", ""),
+		OIDC: OIDC{
+			Issuer:       get("PERSONAS_OIDC_ISSUER", ""), // exactly as the provider names itself
+			ClientID:     get("PERSONAS_OIDC_CLIENT_ID", ""),
+			ClientSecret: get("PERSONAS_OIDC_CLIENT_SECRET", ""),
 		},
 	}
 	var errs []error
@@ -189,6 +223,37 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.Azure.Deployment == "" {
 			bad("AZURE_OPENAI_DEPLOYMENT", errors.New("required when AZURE_OPENAI_ENDPOINT is set"))
 		}
+	}
+	if c.SMTPURL != "" {
+		if err := checkSMTPURL(c.SMTPURL); err != nil {
+			bad("PERSONAS_SMTP_URL", err)
+		}
+		if c.SMTPFrom == "" {
+			bad("PERSONAS_SMTP_FROM", errors.New("required when PERSONAS_SMTP_URL is set"))
+		}
+	}
+	if c.SMTPFrom != "" {
+		if a, err := mail.ParseAddress(c.SMTPFrom); err != nil || !strings.Contains(a.Address, "@") {
+			bad("PERSONAS_SMTP_FROM", errors.New("want an email address such as Personas <noreply@example.com>"))
+		}
+	}
+	ttl, err := time.ParseDuration(get("PERSONAS_INVITE_TTL", "168h"))
+	if err != nil || ttl < time.Hour || ttl > 720*time.Hour {
+		bad("PERSONAS_INVITE_TTL", errors.New("want a duration from 1h to 720h, such as 168h"))
+	}
+	c.InviteTTL = ttl
+	if c.OIDC.Issuer != "" {
+		if err := checkIssuer(c.OIDC.Issuer); err != nil {
+			bad("PERSONAS_OIDC_ISSUER", err)
+		}
+		if c.OIDC.ClientID == "" {
+			bad("PERSONAS_OIDC_CLIENT_ID", errors.New("required when PERSONAS_OIDC_ISSUER is set"))
+		}
+	} else if c.OIDC.ClientID != "" || c.OIDC.ClientSecret != "" {
+		bad("PERSONAS_OIDC_ISSUER", errors.New("required when PERSONAS_OIDC_CLIENT_ID or PERSONAS_OIDC_CLIENT_SECRET is set"))
+	}
+	if c.OIDC.AllowedDomains, err = ParseDomains(get("PERSONAS_OIDC_ALLOWED_DOMAINS", "")); err != nil {
+		bad("PERSONAS_OIDC_ALLOWED_DOMAINS", err)
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
@@ -367,6 +432,82 @@ func loadOrCreateKeyFile(path string) (map[string]string, bool, error) {
 		return nil, false, fmt.Errorf("write development key file: %w", err)
 	}
 	return m, true, nil
+}
+
+// checkSMTPURL checks the shape of a relay URL without ever quoting it: it holds a password.
+func checkSMTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a valid URL (percent-encode special characters of the user and password)")
+	}
+	if u.Scheme != "smtp" && u.Scheme != "smtps" {
+		return errors.New("URL scheme must be smtp (STARTTLS) or smtps (implicit TLS)")
+	}
+	if u.Hostname() == "" {
+		return errors.New("URL has no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("port must be a number from 1 to 65535")
+		}
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("want smtp://user:pass@host:port with no path, query or fragment")
+	}
+	return nil
+}
+
+// checkIssuer accepts an https issuer, or http on a loopback host (a provider run locally).
+func checkIssuer(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("want an absolute https URL without query or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		h := u.Hostname()
+		if ip, err := netip.ParseAddr(h); (err == nil && ip.IsLoopback()) || h == "localhost" {
+			return nil
+		}
+		return errors.New("must be https (http is accepted only on a loopback host)")
+	}
+	return errors.New("want an absolute https URL")
+}
+
+// ParseDomains reads a comma-separated list of email domains, lower-cased.
+func ParseDomains(v string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		f = strings.TrimPrefix(f, "@")
+		if !validDomain(f) {
+			return nil, fmt.Errorf("%q is not a domain such as example.com", f)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func validDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func checkURL(s string, schemes ...string) error {

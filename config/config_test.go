@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"personas/config"
 )
@@ -80,6 +81,21 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"client rate not a number", "PERSONAS_RATE_PER_CLIENT", "fast"},
 		{"site rate NaN", "PERSONAS_RATE_PER_SITE", "NaN"},
 		{"site rate infinite", "PERSONAS_RATE_PER_SITE", "+Inf"},
+		{"smtp unknown scheme", "PERSONAS_SMTP_URL", "http://u:" + good + "@relay.example"},
+		{"smtp insecure scheme", "PERSONAS_SMTP_URL", "smtp+insecure://relay.example"},
+		{"smtp no host", "PERSONAS_SMTP_URL", "smtp://u:" + good + "@:587"},
+		{"smtp bad port", "PERSONAS_SMTP_URL", "smtp://u:" + good + "@relay.example:99999"},
+		{"smtp unencoded password", "PERSONAS_SMTP_URL", "smtp://u:" + good + "/x#y@relay.example"},
+		{"smtp without sender", "PERSONAS_SMTP_URL", "smtps://relay.example"},
+		{"bad sender", "PERSONAS_SMTP_FROM", "noreply"},
+		{"invite ttl not a duration", "PERSONAS_INVITE_TTL", "a week"},
+		{"invite ttl too short", "PERSONAS_INVITE_TTL", "10m"},
+		{"invite ttl too long", "PERSONAS_INVITE_TTL", "1000h"},
+		{"oidc issuer plain http", "PERSONAS_OIDC_ISSUER", "http://idp.example"},
+		{"oidc issuer not a URL", "PERSONAS_OIDC_ISSUER", "idp.example"},
+		{"oidc issuer without client id", "PERSONAS_OIDC_ISSUER", "https://idp.example"},
+		{"oidc client secret without issuer", "PERSONAS_OIDC_CLIENT_SECRET", good},
+		{"oidc domain not a domain", "PERSONAS_OIDC_ALLOWED_DOMAINS", "example.com, not a domain"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,5 +180,51 @@ func TestLimitsAndProxies(t *testing.T) {
 	}
 	if n := config.DefaultMaxConns(); n < 8 {
 		t.Errorf("DefaultMaxConns() = %d, want at least 8", n)
+	}
+}
+
+func TestTeamsSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		wantTTL time.Duration
+		wantSSO bool
+		domains []string
+	}{
+		{"defaults", nil, 168 * time.Hour, false, nil},
+		{"set", map[string]string{"PERSONAS_SMTP_URL": "smtps://u:p%40ss@relay.example:465", "PERSONAS_SMTP_FROM": "Personas <noreply@example.com>",
+			"PERSONAS_INVITE_TTL": "48h", "PERSONAS_OIDC_ISSUER": "https://idp.example/realms/x/", "PERSONAS_OIDC_CLIENT_ID": "personas",
+			"PERSONAS_OIDC_CLIENT_SECRET": "s", "PERSONAS_OIDC_ALLOWED_DOMAINS": " Example.com,@example.org "},
+			48 * time.Hour, true, []string{"example.com", "example.org"}},
+		{"loopback provider over http", map[string]string{"PERSONAS_OIDC_ISSUER": "http://127.0.0.1:9999/oidc", "PERSONAS_OIDC_CLIENT_ID": "c"},
+			168 * time.Hour, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := map[string]string{"PERSONAS_KEY_FILE": filepath.Join(t.TempDir(), "k.env")}
+			for k, v := range tt.vars {
+				m[k] = v
+			}
+			c, err := config.Load(env(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.InviteTTL != tt.wantTTL || c.OIDC.Enabled() != tt.wantSSO || strings.Join(c.OIDC.AllowedDomains, ",") != strings.Join(tt.domains, ",") {
+				t.Errorf("ttl %v, sso %v, domains %v; want %v, %v, %v", c.InviteTTL, c.OIDC.Enabled(), c.OIDC.AllowedDomains,
+					tt.wantTTL, tt.wantSSO, tt.domains)
+			}
+			if tt.wantSSO && c.OIDC.Issuer != tt.vars["PERSONAS_OIDC_ISSUER"] {
+				t.Errorf("issuer %q, want it exactly as set (go-oidc compares it with the provider's)", c.OIDC.Issuer)
+			}
+		})
+	}
+	secret := map[string]bool{}
+	for _, v := range config.Vars {
+		secret[v.Name] = v.Secret
+	}
+	for _, n := range []string{"PERSONAS_SMTP_URL", "PERSONAS_OIDC_CLIENT_SECRET"} {
+		if !secret[n] {
+			t.Errorf("%s is not marked secret", n)
+		}
 	}
 }

@@ -34,6 +34,8 @@ type Principal struct {
 	PlatformAdmin bool
 	TokenID       uuid.UUID // zero for sessions
 	SessionCSRF   string    // non-empty for cookie sessions: writes must present it
+	SessionID     uuid.UUID // the session's public id; zero for tokens
+	TwoFactorOK   bool      // the session was opened with a second factor
 	session       []byte    // the session's hash, for "every other session"
 }
 
@@ -452,38 +454,42 @@ const SessionTTL = 12 * time.Hour
 
 // Session is a dashboard login.
 type Session struct {
-	Secret    string // cookie value, shown once
+	ID        uuid.UUID // public id, for the list of a user's sessions
+	Secret    string    // cookie value, shown once
 	CSRF      string
 	ExpiresAt time.Time
 }
 
 // CreateSession opens a dashboard session for a user.
 func (s *Store) CreateSession(ctx context.Context, userID uuid.UUID) (Session, error) {
-	se := Session{Secret: randomString(32), CSRF: randomString(24), ExpiresAt: s.now().UTC().Add(SessionTTL)}
-	_, err := s.pool.Exec(ctx, `/* Store.CreateSession */
-		INSERT INTO sessions (hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`,
-		hashSecret(se.Secret), userID, se.CSRF, se.ExpiresAt)
-	if err != nil {
-		return Session{}, fmt.Errorf("create session: %w", translate(err))
-	}
-	return se, nil
+	return s.OpenSession(ctx, NewSession{UserID: userID})
 }
 
-// AuthenticateSession resolves a session cookie.
+// AuthenticateSession resolves a session cookie. A session awaiting its second factor
+// authenticates nothing (see PendingSession). The session's last-seen time is kept to the
+// minute, to spare a write per request.
 func (s *Store) AuthenticateSession(ctx context.Context, secret string) (Principal, error) {
 	if secret == "" || len(secret) > 100 {
 		return Principal{}, ErrUnauthenticated
 	}
 	var p Principal
+	var lastSeen time.Time
+	now := s.now().UTC()
 	err := s.pool.QueryRow(ctx, `/* Store.AuthenticateSession */
-		SELECT s.user_id, u.platform_admin, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.hash = $1 AND s.expires_at > $2`, hashSecret(secret), s.now().UTC()).Scan(&p.UserID, &p.PlatformAdmin, &p.SessionCSRF)
+		SELECT s.user_id, u.platform_admin, s.csrf_token, s.id, s.two_factor_ok, s.last_seen_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.hash = $1 AND s.expires_at > $2 AND NOT s.pending_second_factor`, hashSecret(secret), now).
+		Scan(&p.UserID, &p.PlatformAdmin, &p.SessionCSRF, &p.SessionID, &p.TwoFactorOK, &lastSeen)
 	p.session = hashSecret(secret)
 	if err != nil {
 		if errors.Is(translate(err), ErrNotFound) {
 			return Principal{}, ErrUnauthenticated
 		}
 		return Principal{}, fmt.Errorf("look up session: %w", translate(err))
+	}
+	if now.Sub(lastSeen) >= time.Minute {
+		_, _ = s.pool.Exec(ctx, `/* Store.AuthenticateSession */ UPDATE sessions SET last_seen_at = $2 WHERE hash = $1`,
+			p.session, now.Truncate(time.Minute))
 	}
 	return p, nil
 }

@@ -214,3 +214,38 @@ func (s *Store) AuditActions(ctx context.Context, projectID uuid.UUID) ([]string
 	}
 	return actions, nil
 }
+
+// AuditCounted records an event that can repeat often (a failed sign-in) as one entry per
+// window: the first occurrence writes an entry with details {"count": 1}, later ones within
+// window of it add to its count. details must hold no secrets or personal data and no
+// "count" key; entries are matched on actor, action, target and these details.
+func (s *Store) AuditCounted(ctx context.Context, projectID, actor uuid.UUID, action, target string, details map[string]any, window time.Duration) error {
+	d := map[string]any{}
+	for k, v := range details {
+		d[k] = v
+	}
+	delete(d, "count")
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode audit details: %w", err)
+	}
+	var a *uuid.UUID
+	if actor != uuid.Nil {
+		a = &actor
+	}
+	now := s.now().UTC()
+	tag, err := s.pool.Exec(ctx, `/* Store.AuditCounted */
+		UPDATE audit_log SET details = jsonb_set(details, '{count}', to_jsonb(coalesce((details->>'count')::bigint, 1) + 1))
+		WHERE project_id = $1 AND id = (
+			SELECT id FROM audit_log WHERE project_id = $1 AND action = $2 AND target = $3
+			AND actor_id IS NOT DISTINCT FROM $4 AND details - 'count' = $5::jsonb AND at > $6
+			ORDER BY id DESC LIMIT 1)`, projectID, action, target, a, b, now.Add(-window))
+	if err != nil {
+		return fmt.Errorf("count audit entry: %w", translate(err))
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	d["count"] = 1
+	return s.Audit(ctx, projectID, actor, action, target, d)
+}

@@ -17,6 +17,8 @@ const (
 	DefaultIngestStatsDays   = 400 // ingest_stats
 	DefaultDeletionProofDays = 730 // deletion_requests: two years of proof
 	LoginFailureHours        = 24  // login_failures: the back-off window
+	InvitationKeepDays       = 30  // invitations: kept this long after they expire, to say "expired"
+	ResetKeepHours           = 24  // password_resets: kept this long after they expire
 )
 
 // batchSize is the rows per DELETE of the sweep: short statements, short locks.
@@ -114,6 +116,8 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time, dryRun bool) (m
 	}{
 		{"sessions", "expires_at <= $1", now},
 		{"login_failures", "at <= $1", now.Add(-LoginFailureHours * time.Hour)},
+		{"invitations", "expires_at <= $1", daysBefore(now, InvitationKeepDays)},
+		{"password_resets", "expires_at <= $1", now.Add(-ResetKeepHours * time.Hour)},
 		{"ingest_stats", "day < $1::date", daysBefore(now, DefaultIngestStatsDays).Format("2006-01-02")},
 		{"deletion_requests", "status IN ('done', 'failed') AND created_at < $1", daysBefore(now, DefaultDeletionProofDays)},
 	}

@@ -104,6 +104,13 @@ func TestSweepExpiresOnTheRightDay(t *testing.T) {
 		expiringRow{table: "login_failures", at: t0, expires: t0.Add(24 * time.Hour),
 			insert: `INSERT INTO login_failures (subject, at) SELECT $3, $2 WHERE $1::uuid IS NOT NULL`,
 			count:  `SELECT count(*) FROM login_failures WHERE subject = $3 AND $2::timestamptz IS NOT NULL AND $1::uuid IS NOT NULL`},
+		expiringRow{table: "invitations", project: "A", at: t0, expires: t0.Add(30 * day),
+			insert: `INSERT INTO invitations (project_id, id, role, email_enc, email_index, token_hash, created_at, expires_at)
+				VALUES ($1, gen_random_uuid(), 'viewer', '\x00', $3, $3, $2, $2)`,
+			count: `SELECT count(*) FROM invitations WHERE project_id = $1 AND token_hash = $3 AND $2::timestamptz IS NOT NULL`},
+		expiringRow{table: "password_resets", at: t0.Add(time.Hour), expires: t0.Add(25 * time.Hour),
+			insert: `INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($3, $1, $2::timestamptz - interval '1 hour', $2)`,
+			count:  `SELECT count(*) FROM password_resets WHERE token_hash = $3 AND user_id = $1 AND $2::timestamptz IS NOT NULL`},
 	)
 	args := func(i int, r expiringRow) []any {
 		owner := u.ID

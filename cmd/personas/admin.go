@@ -17,7 +17,7 @@ import (
 
 func (e *environment) cmdAdmin(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "Usage: personas admin bootstrap|create-token|rotate-keys|verify-receipt|retention [flags]")
+		fmt.Fprintln(e.stderr, "Usage: personas admin bootstrap|create-token|reset-password|rotate-keys|verify-receipt|retention [flags]")
 		return errUsage
 	}
 	switch args[0] {
@@ -25,6 +25,8 @@ func (e *environment) cmdAdmin(ctx context.Context, args []string) error {
 		return e.cmdBootstrap(ctx, args[1:])
 	case "create-token":
 		return e.cmdCreateToken(ctx, args[1:])
+	case "reset-password":
+		return e.cmdResetPassword(ctx, args[1:])
 	case "rotate-keys":
 		return e.cmdRotateKeys(ctx, args[1:])
 	case "verify-receipt":
@@ -32,7 +34,7 @@ func (e *environment) cmdAdmin(ctx context.Context, args []string) error {
 	case "retention":
 		return e.cmdRetention(ctx, args[1:])
 	case "-h", "--help", "help":
-		fmt.Fprintln(e.stdout, "Usage: personas admin bootstrap|create-token|rotate-keys|verify-receipt|retention [flags]")
+		fmt.Fprintln(e.stdout, "Usage: personas admin bootstrap|create-token|reset-password|rotate-keys|verify-receipt|retention [flags]")
 		return nil
 	default:
 		fmt.Fprintf(e.stderr, "personas admin: unknown command %q\n", args[0])

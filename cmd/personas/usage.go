@@ -19,6 +19,7 @@ Usage:
   personas demo                create a populated demo project through the real API
   personas admin bootstrap --email E --password-stdin --project NAME --origin URL [--json]
   personas admin create-token --email E [--name N] [--json]
+  personas admin reset-password --email E [--json]
   personas admin rotate-keys [--data [--grace 45s]]
   personas admin verify-receipt [--public-key HEX | --server URL] FILE
   personas admin retention [--dry-run]
