@@ -294,7 +294,7 @@ func CascadeTables(scope string) []string {
 	}
 	return []string{"events", "visitor_features", "visitor_personas", "model_members", "persona_history",
 		"personas", "persona_models", "training_runs", "enrichment_log", "page_labels", "business_context", "ingest_stats",
-		"audit_log", "memberships", "projects"}
+		"audit_log", "invitations", "memberships", "projects"}
 }
 
 // DeleteStep removes, in batches of size, the rows of table matching the scope of deletion d,
