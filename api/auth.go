@@ -177,6 +177,9 @@ func (s *Server) projectAccess(c *gin.Context, min models.Role) error {
 	if !role.AtLeast(min) {
 		return models.ErrForbidden
 	}
+	if err := s.twoFactorGate(c, p, id); err != nil {
+		return teamsErr(c, err)
+	}
 	c.Set(projectKey, project)
 	c.Set(roleKey, role)
 	return nil

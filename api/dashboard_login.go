@@ -75,7 +75,10 @@ func (s *Server) loginForm(c *gin.Context) {
 		s.errorPage(c, errStatus(http.StatusForbidden, "csrf", "cross-site request refused"))
 		return
 	}
-	if _, _, err := s.openSession(c, v.Email, c.PostForm("password")); err != nil {
+	if _, _, err := s.openSession(c, v.Email, c.PostForm("password")); errors.Is(err, errSecondFactorPending) {
+		s.secondFactorPending(c)
+		return
+	} else if err != nil {
 		var ae *apiError
 		var ve *models.ValidationError
 		status := http.StatusUnauthorized

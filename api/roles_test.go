@@ -137,6 +137,7 @@ func newWorld(t *testing.T) *world {
 		"run_id": run.ID.String(), "pid": personaID.String(), "pid2": personaID2.String(), "visitor_id": "visitor-1",
 		"did": del.ID.String(), "token_id": victim.ID.String(),
 	}
+	teamsFixture(t, w)
 	w.callers = []caller{
 		{name: "owner", kind: kindMember, role: models.RoleOwner, token: w.owner.Token, user: w.owner.UserID},
 		{name: "admin", kind: kindMember, role: models.RoleAdmin, token: adminTok, user: adminID},

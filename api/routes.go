@@ -78,6 +78,7 @@ func (s *Server) routes() *gin.Engine {
 	authed.GET("/projects/:id/deletions/:did", s.getDeletion)
 	authed.GET("/projects/:id/deletions/:did/receipt", s.getReceipt)
 
+	s.teamsRoutes(r)
 	s.dashboardRoutes(r)
 	return r
 }
@@ -100,5 +101,5 @@ func (s *Server) projectRoutes() []route {
 		{"POST", "/transfer", owner, s.transferOwnership},
 		{"GET", "/audit", admin, s.auditLog},
 	}
-	return append(rs, s.moreProjectRoutes()...)
+	return append(append(rs, s.moreProjectRoutes()...), s.teamsProjectRoutes()...)
 }

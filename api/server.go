@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"personas/accounts"
 	"personas/jobs"
 	"personas/models"
 	"personas/privacy"
@@ -82,6 +83,8 @@ type Deps struct {
 	Redis    *redis.Client
 	Logger   *slog.Logger
 	Signer   *privacy.Signer
+	Accounts *accounts.Service    // teams: invitations, resets, two-factor, single sign-on; nil: off
+	Hashes   *privacy.HashLimiter // when set, the argon2id slots sign-in shares with Accounts
 	Config   Config
 	// SchemaCheck reports whether the data schema is current (readiness).
 	SchemaCheck func(context.Context) error
@@ -101,6 +104,7 @@ type Server struct {
 	dash    *dashboard // the dashboard's parsed pages
 
 	ingester     *models.Ingester
+	accounts     *accounts.Service
 	models       *modelCache
 	features     *featureReader // classify's coalescing reads of aggregates
 	assignments  *assignmentWriter
@@ -119,14 +123,17 @@ type Server struct {
 func NewServer(d Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
-		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(d.Config.siteCacheTTL())}
+		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, accounts: d.Accounts, ingester: d.Ingester, sites: newSiteCache(d.Config.siteCacheTTL())}
 	s.models = newModelCache(256)
 	s.features = newFeatureReader(d.Store, 1)
 	s.assignments = newAssignmentWriter(10000, s.metrics.assignmentDrops, s.metrics.assignmentSkips)
 	cr, sr := d.Config.rates()
 	s.clientLimits = newLimiters(cr, max(1, int(2*cr)))
 	s.siteLimits = newLimiters(sr, max(1, int(2*sr)))
-	s.hashes = privacy.NewHashLimiter(d.Config.PasswordHashes, d.Config.PasswordWait)
+	s.hashes = d.Hashes
+	if s.hashes == nil {
+		s.hashes = privacy.NewHashLimiter(d.Config.PasswordHashes, d.Config.PasswordWait)
+	}
 	tf := d.Config.TokenFailures
 	if tf == 0 {
 		tf = tokenFailuresPerSecond

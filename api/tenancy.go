@@ -34,6 +34,10 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	u, se, err := s.openSession(c, req.Email, req.Password)
+	if errors.Is(err, errSecondFactorPending) {
+		s.secondFactorPending(c)
+		return
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -101,11 +105,10 @@ func (s *Server) openSession(c *gin.Context, email, password string) (models.Use
 	}
 	// The client's earlier failures still count; this success does not.
 	_ = s.store.ForgiveLoginAttempt(c, limits[2].Subject)
-	se, err := s.store.CreateSession(c, u.ID)
+	se, err := s.startSession(c, u)
 	if err != nil {
 		return models.User{}, models.Session{}, err
 	}
-	s.setSessionCookie(c, se.Secret, int(models.SessionTTL.Seconds()))
 	return u, se, nil
 }
 
