@@ -79,6 +79,7 @@ func (s *Server) routes() *gin.Engine {
 	authed.GET("/projects/:id/deletions/:did/receipt", s.getReceipt)
 
 	s.teamsRoutes(r)
+	s.teamsDashboardRoutes(r)
 	s.dashboardRoutes(r)
 	return r
 }
