@@ -179,6 +179,11 @@ func (s *Server) dashAuth(c *gin.Context) {
 func (s *Server) dashRole(min models.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := s.projectAccess(c, min); err != nil {
+			if twoFactorSetupRequired(err) && c.Request.Method == http.MethodGet {
+				c.Redirect(http.StatusSeeOther, "/security?setup=required") // set it up before opening the project
+				c.Abort()
+				return
+			}
 			s.errorPage(c, err)
 			return
 		}

@@ -210,6 +210,7 @@ type securityView struct {
 	RecoveryCodes []string
 	Sessions      []models.UserSession
 	Error         string
+	Required      bool // sent here by a project that requires two-factor sign-in
 }
 
 func (s *Server) renderSecurity(c *gin.Context, status int, v securityView) error {
@@ -219,6 +220,7 @@ func (s *Server) renderSecurity(c *gin.Context, status int, v securityView) erro
 		return err
 	}
 	v.TwoFactor = has
+	v.Required = c.Query("setup") == "required" && !has
 	if v.Sessions, err = s.accounts.Sessions(c, p); err != nil {
 		return err
 	}
@@ -268,3 +270,10 @@ func (s *Server) revokeSessionForm(c *gin.Context) error {
 
 // ssoOn reports whether single sign-on is configured (the login page offers it).
 func (s *Server) ssoOn() bool { return s.accounts != nil && s.accounts.OIDC() != nil }
+
+// twoFactorSetupRequired reports the project gate's refusal of a member without two-factor
+// sign-in: the dashboard sends them to the set-up.
+func twoFactorSetupRequired(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.Code == "two_factor_setup_required"
+}
