@@ -89,7 +89,7 @@ func (s *Server) dashboardTable() []dashRoute {
 		editor = models.RoleEditor
 		admin  = models.RoleAdmin
 	)
-	return []dashRoute{
+	return append([]dashRoute{
 		{"GET", "/", none, s.projectsPage},
 		{"POST", "/logout", none, s.logoutForm},
 		{"POST", "/logout/everywhere", none, s.logoutEverywhereForm},
@@ -110,7 +110,7 @@ func (s *Server) dashboardTable() []dashRoute {
 		{"GET", "/projects/:id/deletions", admin, s.deletionsPage},
 		{"POST", "/projects/:id/deletions", admin, s.deletionForm},
 		{"GET", "/projects/:id/health", viewer, s.healthPage},
-	}
+	}, s.teamsDashboardTable()...)
 }
 
 // registerDashboard registers the dashboard's pages, forms and assets.

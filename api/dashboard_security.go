@@ -18,7 +18,7 @@ import (
 // carry the session's CSRF token (dashAuth checks it).
 
 // teamsPages are the templates of these pages, parsed with the layout.
-var teamsPages = []string{"password", "forgot", "code", "security"}
+var teamsPages = []string{"password", "forgot", "code", "security", "invited"}
 
 // teamsDashboardRoutes registers the pages; signed-in ones go through dashAuth.
 func (s *Server) teamsDashboardRoutes(r *gin.Engine) {
