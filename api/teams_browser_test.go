@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
+	"github.com/oauth2-proxy/mockoidc"
 	"github.com/pquerna/otp/totp"
 
 	"personas/accounts"
@@ -179,5 +180,75 @@ func setUpTwoFactor(t *testing.T, srv *testserver.Server, userID uuid.UUID) {
 	}
 	if _, err := srv.Accounts.ConfirmTOTP(ctx, userID, code); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTeamsBrowserSettingsAndSSO: an owner invites from the settings page (mailed, listed,
+// withdrawn); the invited person signs in through single sign-on against mockoidc running in
+// the test, from the login page's SSO button, and opens the project.
+func TestTeamsBrowserSettingsAndSSO(t *testing.T) {
+	smtp := smtptest.New(t, smtptest.Options{})
+	m, err := mail.New(smtp.URL(), "Personas <noreply@personas.test>", mail.WithRootCAs(smtp.RootCAs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = provider.Shutdown() })
+	cfg := provider.Config()
+	srv := testserver.New(t, testserver.Options{NoWorker: true, Accounts: accounts.Options{Mailer: m},
+		OIDC: func(publicURL string) *accounts.OIDC {
+			o, err := accounts.NewOIDC(context.Background(), accounts.OIDCConfig{Issuer: cfg.Issuer, ClientID: cfg.ClientID,
+				ClientSecret: cfg.ClientSecret, RedirectURL: publicURL + "/auth/oidc/callback"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o
+		}})
+	owner := srv.NewAccount(t, "owner@sso-browser.example", false)
+	if err := srv.Store.SetPassword(context.Background(), owner.UserID, strongPassword); err != nil {
+		t.Fatal(err)
+	}
+	pid := owner.ProjectID.String()
+
+	b := browser.New(t)
+	tab := browser.Tab(t, b)
+	browser.Do(t, tab, chromedp.Navigate(srv.URL+"/login?next=/projects/"+pid+"/settings"))
+	browser.WaitFor(t, tab, `document.getElementById("signin") !== null`)
+	browser.Do(t, tab, chromedp.SendKeys(chromedp.ID("email"), owner.Email), chromedp.SendKeys(chromedp.ID("password"), strongPassword),
+		chromedp.Click(chromedp.ID("signin")))
+	browser.WaitAcross(t, tab, `document.getElementById("member-email") !== null`)
+	invite := func(email string) {
+		t.Helper()
+		browser.Do(t, tab, chromedp.SendKeys(chromedp.ID("member-email"), email), chromedp.SetValue(chromedp.ID("member-role"), "editor"),
+			chromedp.Click(chromedp.ID("add-member-button")))
+		browser.WaitAcross(t, tab, `document.getElementById("invited-mailed") !== null`)
+		browser.Do(t, tab, chromedp.Navigate(srv.URL+"/projects/"+pid+"/settings"))
+		browser.WaitAcross(t, tab, `document.getElementById("member-email") !== null && document.getElementById("invited-mailed") === null`)
+	}
+	invite("sso@sso-browser.example")
+	invite("withdrawn@sso-browser.example")
+	if n := len(smtp.Wait(t, 2, 10*time.Second)); n != 2 {
+		t.Fatalf("%d mails, want 2", n)
+	}
+	if n := browser.Eval[int](t, tab, `document.querySelectorAll("#invitations tbody tr").length`); n != 2 {
+		t.Fatalf("%d invitations listed, want 2", n)
+	}
+	// Withdraw the second (the list is newest first).
+	browser.Do(t, tab, chromedp.Click(chromedp.CSS(`#invitations tbody tr:first-child button.danger`)))
+	browser.WaitAcross(t, tab, `Array.from(document.querySelectorAll("#invitations tbody tr td:nth-child(3)")).map(td => td.textContent).sort().join() === "pending,revoked"`)
+
+	// Single sign-on from the login page, in a browser of its own.
+	provider.QueueUser(&mockoidc.MockUser{Subject: "sub-sso", Email: "sso@sso-browser.example", EmailVerified: true})
+	other := browser.Tab(t, b)
+	browser.Do(t, other, chromedp.Navigate(srv.URL+"/login"))
+	browser.WaitFor(t, other, `document.getElementById("sso") !== null`)
+	browser.Do(t, other, chromedp.Click(chromedp.ID("sso")))
+	browser.WaitAcross(t, other, `location.pathname === "/" && document.readyState === "complete" && document.querySelector(".who .email") !== null`)
+	role := browser.Eval[string](t, other, `fetch("/v1/projects/`+pid+`").then(r => r.json()).then(j => j.role)`)
+	if role != "editor" {
+		t.Fatalf("signed in by single sign-on, the project's role is %q, want editor", role)
 	}
 }
