@@ -400,7 +400,7 @@ func TestRoleRulesInsideRoutes(t *testing.T) {
 		}
 		seen[e.Action]++
 	}
-	for action, n := range map[string]int{"project.update": 3, "member.add": 1, "persona.rename": 1, "context.update": 1, "page_labels.update": 1} {
+	for action, n := range map[string]int{"project.update": 3, "invitation.create": 1, "persona.rename": 1, "context.update": 1, "page_labels.update": 1} {
 		if seen[action] != n {
 			t.Errorf("audit log has %d %q entries, want %d (all: %v)", seen[action], action, n, seen)
 		}

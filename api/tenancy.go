@@ -305,6 +305,10 @@ type memberRequest struct {
 }
 
 func (s *Server) addMember(c *gin.Context) {
+	if s.accounts != nil {
+		s.invite(c) // adding a member is inviting them: they join by accepting
+		return
+	}
 	var req memberRequest
 	if err := decodeJSON(c, &req); err != nil {
 		s.fail(c, err)
