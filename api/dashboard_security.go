@@ -4,6 +4,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -181,7 +182,7 @@ func (s *Server) codeForm(c *gin.Context) {
 	v := codeView{Next: safeNext(c.PostForm("next"))}
 	pending, err := c.Cookie(pendingCookie)
 	if err != nil || pending == "" {
-		c.Redirect(http.StatusSeeOther, "/login?next="+v.Next)
+		c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(v.Next))
 		return
 	}
 	in, err := s.accounts.CompleteSignIn(c, pending, c.PostForm("code"))

@@ -480,3 +480,34 @@ func (s *Server) secondFactorPending(c *gin.Context) {
 	}
 	c.JSON(http.StatusAccepted, gin.H{"second_factor_required": true})
 }
+
+// passwordPolicy applies the teams password policy (length, strength, not common, not the
+// address) to a new password; without the teams domain the store's own minimum applies.
+func (s *Server) passwordPolicy(c *gin.Context, userID uuid.UUID, next string) error {
+	if s.accounts == nil {
+		return nil
+	}
+	u, err := s.store.User(c, userID)
+	if err != nil {
+		return err
+	}
+	return accounts.CheckPassword(next, u.Email)
+}
+
+// passwordChanged is the answer to a password change: the sessions ended and, with the teams
+// domain, the API tokens to review (none was revoked).
+func (s *Server) passwordChanged(c *gin.Context, userID uuid.UUID, ended int64) gin.H {
+	body := gin.H{"sessions_ended": ended}
+	if s.accounts != nil {
+		toks, err := s.store.Tokens(c, userID)
+		if err != nil {
+			s.logger.Warn("list tokens after a password change", append(logAttrs(c), "err", err.Error())...)
+			return body
+		}
+		if toks == nil {
+			toks = []models.Token{}
+		}
+		body["tokens"] = toks
+	}
+	return body
+}

@@ -348,3 +348,38 @@ func TestTeamsOIDCHTTP(t *testing.T) {
 		t.Fatalf("the invited person signed in by single sign-on opens the project: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestTeamsPasswordChange: the new password passes the policy, and the answer lists the API
+// tokens for review (none is revoked).
+func TestTeamsPasswordChange(t *testing.T) {
+	srv := testserver.New(t, testserver.Options{NoWorker: true})
+	owner := srv.NewAccount(t, "owner@change.example", false)
+	change := func(next string) testserver.Response {
+		return srv.Do(t, testserver.Request{Method: "PUT", Path: "/v1/me/password", Token: owner.Token,
+			Body: map[string]string{"current_password": sessionPassword, "new_password": next}})
+	}
+	for _, weak := range []string{"password1234", "owner@change.example1", "aaaaaaaaaaaa"} {
+		r := change(weak)
+		var e struct {
+			Error struct {
+				Field string `json:"field"`
+			} `json:"error"`
+		}
+		r.JSON(t, &e)
+		if r.Status != 400 || e.Error.Field != "password" {
+			t.Fatalf("weak password %q: %d %s", weak, r.Status, r.Body)
+		}
+	}
+	r := change(strongPassword)
+	var body struct {
+		SessionsEnded int64          `json:"sessions_ended"`
+		Tokens        []models.Token `json:"tokens"`
+	}
+	r.JSON(t, &body)
+	if r.Status != 200 || len(body.Tokens) != 1 {
+		t.Fatalf("change: %d %s", r.Status, r.Body)
+	}
+	if r := srv.Do(t, testserver.Request{Method: "GET", Path: "/v1/me", Token: owner.Token}); r.Status != 200 {
+		t.Fatalf("the token stopped working with the password change: %d", r.Status)
+	}
+}

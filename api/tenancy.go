@@ -172,6 +172,10 @@ func (s *Server) changePassword(c *gin.Context) {
 		return
 	}
 	p := principalFrom(c)
+	if err := s.passwordPolicy(c, p.UserID, req.NewPassword); err != nil {
+		s.fail(c, err)
+		return
+	}
 	// Like a sign-in: one of the few hashing slots, the attempt recorded (and refused while it
 	// backs off) before argon2id runs on the current password.
 	limit := models.LoginLimit{Subject: s.store.LoginSubject("password", p.UserID.String()), Free: signInFreePerPair}
@@ -203,7 +207,7 @@ func (s *Server) changePassword(c *gin.Context) {
 	}
 	_ = s.store.ClearLoginFailures(c, subject)
 	s.audit(c, models.AccountScope, "password.change", p.UserID.String(), map[string]any{"sessions_ended": n})
-	c.JSON(http.StatusOK, gin.H{"sessions_ended": n})
+	c.JSON(http.StatusOK, s.passwordChanged(c, p.UserID, n))
 }
 
 func (s *Server) me(c *gin.Context) {
