@@ -47,6 +47,7 @@ func (s *Server) teamsDashboardRoutes(r *gin.Engine) {
 		{"POST", "/security/two-factor", s.beginTwoFactorForm},
 		{"POST", "/security/two-factor/confirm", s.confirmTwoFactorForm},
 		{"POST", "/security/sessions/:session_id/revoke", s.revokeSessionForm},
+		{"POST", "/security/tokens/:token_id/revoke", s.revokeTokenForm},
 	}
 	for _, rt := range signedIn {
 		r.Handle(rt.method, rt.path, formBody(maxFormBody, s.errorPage), s.dashAuth, s.withAccountsPage(s.dashHandler(rt.h)))
@@ -210,6 +211,7 @@ type securityView struct {
 	QR            template.HTML // the QR code, an SVG drawn by accounts.QRSVG
 	RecoveryCodes []string
 	Sessions      []models.UserSession
+	Tokens        []models.Token
 	Error         string
 	Required      bool // sent here by a project that requires two-factor sign-in
 }
@@ -223,6 +225,9 @@ func (s *Server) renderSecurity(c *gin.Context, status int, v securityView) erro
 	v.TwoFactor = has
 	v.Required = c.Query("setup") == "required" && !has
 	if v.Sessions, err = s.accounts.Sessions(c, p); err != nil {
+		return err
+	}
+	if v.Tokens, err = s.store.Tokens(c, p.UserID); err != nil {
 		return err
 	}
 	pg, err := s.newPage(c, "Security", "", v)
@@ -277,4 +282,18 @@ func (s *Server) ssoOn() bool { return s.accounts != nil && s.accounts.OIDC() !=
 func twoFactorSetupRequired(err error) bool {
 	var ae *apiError
 	return errors.As(err, &ae) && ae.Code == "two_factor_setup_required"
+}
+
+// revokeTokenForm revokes one of the user's API tokens from the Security page.
+func (s *Server) revokeTokenForm(c *gin.Context) error {
+	id, err := uuid.Parse(c.Param("token_id"))
+	if err != nil {
+		return models.ErrNotFound
+	}
+	if err := s.store.RevokeToken(c, principalFrom(c), id); err != nil {
+		return err
+	}
+	s.audit(c, models.AccountScope, "token.revoke", id.String(), nil)
+	c.Redirect(http.StatusSeeOther, "/security")
+	return nil
 }

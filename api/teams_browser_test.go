@@ -153,10 +153,23 @@ func TestTeamsBrowserFlows(t *testing.T) {
 		chromedp.Click(chromedp.ID("signin")))
 	browser.WaitAcross(t, fourth, `location.pathname === "/security" && document.getElementById("setup-required") !== null`)
 
-	// The Security page lists the sessions (the second and the third browser) and signs out
-	// everywhere.
+	// The Security page lists the sessions (the second and the third browser) and the API
+	// tokens, revokes a token, and signs out everywhere.
+	u, err := srv.Store.UserByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, apiToken, err := srv.Store.CreateToken(ctx, u.ID, "laptop script", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
 	browser.Do(t, third, chromedp.Navigate(srv.URL+"/security"))
-	browser.WaitFor(t, third, `document.querySelectorAll("#sessions tbody tr").length === 2`)
+	browser.WaitAcross(t, third, `document.querySelectorAll("#sessions tbody tr").length === 2 && document.querySelectorAll("#tokens tbody tr").length === 1`)
+	browser.Do(t, third, chromedp.Click(chromedp.CSS(`#tokens button.danger`)))
+	browser.WaitAcross(t, third, `document.querySelector("#tokens tbody tr td:last-child") !== null && document.querySelector("#tokens tbody tr td:last-child").textContent.trim() === "revoked"`)
+	if r := srv.Do(t, testserver.Request{Method: "GET", Path: "/v1/me", Token: apiToken}); r.Status != 401 {
+		t.Fatalf("the token revoked on the Security page still works: %d", r.Status)
+	}
 	browser.Do(t, third, chromedp.Click(chromedp.ID("security-sign-out-everywhere")))
 	browser.WaitAcross(t, third, `location.pathname === "/login"`)
 	for _, tab := range []context.Context{second, third} {
