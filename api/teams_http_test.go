@@ -383,3 +383,61 @@ func TestTeamsPasswordChange(t *testing.T) {
 		t.Fatalf("the token stopped working with the password change: %d", r.Status)
 	}
 }
+
+// TestTeamsDashboardFormsCSRF: every new dashboard form refuses a post without the session's
+// CSRF token, with a wrong one, or from another site; the public ones refuse another site.
+func TestTeamsDashboardFormsCSRF(t *testing.T) {
+	srv := testserver.New(t, testserver.Options{NoWorker: true})
+	owner := srv.NewAccount(t, "owner@forms.example", false)
+	inv, _, err := srv.Store.CreateInvitation(context.Background(), models.NewInvitation{ProjectID: owner.ProjectID,
+		Email: "invited@forms.example", Role: models.RoleViewer, CreatedBy: owner.UserID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newCookieClient(t, srv)
+	if status, csrf := b.signIn(owner.Email, sessionPassword); status != 200 || csrf == "" {
+		t.Fatalf("sign-in: %d", status)
+	}
+	post := func(path, form string, header map[string]string) int {
+		t.Helper()
+		req, err := http.NewRequest("POST", srv.URL+path, strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	p := "/projects/" + owner.ProjectID.String()
+	signedIn := []string{"/security/two-factor", "/security/two-factor/confirm", "/security/sessions/" + inv.ID.String() + "/revoke",
+		"/security/tokens/" + inv.ID.String() + "/revoke", p + "/settings/two-factor", p + "/invitations/" + inv.ID.String() + "/resend",
+		p + "/invitations/" + inv.ID.String() + "/revoke", p + "/members"}
+	for _, path := range signedIn {
+		for name, form := range map[string]string{"no token": "code=1&required=on&email=x%40forms.example&role=viewer",
+			"wrong token": "csrf_token=wrong&code=1&required=on&email=x%40forms.example&role=viewer"} {
+			if st := post(path, form, nil); st != http.StatusForbidden {
+				t.Errorf("POST %s with %s: %d, want 403", path, name, st)
+			}
+		}
+	}
+	for _, path := range []string{"/accept-invitation", "/reset-password", "/forgot-password", "/login/code"} {
+		if st := post(path, "token=x&password=y&email=z&code=1", map[string]string{"Origin": "https://evil.example"}); st != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", path, st)
+		}
+		if st := post(path, "token=x&password=y&email=z&code=1", map[string]string{"Sec-Fetch-Site": "cross-site"}); st != http.StatusForbidden {
+			t.Errorf("cross-site (Sec-Fetch-Site) POST %s: %d, want 403", path, st)
+		}
+	}
+	// Nothing changed: the invitation is still open.
+	got, err := srv.Store.Invitation(context.Background(), owner.ProjectID, inv.ID)
+	if err != nil || got.Status != models.InvitationPending || got.Resent != 0 {
+		t.Fatalf("invitation after refused forms: %+v %v", got, err)
+	}
+}
