@@ -468,6 +468,10 @@ func (s *Server) twoFactorGate(c *gin.Context, p models.Principal, projectID uui
 	if s.accounts == nil {
 		return nil
 	}
+	// One read in the common case: a project that does not require it.
+	if req, err := s.store.RequiresTwoFactor(c, projectID); err != nil || !req {
+		return err
+	}
 	return s.accounts.CheckTwoFactor(c, p, projectID)
 }
 
