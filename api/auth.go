@@ -155,6 +155,9 @@ func (s *Server) projectAccess(c *gin.Context, act action) error {
 	if !may(role, act) {
 		return models.ErrForbidden
 	}
+	if err := s.twoFactorGate(c, p, id); err != nil {
+		return teamsErr(c, err)
+	}
 	c.Set(projectKey, project)
 	c.Set(roleKey, role)
 	return nil

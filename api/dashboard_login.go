@@ -14,6 +14,7 @@ import (
 // loginView is the login page's data.
 type loginView struct {
 	Next, Email, Error string
+	SSO                bool // single sign-on is configured: the page offers it
 }
 
 // safeNext keeps a post-login redirect on this site. It accepts only an absolute path of
@@ -64,18 +65,21 @@ func (s *Server) loginPage(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, safeNext(c.Query("next")))
 		return
 	}
-	s.render(c, http.StatusOK, "login", page{Title: "Sign in", Data: loginView{Next: safeNext(c.Query("next"))}})
+	s.render(c, http.StatusOK, "login", page{Title: "Sign in", Data: loginView{Next: safeNext(c.Query("next")), SSO: s.ssoOn()}})
 }
 
 // loginForm opens a session from the login form. A login form posted from another site is
 // refused (login CSRF would sign the victim into the attacker's account).
 func (s *Server) loginForm(c *gin.Context) {
-	v := loginView{Next: safeNext(c.PostForm("next")), Email: c.PostForm("email")}
+	v := loginView{Next: safeNext(c.PostForm("next")), Email: c.PostForm("email"), SSO: s.ssoOn()}
 	if !s.sameOrigin(c.Request) {
 		s.errorPage(c, errStatus(http.StatusForbidden, "csrf", "cross-site request refused"))
 		return
 	}
-	if _, _, err := s.openSession(c, v.Email, c.PostForm("password")); err != nil {
+	if _, _, err := s.openSession(c, v.Email, c.PostForm("password")); errors.Is(err, errSecondFactorPending) {
+		s.secondFactorPending(c)
+		return
+	} else if err != nil {
 		var ae *apiError
 		var ve *models.ValidationError
 		status := http.StatusUnauthorized

@@ -21,6 +21,7 @@ type settingsView struct {
 	Members    []models.Member
 	Roles      []models.Role
 	SamplePct  string
+	Teams      teamsSettings // invitations and the two-factor requirement
 }
 
 func (s *Server) settingsPage(c *gin.Context) error {
@@ -46,6 +47,9 @@ func (s *Server) settingsPage(c *gin.Context) error {
 		if v.Members, err = s.store.Members(c, pj.ID); err != nil {
 			return err
 		}
+	}
+	if v.Teams, err = s.teamsSettingsOf(c, pj.ID, role); err != nil {
+		return err
 	}
 	p, err := s.newPage(c, "Settings · "+pj.Name, "settings", v)
 	if err != nil {
@@ -188,6 +192,9 @@ func (s *Server) addMemberForm(c *gin.Context) error {
 		return err
 	}
 	pj := projectFrom(c)
+	if s.accounts != nil {
+		return s.inviteForm(c, pj, role) // adding a member is inviting them
+	}
 	uid, err := s.store.AddMember(c, pj.ID, c.PostForm("email"), role)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ const (
 	actExportVisitor     action = "export_visitor"     // a visitor's data (access request)
 	actTransferOwnership action = "transfer_ownership" // make another member the owner
 	actDeleteProject     action = "delete_project"     // a deletion of scope all
+	actRequireTwoFactor  action = "require_two_factor" // require two-factor sign-in of every member
 )
 
 // access is who may reach an action at all.
@@ -83,6 +84,7 @@ var policies = map[action]policy{
 	actExportVisitor:     {member, models.RoleAdmin},
 	actTransferOwnership: {member, models.RoleOwner},
 	actDeleteProject:     {member, models.RoleOwner},
+	actRequireTwoFactor:  {member, models.RoleOwner},
 }
 
 // may reports whether a project role allows a project action.

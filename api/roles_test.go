@@ -140,6 +140,7 @@ func newWorld(t *testing.T) *world {
 		"run_id": run.ID.String(), "pid": personaID.String(), "pid2": personaID2.String(), "visitor_id": "visitor-1",
 		"did": del.ID.String(), "token_id": victim.ID.String(),
 	}
+	teamsFixture(t, w)
 	w.callers = []caller{
 		{name: "owner", kind: kindMember, role: models.RoleOwner, token: w.owner.Token, user: w.owner.UserID},
 		{name: "admin", kind: kindMember, role: models.RoleAdmin, token: adminTok, user: adminID},
@@ -417,7 +418,7 @@ func TestRoleRulesInsideRoutes(t *testing.T) {
 		}
 		seen[e.Action]++
 	}
-	for action, n := range map[string]int{"project.update": 3, "member.add": 1, "persona.rename": 1, "context.update": 1, "page_labels.update": 1} {
+	for action, n := range map[string]int{"project.update": 3, "invitation.create": 1, "persona.rename": 1, "context.update": 1, "page_labels.update": 1} {
 		if seen[action] != n {
 			t.Errorf("audit log has %d %q entries, want %d (all: %v)", seen[action], action, n, seen)
 		}

@@ -36,7 +36,7 @@ type route struct {
 // each action.
 func (s *Server) routeTable() []route {
 	script := gin.WrapH(collector.Handler())
-	return []route{
+	return append([]route{
 		// Operations: anyone on the network the service listens on.
 		{"GET", "/healthz", actPublic, s.healthz},
 		{"GET", "/readyz", actPublic, s.readyz},
@@ -133,7 +133,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/projects/:id/deletions", actManageDeletions, s.html(s.deletionForm)},
 		{"GET", "/projects/:id/deletions/:did", actReadDeletion, s.html(s.deletionPage)},
 		{"GET", "/projects/:id/health", actReadStats, s.html(s.healthPage)},
-	}
+	}, s.teamsRouteTable()...)
 }
 
 // preflight is the handler of the collector API's OPTIONS routes: cors has answered already.
@@ -240,6 +240,12 @@ func (s *Server) guard(act action, html bool) gin.HandlerFunc {
 		c.Set(principalKey, p)
 		if pol.access == member {
 			if err := s.projectAccess(c, act); err != nil {
+				if html && twoFactorSetupRequired(err) && c.Request.Method == http.MethodGet {
+					// A project that requires two-factor sign-in: set it up before opening it.
+					c.Redirect(http.StatusSeeOther, "/security?setup=required")
+					c.Abort()
+					return
+				}
 				fail(c, err)
 				return
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"personas/accounts"
 	"personas/classify"
 	"personas/jobs/queue"
 	"personas/models"
@@ -83,6 +84,8 @@ type Deps struct {
 	Redis    *redis.Client
 	Logger   *slog.Logger
 	Signer   *privacy.Signer
+	Accounts *accounts.Service    // teams: invitations, resets, two-factor, single sign-on; nil: off
+	Hashes   *privacy.HashLimiter // when set, the argon2id slots sign-in shares with Accounts
 	Config   Config
 	// SchemaCheck reports whether the data schema is current (readiness).
 	SchemaCheck func(context.Context) error
@@ -103,6 +106,7 @@ type Server struct {
 
 	ingester     *models.Ingester
 	classifySvc  *classify.Service // live classification: models, aggregates, assignments
+	accounts     *accounts.Service
 	sites        *siteCache
 	forgetPace   pace // how long a known visitor's forget takes, for the unknown ones
 	siteLimits   *limiters
@@ -117,7 +121,7 @@ type Server struct {
 func NewServer(d Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
-		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, ingester: d.Ingester, sites: newSiteCache(d.Config.siteCacheTTL())}
+		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, accounts: d.Accounts, ingester: d.Ingester, sites: newSiteCache(d.Config.siteCacheTTL())}
 	s.classifySvc = classify.New(classify.Config{Store: d.Store, Logger: d.Logger, VersionCheck: d.Config.versionCheckInterval(),
 		Metrics: classify.Metrics{ModelErrors: s.metrics.modelErrors, Reasons: s.metrics.classifyReasons,
 			AssignmentDrops: s.metrics.assignmentDrops, AssignmentSkips: s.metrics.assignmentSkips,
@@ -129,7 +133,10 @@ func NewServer(d Deps) *Server {
 	cr, sr := d.Config.rates()
 	s.clientLimits = newLimiters(cr, max(1, int(2*cr)))
 	s.siteLimits = newLimiters(sr, max(1, int(2*sr)))
-	s.hashes = privacy.NewHashLimiter(d.Config.PasswordHashes, d.Config.PasswordWait)
+	s.hashes = d.Hashes
+	if s.hashes == nil {
+		s.hashes = privacy.NewHashLimiter(d.Config.PasswordHashes, d.Config.PasswordWait)
+	}
 	tf := d.Config.TokenFailures
 	if tf == 0 {
 		tf = tokenFailuresPerSecond

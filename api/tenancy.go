@@ -35,6 +35,10 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	u, se, err := s.openSession(c, req.Email, req.Password)
+	if errors.Is(err, errSecondFactorPending) {
+		s.secondFactorPending(c)
+		return
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -102,11 +106,10 @@ func (s *Server) openSession(c *gin.Context, email, password string) (models.Use
 	}
 	// The client's earlier failures still count; this success does not.
 	_ = s.store.ForgiveLoginAttempt(c, limits[2].Subject)
-	se, err := s.store.CreateSession(c, u.ID)
+	se, err := s.startSession(c, u)
 	if err != nil {
 		return models.User{}, models.Session{}, err
 	}
-	s.setSessionCookie(c, se.Secret, int(models.SessionTTL.Seconds()))
 	return u, se, nil
 }
 
@@ -170,6 +173,10 @@ func (s *Server) changePassword(c *gin.Context) {
 		return
 	}
 	p := principalFrom(c)
+	if err := s.passwordPolicy(c, p.UserID, req.NewPassword); err != nil {
+		s.fail(c, err)
+		return
+	}
 	// Like a sign-in: one of the few hashing slots, the attempt recorded (and refused while it
 	// backs off) before argon2id runs on the current password.
 	limit := models.LoginLimit{Subject: s.store.LoginSubject("password", p.UserID.String()), Free: signInFreePerPair}
@@ -201,7 +208,7 @@ func (s *Server) changePassword(c *gin.Context) {
 	}
 	_ = s.store.ClearLoginFailures(c, subject)
 	s.audit(c, models.AccountScope, "password.change", p.UserID.String(), map[string]any{"sessions_ended": n})
-	c.JSON(http.StatusOK, gin.H{"sessions_ended": n})
+	c.JSON(http.StatusOK, s.passwordChanged(c, p.UserID, n))
 }
 
 func (s *Server) me(c *gin.Context) {
@@ -303,6 +310,10 @@ type memberRequest struct {
 }
 
 func (s *Server) addMember(c *gin.Context) {
+	if s.accounts != nil {
+		s.invite(c) // adding a member is inviting them: they join by accepting
+		return
+	}
 	var req memberRequest
 	if err := decodeJSON(c, &req); err != nil {
 		s.fail(c, err)

@@ -112,10 +112,19 @@ func TestNoSecretsInLogsOrDump(t *testing.T) {
 			t.Fatalf("add member: %d %s", r.Status, r.Body)
 		}
 		var m struct {
-			UserID string `json:"user_id"`
+			Link string `json:"link"` // adding a member invites them; no mail here, so the link
 		}
 		r.JSON(t, &m)
-		srv.Do(t, testserver.Request{Method: "PATCH", Path: p + "/members/" + m.UserID, Token: owner.Token, Body: map[string]string{"role": "viewer"}})
+		secrets[m.Link[strings.LastIndex(m.Link, "/")+1:]] = "invitation token"
+		acc := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/invitations/accept",
+			Body: map[string]string{"token": m.Link[strings.LastIndex(m.Link, "/")+1:], "password": "correct horse battery staple 7"}})
+		var in struct {
+			User struct {
+				ID string `json:"id"`
+			} `json:"user"`
+		}
+		acc.JSON(t, &in)
+		srv.Do(t, testserver.Request{Method: "PATCH", Path: p + "/members/" + in.User.ID, Token: owner.Token, Body: map[string]string{"role": "viewer"}})
 	}
 	if r := srv.Do(t, testserver.Request{Method: "GET", Path: p + "/members", Token: owner.Token}); !strings.Contains(string(r.Body), "first.member@secrets.example") {
 		t.Fatalf("members: %d %s", r.Status, r.Body)

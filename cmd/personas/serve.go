@@ -55,19 +55,26 @@ func (e *environment) cmdServe(ctx context.Context, args []string, httpOn, worke
 		if err != nil {
 			return fmt.Errorf("listen on %s (PERSONAS_HTTP_ADDR): %w", a.cfg.HTTPAddr, err)
 		}
+		svc, hashes, err := a.newAccounts(ctx)
+		if err != nil {
+			return err
+		}
 		ingester := models.NewIngester(a.store, models.IngesterConfig{}, a.logger)
 		// The ingester outlives the HTTP server: in-flight collect requests still commit.
 		ictx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 		ingestDone := make(chan struct{})
 		go func() { ingester.Run(ictx); close(ingestDone) }()
 		srv := api.NewServer(api.Deps{Store: a.store, Ingester: ingester, Jobs: a.jobs, Redis: a.redis, Logger: a.logger,
-			Signer: a.signer,
+			Signer: a.signer, Accounts: svc, Hashes: hashes,
 			Config: api.Config{PublicURL: a.cfg.PublicURL, Production: a.cfg.Production(),
 				TrustedProxies: a.cfg.TrustedProxies, RatePerClient: a.cfg.RatePerClient, RatePerSite: a.cfg.RatePerSite},
 			SchemaCheck: a.schemaCurrent})
 		a.logger.Info("listening", "addr", ln.Addr().String(), "url", a.cfg.PublicURL)
 		g.Go(func() error {
 			err := srv.Serve(gctx, ln, a.cfg.ShutdownTimeout)
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+			svc.Close(cctx) // mail sent in the background (reset links) goes out or stops
+			cancel()
 			stopIngest()
 			<-ingestDone
 			return err

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"personas/accounts"
 	"personas/api"
 	"personas/classifier"
 	"personas/enrichment"
@@ -53,6 +54,11 @@ type Options struct {
 	// the in-memory capture at debug level: for load runs, whose capture would grow without end.
 	// The end-of-test log check then has nothing to read.
 	LogOutput io.Writer
+	// Accounts tune the teams domain (Mailer, OIDC, ResetMinDuration…); Store, PublicURL,
+	// Hashes and Logger are the server's.
+	Accounts accounts.Options
+	// OIDC, when set, builds the single sign-on provider for the server's public URL.
+	OIDC func(publicURL string) *accounts.OIDC
 }
 
 // Server is a running service.
@@ -67,6 +73,7 @@ type Server struct {
 	Logs     *SyncBuffer
 	Logger   *slog.Logger
 	Ingester *models.Ingester
+	Accounts *accounts.Service
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	worker   *jobs.Worker
@@ -135,8 +142,15 @@ func New(t testing.TB, opts Options) *Server {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = s.URL
 	}
+	hashes := privacy.NewHashLimiter(cfg.PasswordHashes, cfg.PasswordWait)
+	ao := opts.Accounts
+	ao.PublicURL, ao.Hashes, ao.Logger = cfg.PublicURL, hashes, logger
+	if opts.OIDC != nil {
+		ao.OIDC = opts.OIDC(cfg.PublicURL)
+	}
+	s.Accounts = accounts.New(env.Store, ao)
 	s.API = api.NewServer(api.Deps{Store: env.Store, Ingester: s.Ingester, Jobs: s.Jobs, Redis: rdb, Logger: logger,
-		Signer: signer, Config: cfg})
+		Signer: signer, Config: cfg, Accounts: s.Accounts, Hashes: hashes})
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = s.API.Serve(ctx, ln, 5*time.Second) }()
 	if !opts.NoWorker {
@@ -192,6 +206,9 @@ func (s *Server) Stop() {
 		}
 		s.cancel()
 		s.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.Accounts.Close(ctx)
+		cancel()
 	})
 }
 
