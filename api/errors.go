@@ -66,6 +66,7 @@ var internalReply = reply{Code: "internal", Message: "internal error",
 // and of the dashboard's error page (errorPage), so that an error answers the same status on
 // both. Anything unknown is a 500 whose text stays in the log.
 func statusOf(err error) (int, reply) {
+	err = teamsKind(err)
 	var ae *apiError
 	var ve *models.ValidationError
 	switch {

@@ -83,10 +83,19 @@ func (s *Server) teamsFail(c *gin.Context, err error) { s.fail(c, teamsErr(c, er
 // teamsErr is the teams domain's error as the API answers it.
 func teamsErr(c *gin.Context, err error) error {
 	var tm *accounts.TooManyAttemptsError
+	if errors.As(err, &tm) {
+		c.Header("Retry-After", strconv.Itoa(int(tm.Wait.Seconds())+1))
+	}
+	return teamsKind(err)
+}
+
+// teamsKind translates an error of the teams domain into its status and code; statusOf applies
+// it to every error, so the JSON and HTML paths answer the teams errors alike.
+func teamsKind(err error) error {
+	var tm *accounts.TooManyAttemptsError
 	msg := func(e error) string { return plainMessage(e) }
 	switch {
 	case errors.As(err, &tm):
-		c.Header("Retry-After", strconv.Itoa(int(tm.Wait.Seconds())+1))
 		err = errStatus(http.StatusTooManyRequests, "rate_limited", tm.Error())
 	case errors.Is(err, models.ErrInvitationUnknown), errors.Is(err, models.ErrResetUnknown):
 		err = errStatus(http.StatusNotFound, "link_invalid", msg(err))
