@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,20 +21,10 @@ import (
 	"personas/internal/testenv"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // testEnv is the environment of one run of the binary: fresh databases, own Redis DB, secrets.
 func testEnv(t *testing.T, dataURL, keysURL, redisURL string) map[string]string {
 	t.Helper()
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	env := map[string]string{
 		"PERSONAS_DATABASE_URL":     dataURL,
 		"PERSONAS_KEYSTORE_URL":     keysURL,
@@ -233,7 +222,7 @@ func TestReadyFlipsWhenRedisStarts(t *testing.T) {
 		t.Fatal("redis-server not installed: run scripts/services.sh")
 	}
 	e := testenv.New(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	env := testEnv(t, e.DataURL, e.KeysURL, fmt.Sprintf("redis://127.0.0.1:%d/0", port))
 	r := start(t, env, "all")
 	body := waitStatus(t, r.base+"/readyz", http.StatusOK, 20*time.Second, r)

@@ -1,4 +1,4 @@
-package models_test
+package e2e
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -153,16 +152,6 @@ func checkAcked(t *testing.T, e *testenv.Env, projectID uuid.UUID, acked map[str
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestCollectSurvivesSIGKILL builds the binary, runs `personas serve` on the test's databases,
 // fires concurrent collect requests, kills the process with SIGKILL in the middle, restarts it
 // and checks that every event whose request got 204 is in PostgreSQL.
@@ -175,7 +164,7 @@ func TestCollectSurvivesSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "personas")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/personas")
-	build.Dir = ".."
+	build.Dir = "../.."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -190,7 +179,7 @@ func TestCollectSurvivesSIGKILL(t *testing.T) {
 	}
 
 	start := func(name string) (*exec.Cmd, string) {
-		addr := freePort(t)
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		cmd := exec.Command(bin, "serve")
 		env := append(os.Environ(), "PERSONAS_DATABASE_URL="+e.DataURL, "PERSONAS_KEYSTORE_URL="+e.KeysURL,
 			"PERSONAS_REDIS_URL="+redisURL, "PERSONAS_HTTP_ADDR="+addr, "PERSONAS_PUBLIC_URL=http://"+addr,
