@@ -27,6 +27,7 @@ const variantsBody = `<div id="deal" data-personas-show="deal_seeker buyer">A de
 <button id="b">Button</button>`
 
 func TestScriptInBrowser(t *testing.T) {
+	t.Parallel()
 	browser := testenv.Browser(t)
 
 	t.Run("tampered script is blocked by SRI and default content still shows", func(t *testing.T) {

@@ -100,6 +100,7 @@ func waitStatus(t *testing.T, url string, want int, within time.Duration, r *run
 }
 
 func TestHelpListsEveryVariable(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, nil, &out, &out); err != nil {
 		t.Fatalf("--help: %v", err)
@@ -126,6 +127,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 }
 
 func TestUnknownCommandIsUsageError(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, nil, &out, &out)
 	if !errors.Is(err, errUsage) {
@@ -134,6 +136,7 @@ func TestUnknownCommandIsUsageError(t *testing.T) {
 }
 
 func TestBadConfigurationNamesTheVariable(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ variable, value string }{
 		{"PERSONAS_HTTP_ADDR", "nonsense"},
 		{"PERSONAS_DATABASE_URL", "mysql://localhost/x"},
@@ -154,6 +157,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 }
 
 func TestMigrateFromEmptyThenServe(t *testing.T) {
+	t.Parallel()
 	// Empty databases (not from the migrated template): migrate creates both and applies all.
 	name := fmt.Sprintf("personas_t_%d", time.Now().UnixNano())
 	base := "postgres://postgres@127.0.0.1:5432/"
@@ -191,6 +195,7 @@ func TestMigrateFromEmptyThenServe(t *testing.T) {
 }
 
 func TestRefusesToServeAnOlderSchema(t *testing.T) {
+	t.Parallel()
 	name := fmt.Sprintf("personas_old_%d", time.Now().UnixNano())
 	base := "postgres://postgres@127.0.0.1:5432/"
 	dataURL, keysURL := base+name+"?sslmode=disable", base+name+"_keys?sslmode=disable"
@@ -217,6 +222,7 @@ func TestRefusesToServeAnOlderSchema(t *testing.T) {
 // Redis unreachable in its body and in /metrics, the log says why, and once Redis starts the
 // body and the gauge say so and the worker starts, without a restart.
 func TestReadyFlipsWhenRedisStarts(t *testing.T) {
+	t.Parallel()
 	redisServer, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatal("redis-server not installed: run scripts/services.sh")
@@ -267,6 +273,7 @@ func TestReadyFlipsWhenRedisStarts(t *testing.T) {
 }
 
 func TestMetricsExposeLatencyHistogram(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	_, redisURL := testenv.Redis(t)
 	env := testEnv(t, e.DataURL, e.KeysURL, redisURL)

@@ -156,6 +156,7 @@ func checkAcked(t *testing.T, e *testenv.Env, projectID uuid.UUID, acked map[str
 // fires concurrent collect requests, kills the process with SIGKILL in the middle, restarts it
 // and checks that every event whose request got 204 is in PostgreSQL.
 func TestCollectSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -245,6 +246,7 @@ func TestCollectSurvivesSIGKILL(t *testing.T) {
 // the service and the server) under load: collect answers 503 with Retry-After instead of
 // hanging, nothing acknowledged is lost, and collect recovers when the path is restored.
 func TestCollectAnswers503WhenPostgresIsDown(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	u, _ := url.Parse(e.DataURL)
 	proxy := tcpproxy.New(t, u.Host)

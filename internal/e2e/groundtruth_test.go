@@ -33,6 +33,7 @@ const desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, li
 // real snippet, and checks that the page's personas.persona() answers "ok" with the persona
 // whose training members are mostly buyers.
 func TestBrowserWalksLikeAPersona(t *testing.T) {
+	t.Parallel()
 	const buyers = 2 // groundtruth.Groups()[2]
 	if groundtruth.Groups()[buyers].Name != "buyers" {
 		t.Fatalf("group %d is %q, want the buyers", buyers, groundtruth.Groups()[buyers].Name)

@@ -123,6 +123,7 @@ const timeline = `performance.getEntriesByType('navigation').concat(performance.
 	`return e.name.replace(/^https?:\/\/[^/]+/,'').slice(0,40)+' '+Math.round(e.startTime)+'-'+Math.round(e.responseEnd)}).join(', ')`
 
 func TestInPagePersonas(t *testing.T) {
+	t.Parallel()
 	browser := testenv.Browser(t)
 	s := newShop(t)
 	blocks := s.variants()
