@@ -253,6 +253,18 @@ func groundTruth(seed uint64, n int) ([][]gtEvent, []int) {
 
 const gtVisitors = 4000
 
+// gtSeeds is how many of a ground-truth test's seeds it trains: all of them in the plain build,
+// race of them in the race detector's. These tests are about numbers, not concurrency, and a
+// training of 4,000 visitors takes ten times longer under -race (about 100 s on the 2-core
+// machine): the race build still runs every code path of the training, on fewer seeds, with the
+// same assertions, and make test runs these tests once more without -race, on every seed.
+func gtSeeds(all, race int) int {
+	if raceBuild {
+		return race
+	}
+	return all
+}
+
 type gtRun struct {
 	events [][]gtEvent
 	truth  []int
@@ -291,7 +303,7 @@ func ariGroups(r gtRun) float64 {
 // visitors is most of this package's time under -race) and checks the mean ARI once all are in.
 func TestGroundTruthClusters(t *testing.T) {
 	t.Parallel()
-	aris := make([]float64, 5)
+	aris := make([]float64, gtSeeds(5, 2))
 	t.Run("seeds", func(t *testing.T) {
 		for i := range aris {
 			seed := uint64(i + 1)
@@ -371,7 +383,7 @@ func groundTruthClusters(t *testing.T, seed uint64) float64 {
 
 func TestGroundTruthKIsTheData(t *testing.T) {
 	t.Parallel()
-	ks := make([]int, 5)
+	ks := make([]int, gtSeeds(5, 3))
 	t.Run("seeds", func(t *testing.T) {
 		for i := range ks {
 			trainSeed := uint64(i+1) * 7919
@@ -451,7 +463,7 @@ func TestGroundTruthEarlyAnswers(t *testing.T) {
 		conf  []float64
 		right []bool
 	}
-	perSeed := make([]answers, 3)
+	perSeed := make([]answers, gtSeeds(3, 1))
 	t.Run("seeds", func(t *testing.T) {
 		for i := range perSeed {
 			seed := uint64(i + 1)
