@@ -25,9 +25,13 @@ run: services build
 	@./$(BIN) all & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid; exit 0' INT TERM; \
 		./$(BIN) demo || echo "demo failed: the service still runs" >&2; wait $$pid
 
+# The ground-truth tests of classifier and internal/quality train fewer seeds under -race (their
+# subject is numbers, and -race makes a training about thirty times slower): the last line runs
+# them on every seed without it.
 test: services browser
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	$(GO) test $(GOFLAGS_BUILD) -race -count=1 -timeout 40m ./...
+	$(GO) test $(GOFLAGS_BUILD) -count=1 -run '^TestGroundTruth' ./classifier/ ./internal/quality/
 
 tools:
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

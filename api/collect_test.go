@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"personas/internal/testenv"
 	"personas/internal/testserver"
 	"personas/models"
 )
@@ -99,23 +99,6 @@ func droppedMetric(t testing.TB, srv *testserver.Server, reason string) float64 
 		}
 	}
 	return 0
-}
-
-// pgDump returns the whole data database as SQL text (schema and data).
-func pgDump(t testing.TB, dbURL string) string {
-	t.Helper()
-	out, err := exec.Command("pg_dump", "--no-owner", "--no-privileges", dbURL).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("pg_dump: %v: %s", err, stderr)
-	}
-	if len(out) < 1000 {
-		t.Fatalf("pg_dump printed only %d bytes", len(out))
-	}
-	return string(out)
 }
 
 // settings changes a project's settings directly in the store and drops the API's cached copy.
@@ -534,7 +517,7 @@ func TestCollectLeavesNoPersonalData(t *testing.T) {
 		t.Fatalf("export has %d events, the table %d", len(exp.Events), stored)
 	}
 	exported, _ := json.Marshal(exp) // decoded once more: no \u escapes hide a match
-	places := map[string]string{"pg_dump": pgDump(t, srv.DataURL), "export": string(exported), "logs": srv.Logs.String()}
+	places := map[string]string{"pg_dump": testenv.PGDump(t, srv.DataURL, "--no-owner", "--no-privileges"), "export": string(exported), "logs": srv.Logs.String()}
 	for _, p := range piiCorpus {
 		for _, form := range piiForms(p.value) {
 			for place, text := range places {

@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"personas/collector"
-	"personas/internal/browser"
+	"personas/internal/testenv"
 	"personas/internal/testserver"
 )
 
@@ -23,7 +23,7 @@ import (
 // elements, follows a single-page-app route, types personal data into a form and submits it,
 // then checks exactly which events PostgreSQL holds and that nothing typed is stored anywhere.
 func TestCollectorInRealBrowser(t *testing.T) {
-	b := browser.New(t) // skips without chromium, fails when CI is set
+	b := testenv.Browser(t) // skips without chromium, fails when CI is set
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	a := srv.NewAccount(t, "owner@example.com", false)
 
@@ -73,10 +73,10 @@ func TestCollectorInRealBrowser(t *testing.T) {
 	srv.API.EvictProject(a.SiteKey)
 
 	t.Run("a tampered integrity hash stops the script", func(t *testing.T) {
-		tab := browser.Tab(t, b)
-		browser.Do(t, tab, chromedp.Navigate(site.URL+"/tampered"))
-		browser.WaitFor(t, tab, `window.__sriFailed === true`)
-		if browser.Eval[bool](t, tab, `typeof window.personas !== 'undefined'`) {
+		tab := testenv.Tab(t, b)
+		testenv.Do(t, tab, chromedp.Navigate(site.URL+"/tampered"))
+		testenv.WaitFor(t, tab, `window.__sriFailed === true`)
+		if testenv.Eval[bool](t, tab, `typeof window.personas !== 'undefined'`) {
 			t.Error("the script ran although its integrity hash did not match")
 		}
 	})
@@ -87,23 +87,23 @@ func TestCollectorInRealBrowser(t *testing.T) {
 		"password": "hunter2-Pl4typus!",
 		"message":  "My card is 4111 1111 1111 1111, call +44 20 7946 0958, ask for Wilhelmina",
 	}
-	tab := browser.Tab(t, b)
-	browser.Do(t, tab, chromedp.Navigate(site.URL+"/"))
-	browser.WaitFor(t, tab, `!!(window.personas && window.personas.id && window.personas.id())`)
-	visitor := browser.Eval[string](t, tab, `window.personas.id()`)
+	tab := testenv.Tab(t, b)
+	testenv.Do(t, tab, chromedp.Navigate(site.URL+"/"))
+	testenv.WaitFor(t, tab, `!!(window.personas && window.personas.id && window.personas.id())`)
+	visitor := testenv.Eval[string](t, tab, `window.personas.id()`)
 	for _, id := range []string{"plain", "nested", "ignored", "excluded", "route"} {
-		browser.Do(t, tab, chromedp.Click(chromedp.ID(id)))
+		testenv.Do(t, tab, chromedp.Click(chromedp.ID(id)))
 	}
-	browser.WaitFor(t, tab, `location.pathname === '/catalog/123'`)
+	testenv.WaitFor(t, tab, `location.pathname === '/catalog/123'`)
 	for _, id := range []string{"name", "email", "password", "message"} {
-		browser.Do(t, tab, chromedp.Click(chromedp.ID(id)), chromedp.SendKeys(chromedp.ID(id), secrets[id]))
+		testenv.Do(t, tab, chromedp.Click(chromedp.ID(id)), chromedp.SendKeys(chromedp.ID(id), secrets[id]))
 	}
-	browser.Do(t, tab, chromedp.Click(chromedp.ID("send")))
-	browser.WaitAcross(t, tab, `location.pathname === '/thanks' && document.readyState === 'complete' && !!window.personas`)
-	if !strings.Contains(browser.Eval[string](t, tab, `location.search`), "Zebulon") {
+	testenv.Do(t, tab, chromedp.Click(chromedp.ID("send")))
+	testenv.WaitAcross(t, tab, `location.pathname === '/thanks' && document.readyState === 'complete' && !!window.personas`)
+	if !strings.Contains(testenv.Eval[string](t, tab, `location.search`), "Zebulon") {
 		t.Fatal("the form did not put what was typed into the next page's URL (the test would prove less)")
 	}
-	browser.Do(t, tab, chromedp.Navigate("about:blank")) // pagehide: the last leave goes by beacon
+	testenv.Do(t, tab, chromedp.Navigate("about:blank")) // pagehide: the last leave goes by beacon
 
 	type row struct{ Type, Path, Tag, Goal string }
 	want := []row{
@@ -169,7 +169,7 @@ func TestCollectorInRealBrowser(t *testing.T) {
 	if len(texts) > 0 {
 		t.Errorf("the export lacks %v: %s", texts, exp.Body)
 	}
-	places := map[string]string{"pg_dump": pgDump(t, srv.DataURL), "export": string(exp.Body), "logs": srv.Logs.String()}
+	places := map[string]string{"pg_dump": testenv.PGDump(t, srv.DataURL, "--no-owner", "--no-privileges"), "export": string(exp.Body), "logs": srv.Logs.String()}
 	// The typed values whole, and the words in them that occur nowhere else.
 	typed := []string{"Zebulon", "Quixote", "Fairweather", "hunter2", "Pl4typus", "4111 1111", "7946 0958", "Wilhelmina"}
 	for _, v := range secrets {

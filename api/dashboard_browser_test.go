@@ -20,14 +20,14 @@ import (
 
 	"personas/api"
 	"personas/internal/demodata"
+	"personas/internal/testenv"
 	"personas/internal/testserver"
 	"personas/models"
 )
 
 const (
-	chromiumPath = "/usr/bin/chromium"
-	password     = "correct horse battery staple"
-	browserStep  = 20 * time.Second
+	password    = "correct horse battery staple"
+	browserStep = 20 * time.Second
 )
 
 // trainedProject is a service with a project trained twice on demo traffic (so that personas
@@ -109,26 +109,7 @@ func newTrainedProject(t *testing.T) *trainedProject {
 
 // newBrowser starts a headless Chromium; without it the test is skipped, or fails in CI.
 func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chromium is required in CI: %v", err)
-		}
-		t.Skipf("no chromium (apt-get install -y chromium): %v", err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 900))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	if err := chromedp.Do(ctx); err != nil { // no timeout: this context owns the browser
-		cancel()
-		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	return ctx
+	return testenv.Browser(t, chromedp.WindowSize(1280, 900))
 }
 
 // shots saves a screenshot of every page a test visits.
@@ -164,11 +145,7 @@ type user struct {
 }
 
 func (s *shots) open(t *testing.T, browser context.Context, base, name string) *user {
-	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("open tab: %v", err)
-	}
+	tab := testenv.Tab(t, browser)
 	return &user{t: t, tab: tab, base: base, shots: s, name: name}
 }
 

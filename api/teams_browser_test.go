@@ -12,7 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"personas/accounts"
-	"personas/internal/browser"
+	"personas/internal/testenv"
 	"personas/internal/smtptest"
 	"personas/internal/testserver"
 	"personas/mail"
@@ -62,77 +62,77 @@ func TestTeamsBrowserFlows(t *testing.T) {
 	msgs := smtp.Wait(t, 1, 10*time.Second)
 	link := mailedLink(t, msgs[0], inviteLinkRe)
 
-	b := browser.New(t)
-	first := browser.Tab(t, b)
-	browser.Do(t, first, chromedp.Navigate(link))
-	browser.WaitFor(t, first, `document.getElementById("password") !== null`)
-	browser.Do(t, first, chromedp.SendKeys(chromedp.ID("password"), "password1"))
-	browser.WaitFor(t, first, `document.getElementById("strength").dataset.ok === "no"`)
-	browser.Eval[bool](t, first, `(document.getElementById("password").value = "") === ""`)
-	browser.Do(t, first, chromedp.SendKeys(chromedp.ID("password"), strongPassword))
-	browser.WaitFor(t, first, `document.getElementById("strength").dataset.ok === "yes"`)
-	browser.Do(t, first, chromedp.Click(chromedp.ID("submit-password")))
-	browser.WaitAcross(t, first, `location.pathname === "/" && document.readyState === "complete"`)
-	role := browser.Eval[string](t, first, `fetch("/v1/projects/`+pid+`").then(r => r.json()).then(j => j.role)`)
+	b := testenv.Browser(t)
+	first := testenv.Tab(t, b)
+	testenv.Do(t, first, chromedp.Navigate(link))
+	testenv.WaitFor(t, first, `document.getElementById("password") !== null`)
+	testenv.Do(t, first, chromedp.SendKeys(chromedp.ID("password"), "password1"))
+	testenv.WaitFor(t, first, `document.getElementById("strength").dataset.ok === "no"`)
+	testenv.Eval[bool](t, first, `(document.getElementById("password").value = "") === ""`)
+	testenv.Do(t, first, chromedp.SendKeys(chromedp.ID("password"), strongPassword))
+	testenv.WaitFor(t, first, `document.getElementById("strength").dataset.ok === "yes"`)
+	testenv.Do(t, first, chromedp.Click(chromedp.ID("submit-password")))
+	testenv.WaitAcross(t, first, `location.pathname === "/" && document.readyState === "complete"`)
+	role := testenv.Eval[string](t, first, `fetch("/v1/projects/`+pid+`").then(r => r.json()).then(j => j.role)`)
 	if role != "viewer" {
 		t.Fatalf("after accepting, the project's role is %q, want viewer", role)
 	}
 
 	// Forgot password in a second browser: the mail's link sets a new password and the first
 	// browser's session ends.
-	second := browser.Tab(t, b)
-	browser.Do(t, second, chromedp.Navigate(srv.URL+"/login"), chromedp.Click(chromedp.ID("forgot-link")))
-	browser.WaitAcross(t, second, `document.getElementById("email") !== null && location.pathname === "/forgot-password"`)
-	browser.Do(t, second, chromedp.SendKeys(chromedp.ID("email"), email), chromedp.Click(chromedp.ID("send-link")))
-	browser.WaitAcross(t, second, `document.getElementById("forgot-sent") !== null`)
+	second := testenv.Tab(t, b)
+	testenv.Do(t, second, chromedp.Navigate(srv.URL+"/login"), chromedp.Click(chromedp.ID("forgot-link")))
+	testenv.WaitAcross(t, second, `document.getElementById("email") !== null && location.pathname === "/forgot-password"`)
+	testenv.Do(t, second, chromedp.SendKeys(chromedp.ID("email"), email), chromedp.Click(chromedp.ID("send-link")))
+	testenv.WaitAcross(t, second, `document.getElementById("forgot-sent") !== null`)
 	msgs = smtp.Wait(t, 2, 10*time.Second)
 	reset := mailedLink(t, msgs[1], resetLinkRe)
 	const newPassword = "another long passphrase 9"
-	browser.Do(t, second, chromedp.Navigate(reset))
-	browser.WaitFor(t, second, `document.getElementById("password") !== null`)
-	browser.Do(t, second, chromedp.SendKeys(chromedp.ID("password"), newPassword), chromedp.Click(chromedp.ID("submit-password")))
-	browser.WaitAcross(t, second, `location.pathname === "/login" && document.getElementById("signin") !== null`)
-	if st := browser.Eval[int](t, first, `fetch("/v1/me").then(r => r.status)`); st != 401 {
+	testenv.Do(t, second, chromedp.Navigate(reset))
+	testenv.WaitFor(t, second, `document.getElementById("password") !== null`)
+	testenv.Do(t, second, chromedp.SendKeys(chromedp.ID("password"), newPassword), chromedp.Click(chromedp.ID("submit-password")))
+	testenv.WaitAcross(t, second, `location.pathname === "/login" && document.getElementById("signin") !== null`)
+	if st := testenv.Eval[int](t, first, `fetch("/v1/me").then(r => r.status)`); st != 401 {
 		t.Fatalf("the other session survived the reset: /v1/me answers %d", st)
 	}
 	signIn := func(tab context.Context, pw string) {
 		t.Helper()
-		browser.Do(t, tab, chromedp.Navigate(srv.URL+"/login"))
-		browser.WaitFor(t, tab, `document.getElementById("signin") !== null`)
-		browser.Do(t, tab, chromedp.SendKeys(chromedp.ID("email"), email), chromedp.SendKeys(chromedp.ID("password"), pw),
+		testenv.Do(t, tab, chromedp.Navigate(srv.URL+"/login"))
+		testenv.WaitFor(t, tab, `document.getElementById("signin") !== null`)
+		testenv.Do(t, tab, chromedp.SendKeys(chromedp.ID("email"), email), chromedp.SendKeys(chromedp.ID("password"), pw),
 			chromedp.Click(chromedp.ID("signin")))
 	}
 	signIn(second, newPassword)
-	browser.WaitAcross(t, second, `location.pathname === "/" && document.readyState === "complete"`)
+	testenv.WaitAcross(t, second, `location.pathname === "/" && document.readyState === "complete"`)
 
 	// Two-factor set-up on the Security page, with a code computed from the key shown.
-	browser.Do(t, second, chromedp.Navigate(srv.URL+"/security"))
-	browser.WaitFor(t, second, `document.getElementById("begin-two-factor") !== null`)
-	browser.Do(t, second, chromedp.Click(chromedp.ID("begin-two-factor")))
-	browser.WaitAcross(t, second, `document.getElementById("totp-secret") !== null`)
-	if !browser.Eval[bool](t, second, `document.querySelector("#qr svg") !== null`) {
+	testenv.Do(t, second, chromedp.Navigate(srv.URL+"/security"))
+	testenv.WaitFor(t, second, `document.getElementById("begin-two-factor") !== null`)
+	testenv.Do(t, second, chromedp.Click(chromedp.ID("begin-two-factor")))
+	testenv.WaitAcross(t, second, `document.getElementById("totp-secret") !== null`)
+	if !testenv.Eval[bool](t, second, `document.querySelector("#qr svg") !== null`) {
 		t.Fatal("the set-up shows no QR code")
 	}
-	secret := browser.Eval[string](t, second, `document.getElementById("totp-secret").textContent`)
+	secret := testenv.Eval[string](t, second, `document.getElementById("totp-secret").textContent`)
 	now := time.Now()
 	code, err := totp.GenerateCode(secret, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	browser.Do(t, second, chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Click(chromedp.ID("confirm-two-factor")))
-	browser.WaitAcross(t, second, `document.querySelectorAll("#recovery-codes li").length === 10`)
+	testenv.Do(t, second, chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Click(chromedp.ID("confirm-two-factor")))
+	testenv.WaitAcross(t, second, `document.querySelectorAll("#recovery-codes li").length === 10`)
 
 	// Sign-in now asks for the code.
-	third := browser.Tab(t, b)
+	third := testenv.Tab(t, b)
 	signIn(third, newPassword)
-	browser.WaitAcross(t, third, `location.pathname === "/login/code" && document.getElementById("code") !== null`)
+	testenv.WaitAcross(t, third, `location.pathname === "/login/code" && document.getElementById("code") !== null`)
 	next, err := totp.GenerateCode(secret, now.Add(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	browser.Do(t, third, chromedp.SendKeys(chromedp.ID("code"), next), chromedp.Click(chromedp.ID("submit-code")))
-	browser.WaitAcross(t, third, `location.pathname === "/" && document.readyState === "complete"`)
-	if st := browser.Eval[int](t, third, `fetch("/v1/me").then(r => r.status)`); st != 200 {
+	testenv.Do(t, third, chromedp.SendKeys(chromedp.ID("code"), next), chromedp.Click(chromedp.ID("submit-code")))
+	testenv.WaitAcross(t, third, `location.pathname === "/" && document.readyState === "complete"`)
+	if st := testenv.Eval[int](t, third, `fetch("/v1/me").then(r => r.status)`); st != 200 {
 		t.Fatalf("after the code, /v1/me answers %d", st)
 	}
 
@@ -146,12 +146,12 @@ func TestTeamsBrowserFlows(t *testing.T) {
 	if r := srv.Do(t, testserver.Request{Method: "PUT", Path: "/v1/projects/" + pid + "/two-factor", Token: owner.Token, Body: map[string]bool{"required": true}}); r.Status != 200 {
 		t.Fatalf("require two-factor: %d %s", r.Status, r.Body)
 	}
-	fourth := browser.Tab(t, b)
-	browser.Do(t, fourth, chromedp.Navigate(srv.URL+"/login?next=/projects/"+pid))
-	browser.WaitFor(t, fourth, `document.getElementById("signin") !== null`)
-	browser.Do(t, fourth, chromedp.SendKeys(chromedp.ID("email"), plain), chromedp.SendKeys(chromedp.ID("password"), strongPassword),
+	fourth := testenv.Tab(t, b)
+	testenv.Do(t, fourth, chromedp.Navigate(srv.URL+"/login?next=/projects/"+pid))
+	testenv.WaitFor(t, fourth, `document.getElementById("signin") !== null`)
+	testenv.Do(t, fourth, chromedp.SendKeys(chromedp.ID("email"), plain), chromedp.SendKeys(chromedp.ID("password"), strongPassword),
 		chromedp.Click(chromedp.ID("signin")))
-	browser.WaitAcross(t, fourth, `location.pathname === "/security" && document.getElementById("setup-required") !== null`)
+	testenv.WaitAcross(t, fourth, `location.pathname === "/security" && document.getElementById("setup-required") !== null`)
 
 	// The Security page lists the sessions (the second and the third browser) and the API
 	// tokens, revokes a token, and signs out everywhere.
@@ -163,17 +163,17 @@ func TestTeamsBrowserFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	browser.Do(t, third, chromedp.Navigate(srv.URL+"/security"))
-	browser.WaitAcross(t, third, `document.querySelectorAll("#sessions tbody tr").length === 2 && document.querySelectorAll("#tokens tbody tr").length === 1`)
-	browser.Do(t, third, chromedp.Click(chromedp.CSS(`#tokens button.danger`)))
-	browser.WaitAcross(t, third, `document.querySelector("#tokens tbody tr td:last-child") !== null && document.querySelector("#tokens tbody tr td:last-child").textContent.trim() === "revoked"`)
+	testenv.Do(t, third, chromedp.Navigate(srv.URL+"/security"))
+	testenv.WaitAcross(t, third, `document.querySelectorAll("#sessions tbody tr").length === 2 && document.querySelectorAll("#tokens tbody tr").length === 1`)
+	testenv.Do(t, third, chromedp.Click(chromedp.CSS(`#tokens button.danger`)))
+	testenv.WaitAcross(t, third, `document.querySelector("#tokens tbody tr td:last-child") !== null && document.querySelector("#tokens tbody tr td:last-child").textContent.trim() === "revoked"`)
 	if r := srv.Do(t, testserver.Request{Method: "GET", Path: "/v1/me", Token: apiToken}); r.Status != 401 {
 		t.Fatalf("the token revoked on the Security page still works: %d", r.Status)
 	}
-	browser.Do(t, third, chromedp.Click(chromedp.ID("security-sign-out-everywhere")))
-	browser.WaitAcross(t, third, `location.pathname === "/login"`)
+	testenv.Do(t, third, chromedp.Click(chromedp.ID("security-sign-out-everywhere")))
+	testenv.WaitAcross(t, third, `location.pathname === "/login"`)
 	for _, tab := range []context.Context{second, third} {
-		if st := browser.Eval[int](t, tab, `fetch("/v1/me").then(r => r.status)`); st != 401 {
+		if st := testenv.Eval[int](t, tab, `fetch("/v1/me").then(r => r.status)`); st != 401 {
 			t.Fatalf("a session survived sign out everywhere: /v1/me answers %d", st)
 		}
 	}
@@ -226,41 +226,41 @@ func TestTeamsBrowserSettingsAndSSO(t *testing.T) {
 	}
 	pid := owner.ProjectID.String()
 
-	b := browser.New(t)
-	tab := browser.Tab(t, b)
-	browser.Do(t, tab, chromedp.Navigate(srv.URL+"/login?next=/projects/"+pid+"/settings"))
-	browser.WaitFor(t, tab, `document.getElementById("signin") !== null`)
-	browser.Do(t, tab, chromedp.SendKeys(chromedp.ID("email"), owner.Email), chromedp.SendKeys(chromedp.ID("password"), strongPassword),
+	b := testenv.Browser(t)
+	tab := testenv.Tab(t, b)
+	testenv.Do(t, tab, chromedp.Navigate(srv.URL+"/login?next=/projects/"+pid+"/settings"))
+	testenv.WaitFor(t, tab, `document.getElementById("signin") !== null`)
+	testenv.Do(t, tab, chromedp.SendKeys(chromedp.ID("email"), owner.Email), chromedp.SendKeys(chromedp.ID("password"), strongPassword),
 		chromedp.Click(chromedp.ID("signin")))
-	browser.WaitAcross(t, tab, `document.getElementById("member-email") !== null`)
+	testenv.WaitAcross(t, tab, `document.getElementById("member-email") !== null`)
 	invite := func(email string) {
 		t.Helper()
-		browser.Do(t, tab, chromedp.SendKeys(chromedp.ID("member-email"), email), chromedp.SetValue(chromedp.ID("member-role"), "editor"),
+		testenv.Do(t, tab, chromedp.SendKeys(chromedp.ID("member-email"), email), chromedp.SetValue(chromedp.ID("member-role"), "editor"),
 			chromedp.Click(chromedp.ID("add-member-button")))
-		browser.WaitAcross(t, tab, `document.getElementById("invited-mailed") !== null`)
-		browser.Do(t, tab, chromedp.Navigate(srv.URL+"/projects/"+pid+"/settings"))
-		browser.WaitAcross(t, tab, `document.getElementById("member-email") !== null && document.getElementById("invited-mailed") === null`)
+		testenv.WaitAcross(t, tab, `document.getElementById("invited-mailed") !== null`)
+		testenv.Do(t, tab, chromedp.Navigate(srv.URL+"/projects/"+pid+"/settings"))
+		testenv.WaitAcross(t, tab, `document.getElementById("member-email") !== null && document.getElementById("invited-mailed") === null`)
 	}
 	invite("sso@sso-browser.example")
 	invite("withdrawn@sso-browser.example")
 	if n := len(smtp.Wait(t, 2, 10*time.Second)); n != 2 {
 		t.Fatalf("%d mails, want 2", n)
 	}
-	if n := browser.Eval[int](t, tab, `document.querySelectorAll("#invitations tbody tr").length`); n != 2 {
+	if n := testenv.Eval[int](t, tab, `document.querySelectorAll("#invitations tbody tr").length`); n != 2 {
 		t.Fatalf("%d invitations listed, want 2", n)
 	}
 	// Withdraw the second (the list is newest first).
-	browser.Do(t, tab, chromedp.Click(chromedp.CSS(`#invitations tbody tr:first-child button.danger`)))
-	browser.WaitAcross(t, tab, `Array.from(document.querySelectorAll("#invitations tbody tr td:nth-child(3)")).map(td => td.textContent).sort().join() === "pending,revoked"`)
+	testenv.Do(t, tab, chromedp.Click(chromedp.CSS(`#invitations tbody tr:first-child button.danger`)))
+	testenv.WaitAcross(t, tab, `Array.from(document.querySelectorAll("#invitations tbody tr td:nth-child(3)")).map(td => td.textContent).sort().join() === "pending,revoked"`)
 
 	// Single sign-on from the login page, in a browser of its own.
 	provider.QueueUser(&mockoidc.MockUser{Subject: "sub-sso", Email: "sso@sso-browser.example", EmailVerified: true})
-	other := browser.Tab(t, b)
-	browser.Do(t, other, chromedp.Navigate(srv.URL+"/login"))
-	browser.WaitFor(t, other, `document.getElementById("sso") !== null`)
-	browser.Do(t, other, chromedp.Click(chromedp.ID("sso")))
-	browser.WaitAcross(t, other, `location.pathname === "/" && document.readyState === "complete" && document.querySelector(".who .email") !== null`)
-	role := browser.Eval[string](t, other, `fetch("/v1/projects/`+pid+`").then(r => r.json()).then(j => j.role)`)
+	other := testenv.Tab(t, b)
+	testenv.Do(t, other, chromedp.Navigate(srv.URL+"/login"))
+	testenv.WaitFor(t, other, `document.getElementById("sso") !== null`)
+	testenv.Do(t, other, chromedp.Click(chromedp.ID("sso")))
+	testenv.WaitAcross(t, other, `location.pathname === "/" && document.readyState === "complete" && document.querySelector(".who .email") !== null`)
+	role := testenv.Eval[string](t, other, `fetch("/v1/projects/`+pid+`").then(r => r.json()).then(j => j.role)`)
 	if role != "editor" {
 		t.Fatalf("signed in by single sign-on, the project's role is %q, want editor", role)
 	}

@@ -6,28 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"os/exec"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
+	"personas/internal/testenv"
 	"personas/internal/testserver"
 )
-
-// pgDumpBinary finds a pg_dump binary: the one on PATH's usual place or the newest versioned one.
-func pgDumpBinary(t *testing.T) string {
-	t.Helper()
-	cands, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
-	sort.Sort(sort.Reverse(sort.StringSlice(cands)))
-	for _, c := range append(cands, "/usr/bin/pg_dump") {
-		if _, err := exec.LookPath(c); err == nil {
-			return c
-		}
-	}
-	t.Fatal("no pg_dump binary under /usr/lib/postgresql/*/bin or /usr/bin")
-	return ""
-}
 
 // TestNoSecretsInLogsOrDump runs a broad account scenario (wrong and right logins, tokens made
 // and revoked, members added by email, a business context) and then looks for every secret and
@@ -153,10 +137,7 @@ func TestNoSecretsInLogsOrDump(t *testing.T) {
 	if !strings.Contains(logs, `"route":"/v1/session"`) || !strings.Contains(logs, `"route":"/v1/projects/:id/members"`) {
 		t.Fatalf("the logs did not capture the scenario's requests:\n%s", logs)
 	}
-	dump, err = exec.Command(pgDumpBinary(t), "--no-owner", "--dbname", srv.DataURL).Output()
-	if err != nil {
-		t.Fatalf("pg_dump: %v", err)
-	}
+	dump = []byte(testenv.PGDump(t, srv.DataURL, "--no-owner"))
 	if !bytes.Contains(dump, []byte("COPY public.users")) || !bytes.Contains(dump, []byte("COPY public.api_tokens")) {
 		t.Fatalf("pg_dump holds no users or tokens table; is it the right database?")
 	}

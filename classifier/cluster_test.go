@@ -14,6 +14,7 @@ import (
 )
 
 func TestClusterFindsTrueK(t *testing.T) {
+	t.Parallel()
 	tests := []synthetic{
 		{name: "two", sizes: []int{300, 300}, d: 4, spread: 8, sd: 1},
 		{name: "three unequal", sizes: []int{900, 300, 120}, d: 5, spread: 8, sd: 1},
@@ -41,6 +42,7 @@ func TestClusterFindsTrueK(t *testing.T) {
 }
 
 func TestClusterEnforcesMinimumSize(t *testing.T) {
+	t.Parallel()
 	// A true cluster of 30 rows is under the minimum of 50: it must not survive as a cluster.
 	tc := synthetic{sizes: []int{400, 400, 30}, d: 4, spread: 8, sd: 1}
 	X, n, d, _ := tc.generate(4)
@@ -65,6 +67,7 @@ func TestClusterEnforcesMinimumSize(t *testing.T) {
 }
 
 func TestClusterRefusesWhatItCannotCluster(t *testing.T) {
+	t.Parallel()
 	small := synthetic{sizes: []int{40, 40}, d: 3, spread: 8, sd: 1}
 	Xs, ns, ds, _ := small.generate(1)
 	lopsided := synthetic{sizes: []int{200, 20}, d: 3, spread: 8, sd: 1}
@@ -109,6 +112,7 @@ func stabilityData(seed uint64, extra int) (X []float64, n, d int, centres [][]f
 }
 
 func TestMatchingAcrossVersions(t *testing.T) {
+	t.Parallel()
 	X, n, d, centres := stabilityData(1, 0)
 	first, err := classifier.Cluster(X, n, d, classifier.ClusterOptions{Seed: 5})
 	if err != nil {
@@ -198,6 +202,7 @@ func sameMembers(x, y []int, a, b int) bool {
 }
 
 func TestClusterLargeProjectPath(t *testing.T) {
+	t.Parallel()
 	// Above MiniBatchAbove rows, Cluster fits mini-batch k-means on a reservoir sample and still
 	// labels every row.
 	tc := synthetic{sizes: []int{1500, 1000, 700}, d: 5, spread: 8, sd: 1}

@@ -25,6 +25,7 @@ var trainedModel = sync.OnceValues(func() (*classifier.Model, error) {
 })
 
 func TestModelRoundTrip(t *testing.T) {
+	t.Parallel()
 	m, err := trainedModel()
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +66,7 @@ func reframe(version uint16, payload []byte) []byte {
 }
 
 func TestUnmarshalModelRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	m, err := trainedModel()
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +199,7 @@ func version1(m *classifier.Model) *classifier.Model {
 }
 
 func TestVersion1ModelsStillAnswer(t *testing.T) {
+	t.Parallel()
 	m, err := trainedModel()
 	if err != nil {
 		t.Fatal(err)
@@ -245,6 +248,7 @@ func TestVersion1ModelsStillAnswer(t *testing.T) {
 // Version 2 had the same fields as version 3; its background spread a family of shares evenly
 // over the categories and the rest. Such blobs still decode, round-trip as version 2 and answer.
 func TestVersion2ModelsStillAnswer(t *testing.T) {
+	t.Parallel()
 	m, err := trainedModel()
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestGoalLift(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                  string
 		x, size, popX, n      int

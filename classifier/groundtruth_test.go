@@ -1,6 +1,7 @@
 package classifier_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -252,6 +253,18 @@ func groundTruth(seed uint64, n int) ([][]gtEvent, []int) {
 
 const gtVisitors = 4000
 
+// gtSeeds is how many of a ground-truth test's seeds it trains: all of them in the plain build,
+// race of them in the race detector's. These tests are about numbers, not concurrency, and a
+// training of 4,000 visitors takes ten times longer under -race (about 100 s on the 2-core
+// machine): the race build still runs every code path of the training, on fewer seeds, with the
+// same assertions, and make test runs these tests once more without -race, on every seed.
+func gtSeeds(all, race int) int {
+	if raceBuild {
+		return race
+	}
+	return all
+}
+
 type gtRun struct {
 	events [][]gtEvent
 	truth  []int
@@ -286,60 +299,22 @@ func ariGroups(r gtRun) float64 {
 	return classifier.AdjustedRandIndex(a, b)
 }
 
+// TestGroundTruthClusters trains each data seed in a parallel subtest (a training of 4,000
+// visitors is most of this package's time under -race) and checks the mean ARI once all are in.
 func TestGroundTruthClusters(t *testing.T) {
-	var aris []float64
-	for seed := uint64(1); seed <= 5; seed++ {
-		r := trainGroundTruth(t, seed, seed)
-		m := r.res.Model
-		ari := ariGroups(r)
-		aris = append(aris, ari)
-		t.Logf("data seed %d: k=%d, ARI %.3f, sizes %v, noise %.3f", seed, m.K, ari, m.Sizes, m.Metrics.Noise)
-		if m.K < 4 || m.K > 6 {
-			t.Errorf("data seed %d: k=%d, want 5 ± 1 (scores %+v)", seed, m.K, m.Metrics.KScores)
+	t.Parallel()
+	aris := make([]float64, gtSeeds(5, 2))
+	t.Run("seeds", func(t *testing.T) {
+		for i := range aris {
+			seed := uint64(i + 1)
+			t.Run(fmt.Sprintf("data_seed_%d", seed), func(t *testing.T) {
+				t.Parallel()
+				aris[i] = groundTruthClusters(t, seed)
+			})
 		}
-		if ari < 0.85 {
-			t.Errorf("data seed %d: ARI %.3f, want ≥ 0.85", seed, ari)
-		}
-		// Noise is the background's, never a persona: most noise visitors are labelled -1, and
-		// the personas' sizes count members only.
-		noise, caught, labelled := 0, 0, 0
-		for i, k := range r.truth {
-			if r.res.Labels[i] < 0 {
-				labelled++
-			}
-			if k < 0 {
-				noise++
-				if r.res.Labels[i] < 0 {
-					caught++
-				}
-			}
-		}
-		if share := float64(caught) / float64(noise); share < 0.8 {
-			t.Errorf("data seed %d: %.3f of the noise visitors labelled -1, want ≥ 0.8", seed, share)
-		}
-		sum := 0
-		for _, sz := range m.Sizes {
-			sum += sz
-		}
-		if sum+labelled != len(r.pop) {
-			t.Errorf("data seed %d: persona sizes add up to %d with %d noise, want %d", seed, sum, labelled, len(r.pop))
-		}
-		// Genuine members are not outliers.
-		members, outliers := 0, 0
-		for i, k := range r.truth {
-			if k < 0 {
-				continue
-			}
-			members++
-			if m.Classify(r.pop[i], trainNow).Outlier {
-				outliers++
-			}
-		}
-		share := float64(outliers) / float64(members)
-		t.Logf("data seed %d: %.3f of the groups' visitors outliers, %.3f of the noise labelled -1", seed, share, float64(caught)/float64(noise))
-		if share > 0.05 {
-			t.Errorf("data seed %d: %.3f of the groups' visitors are outliers, want ≤ 0.05", seed, share)
-		}
+	})
+	if t.Failed() {
+		return // a seed failed: the mean of the rest says nothing more
 	}
 	var mean float64
 	for _, a := range aris {
@@ -350,10 +325,76 @@ func TestGroundTruthClusters(t *testing.T) {
 	}
 }
 
+// groundTruthClusters trains on data seed seed, checks k, ARI, noise and outliers, and
+// returns the ARI.
+func groundTruthClusters(t *testing.T, seed uint64) float64 {
+	r := trainGroundTruth(t, seed, seed)
+	m := r.res.Model
+	ari := ariGroups(r)
+	t.Logf("data seed %d: k=%d, ARI %.3f, sizes %v, noise %.3f", seed, m.K, ari, m.Sizes, m.Metrics.Noise)
+	if m.K < 4 || m.K > 6 {
+		t.Errorf("data seed %d: k=%d, want 5 ± 1 (scores %+v)", seed, m.K, m.Metrics.KScores)
+	}
+	if ari < 0.85 {
+		t.Errorf("data seed %d: ARI %.3f, want ≥ 0.85", seed, ari)
+	}
+	// Noise is the background's, never a persona: most noise visitors are labelled -1, and
+	// the personas' sizes count members only.
+	noise, caught, labelled := 0, 0, 0
+	for i, k := range r.truth {
+		if r.res.Labels[i] < 0 {
+			labelled++
+		}
+		if k < 0 {
+			noise++
+			if r.res.Labels[i] < 0 {
+				caught++
+			}
+		}
+	}
+	if share := float64(caught) / float64(noise); share < 0.8 {
+		t.Errorf("data seed %d: %.3f of the noise visitors labelled -1, want ≥ 0.8", seed, share)
+	}
+	sum := 0
+	for _, sz := range m.Sizes {
+		sum += sz
+	}
+	if sum+labelled != len(r.pop) {
+		t.Errorf("data seed %d: persona sizes add up to %d with %d noise, want %d", seed, sum, labelled, len(r.pop))
+	}
+	// Genuine members are not outliers.
+	members, outliers := 0, 0
+	for i, k := range r.truth {
+		if k < 0 {
+			continue
+		}
+		members++
+		if m.Classify(r.pop[i], trainNow).Outlier {
+			outliers++
+		}
+	}
+	share := float64(outliers) / float64(members)
+	t.Logf("data seed %d: %.3f of the groups' visitors outliers, %.3f of the noise labelled -1", seed, share, float64(caught)/float64(noise))
+	if share > 0.05 {
+		t.Errorf("data seed %d: %.3f of the groups' visitors are outliers, want ≤ 0.05", seed, share)
+	}
+	return ari
+}
+
 func TestGroundTruthKIsTheData(t *testing.T) {
-	var ks []int
-	for trainSeed := uint64(1); trainSeed <= 5; trainSeed++ {
-		ks = append(ks, trainGroundTruth(t, 7, trainSeed*7919).res.Model.K)
+	t.Parallel()
+	ks := make([]int, gtSeeds(5, 3))
+	t.Run("seeds", func(t *testing.T) {
+		for i := range ks {
+			trainSeed := uint64(i+1) * 7919
+			t.Run(fmt.Sprintf("train_seed_%d", trainSeed), func(t *testing.T) {
+				t.Parallel()
+				ks[i] = trainGroundTruth(t, 7, trainSeed).res.Model.K
+			})
+		}
+	})
+	if t.Failed() {
+		return
 	}
 	t.Logf("k per training seed on data seed 7: %v", ks)
 	for _, k := range ks {
@@ -416,25 +457,40 @@ func ece(conf []float64, right []bool) float64 {
 }
 
 func TestGroundTruthEarlyAnswers(t *testing.T) {
+	t.Parallel()
 	want := map[int][2]float64{3: {0.60, 0.70}, 10: {0.85, 0.90}} // ok share, agreement
+	type answers struct {
+		conf  []float64
+		right []bool
+	}
+	perSeed := make([]answers, gtSeeds(3, 1))
+	t.Run("seeds", func(t *testing.T) {
+		for i := range perSeed {
+			seed := uint64(i + 1)
+			t.Run(fmt.Sprintf("data_seed_%d", seed+10), func(t *testing.T) {
+				t.Parallel()
+				r := trainGroundTruth(t, seed+10, seed)
+				for _, h := range []int{1, 3, 10} {
+					ok, agree, conf, right := earlyAnswers(r, h)
+					e := ece(conf, right)
+					t.Logf("data seed %d, %2d events: ok %.3f, agree %.3f, ECE %.3f", seed+10, h, ok, agree, e)
+					perSeed[i].conf, perSeed[i].right = append(perSeed[i].conf, conf...), append(perSeed[i].right, right...)
+					if w, ok2 := want[h]; ok2 {
+						if ok < w[0] || agree < w[1] {
+							t.Errorf("data seed %d, %d events: %.3f ok with %.3f agreement, want ≥ %.2f and ≥ %.2f", seed+10, h, ok, agree, w[0], w[1])
+						}
+					}
+					if e > 0.10 {
+						t.Errorf("data seed %d, %d events: expected calibration error %.3f, want ≤ 0.10", seed+10, h, e)
+					}
+				}
+			})
+		}
+	})
 	var allConf []float64
 	var allRight []bool
-	for seed := uint64(1); seed <= 3; seed++ {
-		r := trainGroundTruth(t, seed+10, seed)
-		for _, h := range []int{1, 3, 10} {
-			ok, agree, conf, right := earlyAnswers(r, h)
-			e := ece(conf, right)
-			t.Logf("data seed %d, %2d events: ok %.3f, agree %.3f, ECE %.3f", seed+10, h, ok, agree, e)
-			allConf, allRight = append(allConf, conf...), append(allRight, right...)
-			if w, ok2 := want[h]; ok2 {
-				if ok < w[0] || agree < w[1] {
-					t.Errorf("data seed %d, %d events: %.3f ok with %.3f agreement, want ≥ %.2f and ≥ %.2f", seed+10, h, ok, agree, w[0], w[1])
-				}
-			}
-			if e > 0.10 {
-				t.Errorf("data seed %d, %d events: expected calibration error %.3f, want ≤ 0.10", seed+10, h, e)
-			}
-		}
+	for _, a := range perSeed {
+		allConf, allRight = append(allConf, a.conf...), append(allRight, a.right...)
 	}
 	if e := ece(allConf, allRight); e > 0.10 {
 		t.Errorf("expected calibration error over every early answer %.3f, want ≤ 0.10", e)

@@ -18,6 +18,7 @@ import (
 const sklearnShoppersInertia = 29091.6
 
 func TestKMeansShoppersMatchesScikitLearn(t *testing.T) {
+	t.Parallel()
 	X, n, d := loadShoppers(t)
 	if n != 12330 || d != 9 {
 		t.Fatalf("shoppers data is %d × %d, want 12330 × 9", n, d)
@@ -96,6 +97,7 @@ var syntheticCases = []synthetic{
 }
 
 func TestClusteringRecoversKnownLabels(t *testing.T) {
+	t.Parallel()
 	for _, tc := range syntheticCases {
 		t.Run(tc.name, func(t *testing.T) {
 			X, n, d, truth := tc.generate(11)
@@ -134,6 +136,7 @@ func TestClusteringRecoversKnownLabels(t *testing.T) {
 }
 
 func TestKMeansIsReproducible(t *testing.T) {
+	t.Parallel()
 	X, n, d, _ := syntheticCases[1].generate(5)
 	a, err := classifier.KMeans(X, n, d, 3, classifier.KMeansOptions{Seed: 9})
 	if err != nil {
@@ -149,6 +152,7 @@ func TestKMeansIsReproducible(t *testing.T) {
 }
 
 func TestClusteringRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	nan := []float64{1, 2, 3, math.NaN(), 5, 6}
 	inf := []float64{1, 2, 3, math.Inf(1), 5, 6}
 	ok := []float64{1, 2, 3, 4, 5, 6}
@@ -183,6 +187,7 @@ func TestClusteringRejectsBadInput(t *testing.T) {
 }
 
 func TestKMeansDuplicateRows(t *testing.T) {
+	t.Parallel()
 	// Fewer distinct rows than clusters: empty clusters must not break anything.
 	X := []float64{1, 1, 1, 1, 1, 1, 2, 2, 2, 2}
 	res, err := classifier.KMeans(X, 5, 2, 3, classifier.KMeansOptions{})
@@ -195,6 +200,7 @@ func TestKMeansDuplicateRows(t *testing.T) {
 }
 
 func TestMiniBatchCloseToLloyd(t *testing.T) {
+	t.Parallel()
 	const n, d, k = 60000, 24, 8
 	X, _ := mixture(rand.New(rand.NewPCG(1, 0)), n, d, k, 3, 1.5)
 	lloyd, err := classifier.KMeans(X, n, d, k, classifier.KMeansOptions{Seed: 1})

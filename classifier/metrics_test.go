@@ -10,6 +10,7 @@ import (
 )
 
 func TestAdjustedRandIndex(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		a, b []int
@@ -34,6 +35,7 @@ func TestAdjustedRandIndex(t *testing.T) {
 }
 
 func TestSilhouette(t *testing.T) {
+	t.Parallel()
 	// 1-D points 0, 1 | 10, 11 | 30 (alone):
 	// row 0: a=1, b=min(mean(10,11), 30)=10.5 → 9.5/10.5; row 1: a=1, b=9.5 → 8.5/9.5;
 	// row 2: a=1, b=min(9.5, 20)=9.5 → 8.5/9.5; row 3: a=1, b=min(10.5, 19)=10.5 → 9.5/10.5; row 4: 0.
@@ -60,6 +62,7 @@ func TestSilhouette(t *testing.T) {
 }
 
 func TestHungarian(t *testing.T) {
+	t.Parallel()
 	inf := math.Inf(1)
 	tests := []struct {
 		name string
@@ -85,6 +88,7 @@ func TestHungarian(t *testing.T) {
 }
 
 func TestMatchClustersThreshold(t *testing.T) {
+	t.Parallel()
 	// 1-D rows; the last row (at 0) was in previous cluster 1, so that cluster's centroid in the
 	// new space is (100 + 100 + 0) / 3: 33.3 from the new cluster 1 at 100.
 	X := []float64{0, 0, 100, 100, 0}

@@ -13,6 +13,7 @@ import (
 // MiniBatchKMeans checks the values in its last pass, not before: a NaN or ±Inf in a row no
 // sample or batch drew is still reported, with its row and column.
 func TestMiniBatchRejectsBadValueOutsideSamples(t *testing.T) {
+	t.Parallel()
 	const n, d = 60000, 3
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, bad := range []float64{math.NaN(), math.Inf(-1)} {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestAggregatesMerge(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	a := classifier.Aggregates{Visits: 2, PageViews: 5, FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(2 * time.Hour),
 		Paths: map[string]int64{"/p": 3}}
@@ -38,6 +39,7 @@ func TestAggregatesMerge(t *testing.T) {
 }
 
 func TestBuildSchema(t *testing.T) {
+	t.Parallel()
 	pop := make([]classifier.Aggregates, 30)
 	for i := range pop {
 		pop[i].Paths = map[string]int64{"/p": 5, "/cart": 1}
@@ -65,6 +67,7 @@ func TestBuildSchema(t *testing.T) {
 	}
 }
 
+// Not parallel: testing.AllocsPerRun refuses to run in a parallel test.
 func TestSchemaVector(t *testing.T) {
 	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	s := classifier.BuildSchema(nil, classifier.SchemaOptions{})
@@ -108,6 +111,7 @@ func TestSchemaVector(t *testing.T) {
 }
 
 func TestFitScaler(t *testing.T) {
+	t.Parallel()
 	// Columns: 0..8 (median 4, IQR 4), constant, mostly zero (IQR 0: standard deviation).
 	var X []float64
 	for i := range 9 {
@@ -139,6 +143,7 @@ func TestFitScaler(t *testing.T) {
 }
 
 func TestEvidenceBuckets(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		events int64
 		want   int

@@ -47,6 +47,7 @@ func reusingSource(pop []classifier.Aggregates, passes *int) classifier.Source {
 var modelOptions = cmp.Options{cmpopts.IgnoreUnexported(classifier.Model{}), cmpopts.EquateNaNs()}
 
 func TestTrainSourceGivesTrainsModel(t *testing.T) {
+	t.Parallel()
 	pop, _ := population(11, []int{400, 300, 200, 150})
 	next, _ := population(12, []int{300, 300, 300, 150})
 	first, err := classifier.Train(pop, trainNow, classifier.TrainOptions{Seed: 4})
@@ -97,6 +98,7 @@ func TestTrainSourceGivesTrainsModel(t *testing.T) {
 }
 
 func TestTrainSourceRefusesChangingSource(t *testing.T) {
+	t.Parallel()
 	pop, _ := population(13, []int{200, 200})
 	boom := errors.New("connection reset")
 	tests := []struct {
@@ -154,6 +156,7 @@ func shuffledSource(pop []classifier.Aggregates, passes *int) classifier.Indexed
 }
 
 func TestTrainIndexedInAnyOrderGivesTrainsModel(t *testing.T) {
+	t.Parallel()
 	pop, _ := population(11, []int{400, 300, 200, 150})
 	first, err := classifier.Train(pop, trainNow, classifier.TrainOptions{Seed: 4})
 	if err != nil {
@@ -194,6 +197,7 @@ func TestTrainIndexedInAnyOrderGivesTrainsModel(t *testing.T) {
 }
 
 func TestTrainIndexedRefusesWrongPositions(t *testing.T) {
+	t.Parallel()
 	pop, _ := population(13, []int{200, 200})
 	tests := []struct {
 		name  string

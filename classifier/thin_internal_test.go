@@ -6,6 +6,7 @@ import (
 )
 
 func TestThinIsAConsistentPrefix(t *testing.T) {
+	t.Parallel()
 	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	a := Aggregates{Visits: 4, PageViews: 20, Clicks: 8, Goals: 2, Bounces: 1, TimeMS: 600000, ScrollSum: 10, ScrollCount: 20,
 		FirstSeen: first, LastSeen: first.Add(96 * time.Hour), ActiveDays: 3,

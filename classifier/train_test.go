@@ -113,6 +113,7 @@ func population(seed uint64, per []int) ([]classifier.Aggregates, []int) {
 }
 
 func TestTrainFindsPersonas(t *testing.T) {
+	t.Parallel()
 	pop, kinds := population(1, []int{400, 300, 200, 150})
 	res, err := classifier.Train(pop, trainNow, classifier.TrainOptions{Seed: 1})
 	if err != nil {
@@ -175,6 +176,7 @@ func cmpAbs(a, b float64) int {
 }
 
 func TestTrainKeepsPersonasAcrossVersions(t *testing.T) {
+	t.Parallel()
 	pop, _ := population(2, []int{300, 300, 200, 150})
 	first, err := classifier.Train(pop, trainNow, classifier.TrainOptions{Seed: 4})
 	if err != nil {
@@ -217,6 +219,7 @@ func TestTrainKeepsPersonasAcrossVersions(t *testing.T) {
 }
 
 func TestTrainRefusesBadData(t *testing.T) {
+	t.Parallel()
 	pop, _ := population(3, []int{100, 100, 100, 100})
 	same := make([]classifier.Aggregates, 200)
 	for i := range same {
@@ -252,6 +255,7 @@ func TestTrainRefusesBadData(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	pop, _ := population(5, []int{300, 300, 200, 150})
 	res, err := classifier.Train(pop, trainNow, classifier.TrainOptions{Seed: 2})
 	if err != nil {
@@ -297,6 +301,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestClassifyConcurrently(t *testing.T) {
+	t.Parallel()
 	m, err := trainedModel()
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@ package collector
 // Helpers for tests that run collector.js in a headless Chromium. A "site" server serves
 // pages that install the snippet, and an "api" server on another origin serves the script
 // and records what the script sends to /v1/config, /v1/collect, /v1/classify and
-// /v1/forget. Other packages may copy these helpers until a shared internal/browser exists.
+// /v1/forget. The browser itself is internal/testenv's.
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,107 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"personas/internal/testenv"
 )
 
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// stepTimeout bounds every browser step and every wait for a recorded request.
-const stepTimeout = 15 * time.Second
-
-// NewBrowser starts a headless Chromium for t and its subtests and stops it in t.Cleanup.
-// Without chromium the test is skipped, or fails when the CI variable is set.
-func NewBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chromium is required in CI: %v", err)
-		}
-		t.Skipf("no chromium (apt-get install -y chromium): %v", err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	// No timeout here: the first Do starts the browser, and its context owns the process.
-	if err := chromedp.Do(ctx); err != nil {
-		cancel()
-		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	return ctx
-}
-
-// NewTab opens a tab in a fresh browser context (its own cookies and storage) of browser,
-// closed in t.Cleanup. initScript, when not empty, runs in every document of the tab before
-// the page's own scripts.
-func NewTab(t *testing.T, browser context.Context, initScript string) context.Context {
-	t.Helper()
-	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("open tab: %v", err)
-	}
-	if initScript != "" {
-		ctx, stop := context.WithTimeout(tab, stepTimeout)
-		defer stop()
-		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: initScript}); err != nil {
-			t.Fatalf("add init script: %v", err)
-		}
-	}
-	return tab
-}
-
-// Eval evaluates expr in the tab, awaits it when it is a promise, and decodes the result.
-func Eval[T any](t *testing.T, tab context.Context, expr string) T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, stepTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, func(p *runtime.EvaluateParams) {
-		p.AwaitPromise = new(true)
-	}))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
-// Do runs browser steps in the tab with a timeout.
-func Do(t *testing.T, tab context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("browser steps: %v", err)
-	}
-}
-
-// WaitFor polls a JavaScript condition in the tab until it is true.
-func WaitFor(t *testing.T, tab context.Context, cond string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, stepTimeout)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(10*time.Millisecond),
-		chromedp.WithPollingTimeout(stepTimeout))); err != nil {
-		t.Fatalf("wait for %s: %v", cond, err)
-	}
-}
+// stepTimeout bounds every wait for a recorded request.
+const stepTimeout = testenv.StepTimeout
 
 // Recorded is one request the API recorder received.
 type Recorded struct {
@@ -411,7 +316,7 @@ func NewEnv(t *testing.T, browser context.Context, o EnvOptions) *Env {
 	}))
 	t.Cleanup(site.Close)
 	e.SiteURL = site.URL
-	e.Tab = NewTab(t, browser, o.InitScript)
+	e.Tab = testenv.Tab(t, browser, o.InitScript)
 	return e
 }
 
@@ -419,7 +324,7 @@ func NewEnv(t *testing.T, browser context.Context, o EnvOptions) *Env {
 // async collector script to run or fail).
 func (e *Env) Open(t *testing.T, path string) {
 	t.Helper()
-	Do(t, e.Tab, chromedp.Navigate(e.SiteURL+path))
+	testenv.Do(t, e.Tab, chromedp.Navigate(e.SiteURL+path))
 }
 
 // Quiesce lets the page go (to about:blank, so its pagehide handlers run and its beacons
@@ -428,7 +333,7 @@ func (e *Env) Open(t *testing.T, path string) {
 // one waits for it with APIRecorder.WaitFor; Quiesce serves tests that expect silence.
 func (e *Env) Quiesce(t *testing.T) []Recorded {
 	t.Helper()
-	Do(t, e.Tab, chromedp.Navigate("about:blank"), chromedp.Navigate(e.APIURL+"/sentinel"))
+	testenv.Do(t, e.Tab, chromedp.Navigate("about:blank"), chromedp.Navigate(e.APIURL+"/sentinel"))
 	reqs := e.API.WaitFor(t, "the sentinel", func(rs []Recorded) bool {
 		return slices.ContainsFunc(rs, func(r Recorded) bool { return r.Path == "/sentinel" })
 	})

@@ -20,6 +20,7 @@ import (
 const gzipBudget = 8 * 1024
 
 func TestVersionAndPath(t *testing.T) {
+	t.Parallel()
 	if !regexp.MustCompile(`^v1-[0-9a-f]{12}$`).MatchString(Version()) {
 		t.Errorf("Version() = %q, want v1- and 12 hex digits", Version())
 	}
@@ -29,6 +30,7 @@ func TestVersionAndPath(t *testing.T) {
 }
 
 func TestScriptIsACopy(t *testing.T) {
+	t.Parallel()
 	s := Script()
 	s[0] = 'X'
 	if Script()[0] == 'X' {
@@ -37,6 +39,7 @@ func TestScriptIsACopy(t *testing.T) {
 }
 
 func TestScriptSizeBudget(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
@@ -61,6 +64,7 @@ func sri(b []byte) string {
 }
 
 func TestHandler(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	etag := `"` + Version() + `"`
 	tests := []struct {
@@ -144,6 +148,7 @@ func TestHandler(t *testing.T) {
 }
 
 func TestValidateBase(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, base string
 		ok         bool
@@ -170,6 +175,7 @@ func TestValidateBase(t *testing.T) {
 }
 
 func TestSnippet(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, base, key  string
 		wantSrc, wantEnd string
@@ -226,6 +232,7 @@ func attrValue(t *testing.T, tag, name string) string {
 }
 
 func TestAcceptsGzip(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, header string
 		want         bool

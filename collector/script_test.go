@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"personas/internal/testenv"
 )
 
 var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -25,18 +27,19 @@ const variantsBody = `<div id="deal" data-personas-show="deal_seeker buyer">A de
 <button id="b">Button</button>`
 
 func TestScriptInBrowser(t *testing.T) {
-	browser := NewBrowser(t)
+	t.Parallel()
+	browser := testenv.Browser(t)
 
 	t.Run("tampered script is blocked by SRI and default content still shows", func(t *testing.T) {
 		api := DefaultAPI()
 		api.Script = append(Script(), []byte("\n;window.tampered=true;")...)
 		e := NewEnv(t, browser, EnvOptions{API: api, Pages: map[string]string{"/": variantsBody}})
 		e.Open(t, "/")
-		if got := Eval[string](t, e.Tab, `typeof window.personas + "/" + typeof window.tampered`); got != "undefined/undefined" {
+		if got := testenv.Eval[string](t, e.Tab, `typeof window.personas + "/" + typeof window.tampered`); got != "undefined/undefined" {
 			t.Errorf("tampered script ran: typeof personas/tampered = %s", got)
 		}
-		WaitFor(t, e.Tab, visible("dflt"))
-		if Eval[bool](t, e.Tab, visible("deal")) {
+		testenv.WaitFor(t, e.Tab, visible("dflt"))
+		if testenv.Eval[bool](t, e.Tab, visible("deal")) {
 			t.Error("a show-variant is visible without any answer")
 		}
 		if reqs := e.Quiesce(t); len(reqs) != 0 {
@@ -68,15 +71,15 @@ func TestScriptInBrowser(t *testing.T) {
 		if pv.TS < before || pv.TS > time.Now().UnixMilli() {
 			t.Errorf("ts %d not between %d and now", pv.TS, before)
 		}
-		cookie := Eval[string](t, e.Tab, `document.cookie`)
+		cookie := testenv.Eval[string](t, e.Tab, `document.cookie`)
 		if !strings.Contains(cookie, "personas_id="+b.VisitorID) {
 			t.Errorf("cookie %q does not hold the visitor id %s", cookie, b.VisitorID)
 		}
-		if got := Eval[string](t, e.Tab, `personas.id()`); got != b.VisitorID {
+		if got := testenv.Eval[string](t, e.Tab, `personas.id()`); got != b.VisitorID {
 			t.Errorf("personas.id() = %q, want %q", got, b.VisitorID)
 		}
 
-		Eval[bool](t, e.Tab, `history.pushState({}, "", "/cart"); personas.flush().then(() => true)`)
+		testenv.Eval[bool](t, e.Tab, `history.pushState({}, "", "/cart"); personas.flush().then(() => true)`)
 		reqs = e.API.WaitFor(t, "the page view of /cart", HasEvent(t, func(ev Event) bool {
 			return ev.Type == "pageview" && ev.URL == e.SiteURL+"/cart"
 		}))
@@ -110,9 +113,9 @@ func TestScriptInBrowser(t *testing.T) {
 			<a id="last" href="#top" role="link" title="Top">Last</a></main>`}})
 		e.Open(t, "/")
 		for _, id := range []string{"buy", "inner", "ignored", "excluded", "para", "last"} {
-			Do(t, e.Tab, chromedp.Click(chromedp.ID(id)))
+			testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID(id)))
 		}
-		Eval[bool](t, e.Tab, `personas.flush().then(() => true)`)
+		testenv.Eval[bool](t, e.Tab, `personas.flush().then(() => true)`)
 		reqs := e.API.WaitFor(t, "the last click", HasEvent(t, func(ev Event) bool {
 			return ev.Element != nil && ev.Element.ID == "last"
 		}))
@@ -156,13 +159,13 @@ func TestScriptInBrowser(t *testing.T) {
 		}})
 		e.Open(t, "/form")
 		for _, id := range []string{"name", "email", "pw", "msg", "inlabel", "ce"} {
-			Do(t, e.Tab, chromedp.Click(chromedp.ID(id)), chromedp.SendKeys(chromedp.ID(id), secrets[id]))
+			testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID(id)), chromedp.SendKeys(chromedp.ID(id), secrets[id]))
 		}
-		Do(t, e.Tab, chromedp.Click(chromedp.ID("label")))
-		if got := Eval[string](t, e.Tab, `document.getElementById("ce").textContent`); got != secrets["ce"] {
+		testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID("label")))
+		if got := testenv.Eval[string](t, e.Tab, `document.getElementById("ce").textContent`); got != secrets["ce"] {
 			t.Fatalf("typing into the editable div gave %q", got)
 		}
-		Do(t, e.Tab, chromedp.Click(chromedp.ID("send")))
+		testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID("send")))
 		reqs := e.API.WaitFor(t, "the thanks page view and the form clicks", func(rs []Recorded) bool {
 			evs := Events(t, rs, "")
 			return slices.ContainsFunc(evs, func(ev Event) bool { return ev.URL == e.SiteURL+"/thanks" }) &&
@@ -203,7 +206,7 @@ func TestScriptInBrowser(t *testing.T) {
 		e := NewEnv(t, browser, EnvOptions{Pages: map[string]string{"/": `<p>p</p>`}})
 		e.Open(t, "/")
 		before := time.Now().UnixMilli()
-		Eval[bool](t, e.Tab, `personas.goal("  "); personas.goal(42); personas.goal(" add_to_cart "); personas.flush().then(() => true)`)
+		testenv.Eval[bool](t, e.Tab, `personas.goal("  "); personas.goal(42); personas.goal(" add_to_cart "); personas.flush().then(() => true)`)
 		reqs := e.API.WaitFor(t, "the goal", HasEvent(t, func(ev Event) bool { return ev.Type == "goal" }))
 		goals := Events(t, reqs, "goal")
 		if len(goals) != 1 || goals[0].Name != "add_to_cart" || goals[0].TS < before {
@@ -215,8 +218,8 @@ func TestScriptInBrowser(t *testing.T) {
 		e := NewEnv(t, browser, EnvOptions{Pages: map[string]string{"/long": `<div style="height:6000px">long</div><p id="end">end</p>`}})
 		e.Open(t, "/long")
 		e.API.WaitFor(t, "the page view", HasEvent(t, func(ev Event) bool { return ev.Type == "pageview" }))
-		Eval[bool](t, e.Tab, `window.scrollTo(0, document.body.scrollHeight); new Promise(r => requestAnimationFrame(() => r(true)))`)
-		Do(t, e.Tab, chromedp.Click(chromedp.ID("end")), chromedp.Navigate("about:blank"))
+		testenv.Eval[bool](t, e.Tab, `window.scrollTo(0, document.body.scrollHeight); new Promise(r => requestAnimationFrame(() => r(true)))`)
+		testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID("end")), chromedp.Navigate("about:blank"))
 		reqs := e.API.WaitFor(t, "the leave event", HasEvent(t, func(ev Event) bool { return ev.Type == "leave" }))
 		reqs = append(reqs, e.Quiesce(t)[len(reqs):]...)
 		bodies, from := Collected(t, reqs)
@@ -266,9 +269,9 @@ func TestScriptInBrowser(t *testing.T) {
 				api.Config = tt.config
 				e := NewEnv(t, browser, EnvOptions{API: api, InitScript: tt.init, Pages: map[string]string{"/": variantsBody}})
 				e.Open(t, "/")
-				reason := Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`)
-				Do(t, e.Tab, chromedp.Click(chromedp.ID("b")))
-				Eval[bool](t, e.Tab, `personas.goal("g"); personas.flush().then(() => true)`)
+				reason := testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`)
+				testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID("b")))
+				testenv.Eval[bool](t, e.Tab, `personas.goal("g"); personas.flush().then(() => true)`)
 				reqs := e.Quiesce(t)
 				sent := slices.Contains(Paths(reqs), "/v1/collect")
 				if sent != tt.collected {
@@ -294,7 +297,7 @@ func TestScriptInBrowser(t *testing.T) {
 		e.Open(t, "/")
 		reqs := e.API.WaitFor(t, "the page view", HasEvent(t, func(ev Event) bool { return ev.Type == "pageview" }))
 		bodies, _ := Collected(t, reqs)
-		got := Eval[map[string]any](t, e.Tab, `({cookie: document.cookie,
+		got := testenv.Eval[map[string]any](t, e.Tab, `({cookie: document.cookie,
 			local: Object.keys(localStorage).filter(k => k.startsWith("personas_")),
 			session: JSON.parse(sessionStorage.getItem("personas_id"))})`)
 		want := map[string]any{"cookie": "", "local": []any{}, "session": bodies[0].VisitorID}
@@ -314,13 +317,13 @@ func TestScriptInBrowser(t *testing.T) {
 		if err := json.Unmarshal([]byte(testClassify), &want); err != nil {
 			t.Fatal(err)
 		}
-		got := Eval[map[string]any](t, e.Tab, `personas.persona()`)
+		got := testenv.Eval[map[string]any](t, e.Tab, `personas.persona()`)
 		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("persona() (-want +got):\n%s", diff)
 		}
-		WaitFor(t, e.Tab, `__events.length > 0`)
-		Eval[bool](t, e.Tab, `personas.persona().then(() => { personas.goal("more"); return personas.flush(); }).then(() => true)`)
-		state := Eval[map[string]any](t, e.Tab, `({
+		testenv.WaitFor(t, e.Tab, `__events.length > 0`)
+		testenv.Eval[bool](t, e.Tab, `personas.persona().then(() => { personas.goal("more"); return personas.flush(); }).then(() => true)`)
+		state := testenv.Eval[map[string]any](t, e.Tab, `({
 			events: __events.length,
 			type: document.documentElement.getAttribute("data-persona-type"),
 			id: document.documentElement.getAttribute("data-persona-id"),
@@ -369,7 +372,7 @@ func TestScriptInBrowser(t *testing.T) {
 
 		// Within a minute the next page uses the cached answer and asks nothing.
 		e.Open(t, "/")
-		if got := Eval[string](t, e.Tab, `personas.persona().then(a => a.persona.type)`); got != "deal_seeker" {
+		if got := testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.persona.type)`); got != "deal_seeker" {
 			t.Errorf("cached persona type = %q", got)
 		}
 		if n := strings.Count(strings.Join(Paths(e.Quiesce(t)), " "), "/v1/classify"); n != 1 {
@@ -383,8 +386,8 @@ func TestScriptInBrowser(t *testing.T) {
 		e := NewEnv(t, browser, EnvOptions{API: api, Head: paintProbe("deal", "dflt"), Pages: map[string]string{"/": variantsBody}})
 		e.Open(t, "/")
 		api.WaitFor(t, "the classify request", func(rs []Recorded) bool { return slices.Contains(Paths(rs), "/v1/classify") })
-		WaitFor(t, e.Tab, visible("dflt")+` && document.documentElement.hasAttribute("data-personas-ready")`)
-		state := Eval[map[string]any](t, e.Tab, `Promise.race([
+		testenv.WaitFor(t, e.Tab, visible("dflt")+` && document.documentElement.hasAttribute("data-personas-ready")`)
+		state := testenv.Eval[map[string]any](t, e.Tab, `Promise.race([
 			personas.persona().then(() => "settled"),
 			new Promise(r => setTimeout(() => r("pending"), 50))]).then(p => ({
 			persona: p, deal: `+visible("deal")+`, painted: __painted}))`)
@@ -397,7 +400,7 @@ func TestScriptInBrowser(t *testing.T) {
 	t.Run("anti-flicker rule of the script equals the snippet's", func(t *testing.T) {
 		e := NewEnv(t, browser, EnvOptions{Pages: map[string]string{"/": `<p>p</p>`}})
 		e.Open(t, "/")
-		if got := Eval[string](t, e.Tab, `document.getElementById("personas-af").textContent`); got != AntiFlickerCSS() {
+		if got := testenv.Eval[string](t, e.Tab, `document.getElementById("personas-af").textContent`); got != AntiFlickerCSS() {
 			t.Errorf("injected rule:\n%s\nsnippet rule:\n%s", got, AntiFlickerCSS())
 		}
 	})
@@ -405,9 +408,9 @@ func TestScriptInBrowser(t *testing.T) {
 	t.Run("forget", func(t *testing.T) {
 		e := NewEnv(t, browser, EnvOptions{Pages: map[string]string{"/": variantsBody}})
 		e.Open(t, "/")
-		Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`)
-		vid := Eval[string](t, e.Tab, `personas.id()`)
-		Eval[bool](t, e.Tab, `personas.forget().then(() => true)`)
+		testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`)
+		vid := testenv.Eval[string](t, e.Tab, `personas.id()`)
+		testenv.Eval[bool](t, e.Tab, `personas.forget().then(() => true)`)
 		reqs := e.API.Requests()
 		last := reqs[len(reqs)-1]
 		if last.Path != "/v1/forget" {
@@ -420,17 +423,17 @@ func TestScriptInBrowser(t *testing.T) {
 		if diff := cmp.Diff(map[string]string{"site_key": testSiteKey, "visitor_id": vid}, body); diff != "" {
 			t.Errorf("forget body (-want +got):\n%s", diff)
 		}
-		state := Eval[map[string]any](t, e.Tab, `({id: personas.id(), cookie: document.cookie,
+		state := testenv.Eval[map[string]any](t, e.Tab, `({id: personas.id(), cookie: document.cookie,
 			stored: Object.keys(localStorage).concat(Object.keys(sessionStorage)).filter(k => /^personas_(id|sid|q|p)$/.test(k))})`)
 		if state["id"] != nil || strings.Contains(state["cookie"].(string), "personas_id=") ||
 			!strings.Contains(state["cookie"].(string), "personas_forgotten=1") || len(state["stored"].([]any)) != 0 {
 			t.Errorf("after forget: %v, want no id, no stored ids, a forgotten flag", state)
 		}
-		Do(t, e.Tab, chromedp.Click(chromedp.ID("b")))
-		Eval[bool](t, e.Tab, `personas.goal("g"); personas.flush().then(() => true)`)
+		testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID("b")))
+		testenv.Eval[bool](t, e.Tab, `personas.goal("g"); personas.flush().then(() => true)`)
 		e.Open(t, "/") // a new page in the same browser
-		Do(t, e.Tab, chromedp.Click(chromedp.ID("b")))
-		if got := Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`); got != "not_collected" {
+		testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID("b")))
+		if got := testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`); got != "not_collected" {
 			t.Errorf("persona() after forget: reason %q, want not_collected", got)
 		}
 		after := e.Quiesce(t)[len(reqs):]
@@ -480,13 +483,13 @@ func TestScriptInBrowser(t *testing.T) {
 		api.ConfigStatus = 403
 		e := NewEnv(t, browser, EnvOptions{API: api, Pages: map[string]string{"/": variantsBody}})
 		e.Open(t, "/")
-		if got := Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`); got != "unavailable" {
+		if got := testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`); got != "unavailable" {
 			t.Errorf("persona().reason = %q, want unavailable", got)
 		}
-		if !Eval[bool](t, e.Tab, visible("dflt")+` && !(`+visible("deal")+`)`) {
+		if !testenv.Eval[bool](t, e.Tab, visible("dflt")+` && !(`+visible("deal")+`)`) {
 			t.Error("default content not shown after the configuration was refused")
 		}
-		Do(t, e.Tab, chromedp.Click(chromedp.ID("b")))
+		testenv.Do(t, e.Tab, chromedp.Click(chromedp.ID("b")))
 		if diff := cmp.Diff([]string{"/v1/config"}, Paths(e.Quiesce(t))); diff != "" {
 			t.Errorf("requests (-want +got):\n%s", diff)
 		}

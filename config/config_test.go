@@ -16,6 +16,7 @@ func env(m map[string]string) func(string) string {
 }
 
 func TestLoadDefaultsCreateDevKeys(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "keys", "dev.env")
 	c, err := config.Load(env(map[string]string{"PERSONAS_KEY_FILE": keyFile}))
@@ -51,6 +52,7 @@ func TestLoadDefaultsCreateDevKeys(t *testing.T) {
 }
 
 func TestLoadErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
 	good := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 	secrets := map[string]string{"PERSONAS_ENCRYPTION_KEYS": "k1:" + good, "PERSONAS_INDEX_KEY": good, "PERSONAS_SIGNING_KEY": good}
 	tests := []struct {
@@ -120,6 +122,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 }
 
 func TestProductionRefusesDevelopmentSecrets(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, err := config.Load(env(map[string]string{"PERSONAS_ENV": "production", "PERSONAS_KEY_FILE": filepath.Join(dir, "k.env")}))
 	if err == nil {
@@ -136,6 +139,7 @@ func TestProductionRefusesDevelopmentSecrets(t *testing.T) {
 }
 
 func TestAzureNeedsKeyAndDeployment(t *testing.T) {
+	t.Parallel()
 	_, err := config.Load(env(map[string]string{"PERSONAS_KEY_FILE": filepath.Join(t.TempDir(), "k"),
 		"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"}))
 	if err == nil || !strings.Contains(err.Error(), "AZURE_OPENAI_API_KEY") || !strings.Contains(err.Error(), "AZURE_OPENAI_DEPLOYMENT") {
@@ -144,6 +148,7 @@ func TestAzureNeedsKeyAndDeployment(t *testing.T) {
 }
 
 func TestLimitsAndProxies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                 string
 		vars                 map[string]string

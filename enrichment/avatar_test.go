@@ -48,6 +48,7 @@ func svgSummary(t *testing.T, doc string) (root xml.Name, title string, elements
 }
 
 func TestAvatar(t *testing.T) {
+	t.Parallel()
 	for _, typ := range append(Types(), "unknown<&>") {
 		t.Run(typ, func(t *testing.T) {
 			doc := Avatar("persona-1", typ)
@@ -72,6 +73,7 @@ func TestAvatar(t *testing.T) {
 }
 
 func TestAvatarVaries(t *testing.T) {
+	t.Parallel()
 	idPattern := regexp.MustCompile(`aria-labelledby="(pa[0-9a-f]+)-t"`)
 	tests := []struct {
 		name      string

@@ -318,6 +318,7 @@ func runMode(t *testing.T, m mode, logger *slog.Logger) {
 }
 
 func TestEnrichModes(t *testing.T) {
+	t.Parallel()
 	for _, m := range modes() {
 		t.Run(m.name, func(t *testing.T) {
 			runMode(t, m, nil)
@@ -328,6 +329,7 @@ func TestEnrichModes(t *testing.T) {
 // TestLogsHoldNoContent runs every mode with one JSON logger and checks that no prompt, business
 // context, answer, server error body or API key reached it.
 func TestLogsHoldNoContent(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for _, m := range modes() {
@@ -355,6 +357,7 @@ func TestLogsHoldNoContent(t *testing.T) {
 // TestCompleteErrorsHoldNoContent checks that the errors returned to callers (who may log them)
 // do not carry the answer, the server's body or the key either.
 func TestCompleteErrorsHoldNoContent(t *testing.T) {
+	t.Parallel()
 	for _, m := range modes() {
 		if m.wantNamedBy != NamedByRules {
 			continue
@@ -381,6 +384,7 @@ func TestCompleteErrorsHoldNoContent(t *testing.T) {
 }
 
 func TestCompleteErrorKinds(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		respond responder
@@ -409,6 +413,7 @@ func TestCompleteErrorKinds(t *testing.T) {
 }
 
 func TestCompleteCallerCancels(t *testing.T) {
+	t.Parallel()
 	d := newAzureDouble(t, stall())
 	ctx, cancel := context.WithCancel(context.Background())
 	clk := &fakeClock{}
@@ -435,6 +440,7 @@ func TestCompleteCallerCancels(t *testing.T) {
 }
 
 func TestJSONModeBeforeStructuredOutputs(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, version string
 		wantSchema    bool
@@ -464,6 +470,7 @@ func TestJSONModeBeforeStructuredOutputs(t *testing.T) {
 }
 
 func TestEnricherWithoutLLM(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		client *Client
@@ -489,6 +496,7 @@ func TestEnricherWithoutLLM(t *testing.T) {
 }
 
 func TestCircuitBreaker(t *testing.T) {
+	t.Parallel()
 	var failing atomic.Bool
 	failing.Store(true)
 	d := newAzureDouble(t, func(t *testing.T, n int, w http.ResponseWriter, r *http.Request) {
@@ -548,6 +556,7 @@ func TestCircuitBreaker(t *testing.T) {
 }
 
 func TestBreakerHalfOpenAllowsOneProbe(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{}
 	b := newBreaker(clk, 2, time.Minute)
 	b.allow()
@@ -577,6 +586,7 @@ func TestBreakerHalfOpenAllowsOneProbe(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name   string
@@ -605,6 +615,7 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		attempt int
@@ -629,6 +640,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestConfigHidesKey(t *testing.T) {
+	t.Parallel()
 	cfg := Config{Endpoint: "https://x.openai.azure.com", APIKey: testAPIKey, Deployment: "d"}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "cfg", cfg)

@@ -136,6 +136,7 @@ func goldenName(s string) string { return strings.ReplaceAll(s, " ", "_") }
 
 // TestPromptGolden: the exact prompt of fixed personas, every figure with its unit.
 func TestPromptGolden(t *testing.T) {
+	t.Parallel()
 	for _, p := range goldenPersonas() {
 		t.Run(p.name, func(t *testing.T) {
 			system, user := BuildPrompt(p.in)
@@ -150,6 +151,7 @@ func TestPromptGolden(t *testing.T) {
 
 // TestRuleTextsGolden: the rule-based result of fixed personas, every figure with its unit.
 func TestRuleTextsGolden(t *testing.T) {
+	t.Parallel()
 	for _, p := range goldenPersonas() {
 		t.Run(p.name, func(t *testing.T) {
 			r := RuleName(p.in)

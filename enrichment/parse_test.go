@@ -13,6 +13,7 @@ import (
 )
 
 func TestParseAnswer(t *testing.T) {
+	t.Parallel()
 	valid := answer(nil)
 	tests := []struct {
 		name    string
@@ -93,6 +94,7 @@ func TestParseAnswer(t *testing.T) {
 }
 
 func TestParseAnswerScrubsFreeText(t *testing.T) {
+	t.Parallel()
 	const email = "jo.quill@example.com"
 	content := answer(func(m map[string]any) {
 		m["tagline"] = "Mail " + email
@@ -115,6 +117,7 @@ func TestParseAnswerScrubsFreeText(t *testing.T) {
 }
 
 func TestParseAnswerErrorsDoNotQuote(t *testing.T) {
+	t.Parallel()
 	const secret = "SECRETVALUE"
 	for _, content := range []string{
 		answer(func(m map[string]any) { m[secret] = 1 }),
@@ -130,6 +133,7 @@ func TestParseAnswerErrorsDoNotQuote(t *testing.T) {
 }
 
 func TestRuleResultsPassValidation(t *testing.T) {
+	t.Parallel()
 	if err := validate(wantLLMResult()); err != nil {
 		t.Errorf("validate(valid) = %v", err)
 	}

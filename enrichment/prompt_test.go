@@ -10,6 +10,7 @@ import (
 )
 
 func TestBuildPrompt(t *testing.T) {
+	t.Parallel()
 	in := sampleInput()
 	in.TopPaths = append(in.TopPaths, Share{Key: "/u/jane.doe@example.com/orders", Share: 0.04})
 	in.Traits = append(in.Traits, Trait{Feature: "broken", Value: math.NaN(), Population: 1, Z: math.Inf(1)})
@@ -70,6 +71,7 @@ func TestBuildPrompt(t *testing.T) {
 }
 
 func TestBuildPromptIsBoundedAndStable(t *testing.T) {
+	t.Parallel()
 	in := Input{PersonaID: "p", Size: 100, Share: 0.1}
 	for i := range 50 {
 		in.Traits = append(in.Traits, Trait{Feature: "element:" + strings.Repeat("f", i+1), Value: 1, Population: 1, Z: float64(i % 7)})
@@ -94,6 +96,7 @@ func TestBuildPromptIsBoundedAndStable(t *testing.T) {
 }
 
 func TestAnswerSchema(t *testing.T) {
+	t.Parallel()
 	b, err := json.Marshal(answerSchema())
 	if err != nil {
 		t.Fatalf("marshal schema: %v", err)
@@ -152,6 +155,7 @@ func TestAnswerSchema(t *testing.T) {
 }
 
 func TestNumber(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   float64
 		want string
@@ -169,6 +173,7 @@ func TestNumber(t *testing.T) {
 }
 
 func TestCount(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   int
 		want string

@@ -106,6 +106,7 @@ func profiles() []struct {
 }
 
 func TestRuleNameTypes(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles() {
 		t.Run(p.name, func(t *testing.T) {
 			r := RuleName(p.in)
@@ -126,6 +127,7 @@ func TestRuleNameTypes(t *testing.T) {
 }
 
 func TestRuleNamesAreDistinct(t *testing.T) {
+	t.Parallel()
 	var taken []string
 	seen := map[string]string{}
 	for _, p := range profiles() {
@@ -151,6 +153,7 @@ func TestRuleNamesAreDistinct(t *testing.T) {
 }
 
 func TestRuleNameAvoidsTakenNames(t *testing.T) {
+	t.Parallel()
 	in := profiles()[0].in
 	var used []string
 	for i := range 30 {
@@ -167,6 +170,7 @@ func TestRuleNameAvoidsTakenNames(t *testing.T) {
 }
 
 func TestRuleNameVariesWithSeed(t *testing.T) {
+	t.Parallel()
 	names := map[string]bool{}
 	for i := range 20 {
 		in := profiles()[3].in
@@ -179,6 +183,7 @@ func TestRuleNameVariesWithSeed(t *testing.T) {
 }
 
 func TestRuleNameEmptyInput(t *testing.T) {
+	t.Parallel()
 	r := RuleName(Input{})
 	if r.Type != TypeOther || r.NamedBy != NamedByRules {
 		t.Errorf("RuleName(empty) = %+v, want an 'other' persona by the rules", r)
@@ -189,6 +194,7 @@ func TestRuleNameEmptyInput(t *testing.T) {
 }
 
 func TestRuleNameScrubsData(t *testing.T) {
+	t.Parallel()
 	in := profiles()[0].in
 	in.TopPaths = []Share{{"/cart/jane.doe@example.com", 0.9}}
 	in.Channels = []Share{{"bob@example.com", 0.9}}
@@ -200,6 +206,7 @@ func TestRuleNameScrubsData(t *testing.T) {
 }
 
 func TestIntentOf(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		key    string
 		want   intent
@@ -236,6 +243,7 @@ func TestIntentOf(t *testing.T) {
 // TestRuleTypeFromColumnNames: a project that trains on its own feature names (here the online
 // shoppers data's columns, CamelCase and all) still gets the type its traits describe.
 func TestRuleTypeFromColumnNames(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		traits []Trait
@@ -264,6 +272,7 @@ func TestRuleTypeFromColumnNames(t *testing.T) {
 // TestRuleTypeConditions: types whose members must meet a condition are refused when they do
 // not, whatever the other signals say.
 func TestRuleTypeConditions(t *testing.T) {
+	t.Parallel()
 	lg := math.Log1p
 	tests := []struct {
 		name    string

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"personas/internal/testserver"
+	"github.com/google/uuid"
+
+	"personas/internal/testenv"
 	"personas/models"
 )
 
@@ -15,23 +17,47 @@ import (
 // batch) and across projects, and agrees with the one-visitor read; unknown visitors are
 // absent.
 func TestVisitorFeaturesMany(t *testing.T) {
-	srv := testserver.New(t, testserver.Options{NoWorker: true})
-	a := srv.NewAccount(t, "a@shop.example", false)
-	b := srv.NewAccount(t, "b@shop.example", false)
-	now := time.Now().Add(-time.Minute).UnixMilli()
-	events := func(n int) []map[string]any {
-		var evs []map[string]any
-		for i := range n {
-			evs = append(evs, map[string]any{"type": "pageview", "ts": now + int64(i), "url": fmt.Sprintf("%s/p/%d", testserver.Origin, i)})
-		}
-		return evs
-	}
-	srv.Collect(t, a.SiteKey, "v1", "s1", events(1))
-	srv.Collect(t, a.SiteKey, "v2", "s2", events(2))
-	srv.Collect(t, b.SiteKey, "v1", "s3", events(3)) // the same visitor id in another project
+	t.Parallel()
+	e := testenv.New(t)
 	ctx := context.Background()
-	key := func(acct testserver.Account, visitor string) models.VisitorKey {
-		return models.VisitorKey{ProjectID: acct.ProjectID, VisitorHash: srv.Store.VisitorHash(acct.ProjectID, visitor)}
+	u, _, err := e.Store.EnsureUser(ctx, "owner@shop.example", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := func(name string) uuid.UUID {
+		p, err := e.Store.CreateProject(ctx, u.ID, name, []string{"https://shop.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.ID
+	}
+	a, b := project("A"), project("B")
+	in := models.NewIngester(e.Store, models.IngesterConfig{}, testLogger())
+	ictx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); in.Run(ictx) }()
+	t.Cleanup(func() { stop(); <-done })
+	// pageViews stores n page views of one session of a visitor through the group commit.
+	pageViews := func(projectID uuid.UUID, visitor, session string, n int) {
+		t.Helper()
+		now := e.Store.Now().UTC().Add(-time.Minute)
+		batch := &models.Batch{ProjectID: projectID, Day: now, Dropped: map[string]int64{}}
+		for i := range n {
+			batch.Events = append(batch.Events, models.Event{ProjectID: projectID, TS: now.Add(time.Duration(i) * time.Millisecond),
+				VisitorHash: e.Store.VisitorHash(projectID, visitor), SessionHash: e.Store.VisitorHash(projectID, session),
+				Type: "pageview", Path: fmt.Sprintf("/p/%d", i), PathGroup: "/p", Channel: "direct", Device: "desktop"})
+		}
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := in.Submit(sctx, batch); err != nil {
+			t.Fatalf("ingest: %v", err)
+		}
+	}
+	pageViews(a, "v1", "s1", 1)
+	pageViews(a, "v2", "s2", 2)
+	pageViews(b, "v1", "s3", 3) // the same visitor id in another project
+	key := func(projectID uuid.UUID, visitor string) models.VisitorKey {
+		return models.VisitorKey{ProjectID: projectID, VisitorHash: e.Store.VisitorHash(projectID, visitor)}
 	}
 	cases := []struct {
 		name  string
@@ -43,7 +69,7 @@ func TestVisitorFeaturesMany(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rows, err := srv.Store.VisitorFeaturesMany(ctx, c.keys)
+			rows, err := e.Store.VisitorFeaturesMany(ctx, c.keys)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +79,7 @@ func TestVisitorFeaturesMany(t *testing.T) {
 			for i, k := range c.keys {
 				got, found := rows[models.VisitorKeyString(k.ProjectID, k.VisitorHash)]
 				want, known := c.views[i]
-				one, err := srv.Store.VisitorFeatures(ctx, k.ProjectID, k.VisitorHash)
+				one, err := e.Store.VisitorFeatures(ctx, k.ProjectID, k.VisitorHash)
 				switch {
 				case !known:
 					if found || !errors.Is(err, models.ErrNotFound) {

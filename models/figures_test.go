@@ -9,6 +9,7 @@ import (
 )
 
 func TestFeatureFigure(t *testing.T) {
+	t.Parallel()
 	lg := math.Log1p
 	tests := []struct {
 		feature   string
@@ -63,6 +64,7 @@ func TestFeatureFigure(t *testing.T) {
 }
 
 func TestCompare(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		v, p float64
 		want string
@@ -84,6 +86,7 @@ func TestCompare(t *testing.T) {
 }
 
 func TestFormatLift(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[float64]string{0: "0×", 0.02: "<0.1×", 0.4: "0.4×", 2.6: "2.6×", 12.4: "12×", math.Inf(1): "0×"} {
 		if got := models.FormatLift(in); got != want {
 			t.Errorf("FormatLift(%v) = %q, want %q", in, got, want)
@@ -92,6 +95,7 @@ func TestFormatLift(t *testing.T) {
 }
 
 func TestDefaultPageLabel(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"/": "Home page", "": "Home page", "/p": "Product pages", "/p/:id": "Product pages", "/products/:slug": "Product pages",
 		"/en/p/:id": "Product pages", "/c/:slug": "Category pages", "/cart": "Cart", "/checkout/:step": "Checkout",
@@ -107,6 +111,7 @@ func TestDefaultPageLabel(t *testing.T) {
 
 // TestValidatePageLabels: hostile and malformed tables are refused with the field at fault.
 func TestValidatePageLabels(t *testing.T) {
+	t.Parallel()
 	many := make([]models.PageLabel, models.MaxPageLabels+1)
 	for i := range many {
 		many[i] = models.PageLabel{PathGroup: "/g" + strings.Repeat("x", i), Label: "L"}

@@ -14,6 +14,7 @@ import (
 // check and the record are one serialised step, so exactly Free of them pass, the others are
 // told to wait, and a second subject of the same attempts is only counted for those that passed.
 func TestBeginLoginCountsConcurrentAttempts(t *testing.T) {
+	t.Parallel()
 	st := testenv.New(t).Store
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	st.SetClock(func() time.Time { return now })

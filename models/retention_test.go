@@ -32,6 +32,7 @@ type expiringRow struct {
 // before its expiry and gone after it, the other project's rows keep their own expiry, and
 // event partitions past the 60-day window are dropped whole.
 func TestSweepExpiresOnTheRightDay(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	ctx := context.Background()
 	st := env.Store
@@ -178,6 +179,7 @@ func partitionExists(t *testing.T, pool *pgxpool.Pool, name string) bool {
 // it, that a real run then drops the old partition whole and reports the same counts, and
 // that models beyond the last five versions go with their members and history.
 func TestSweepDryRunAndPartitions(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	ctx := context.Background()
 	st := env.Store

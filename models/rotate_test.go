@@ -19,6 +19,7 @@ import (
 // that instance's key cache, nothing it sealed becomes unreadable; the case with a grace shorter
 // than the cache (what the rotation did before: no wait) shows the loss the grace prevents.
 func TestDataRotationWithAnotherInstanceSealing(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		otherCache time.Duration // the sealing instance's key cache TTL

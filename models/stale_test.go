@@ -17,6 +17,7 @@ import (
 // safety net would train: first models from 100 visitors, weekly retrains, retrains after 20 %
 // growth, and the projects it must leave alone.
 func TestProjectsDueForTraining(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	ctx := context.Background()
 	st := env.Store

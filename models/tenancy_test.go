@@ -56,6 +56,7 @@ func elementText(t *testing.T, st *models.Store, projectID uuid.UUID, visitorID 
 // TestEmailCiphertextBoundToItsRow: a user's sealed email moved to another user's row does not
 // open, and the stored bytes hold neither the email nor anything that reveals it.
 func TestEmailCiphertextBoundToItsRow(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testenv.New(t)
 	a, _, err := e.Store.EnsureUser(ctx, "alice@swap.example", "", false)
@@ -101,6 +102,7 @@ func TestEmailCiphertextBoundToItsRow(t *testing.T) {
 // TestProjectCiphertextBoundToItsProject: a project's business context or event text moved to
 // another project, or to another column of the same project, does not open.
 func TestProjectCiphertextBoundToItsProject(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testenv.New(t)
 	owner, _, err := e.Store.EnsureUser(ctx, "owner@swap.example", "", false)

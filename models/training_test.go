@@ -45,6 +45,7 @@ var countsSeeds = []string{
 }
 
 func TestDecodeCountsMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, in := range countsSeeds {
 		t.Run(in, func(t *testing.T) { checkDecodeCounts(t, in) })
 	}
@@ -58,6 +59,7 @@ func FuzzDecodeCounts(f *testing.F) {
 }
 
 func TestDecodeInt8ArrayMatchesPgx(t *testing.T) {
+	t.Parallel()
 	m := pgtype.NewMap()
 	for _, in := range [][]int64{{1, 2, 3, 4, 5, 6, 7}, make([]int64, 24), {-1, 1 << 40}, {}, {1, 2, 3, 4, 5, 6, 7, 8, 9}} {
 		b, err := m.Encode(pgtype.Int8ArrayOID, pgtype.BinaryFormatCode, in, nil)

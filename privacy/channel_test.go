@@ -7,6 +7,7 @@ import (
 )
 
 func TestChannel(t *testing.T) {
+	t.Parallel()
 	const page = "https://shop.example.com/products/shoes"
 	tests := []struct{ name, referrer, page, want string }{
 		{"no referrer", "", page, "direct"},
@@ -67,6 +68,7 @@ func TestChannel(t *testing.T) {
 }
 
 func TestDeviceClass(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		ua    string

@@ -15,6 +15,7 @@ import (
 // verifications at once and checks that never more than n ran together, and that every caller
 // either ran or was told the limiter was busy.
 func TestHashLimiterBoundsConcurrentHashes(t *testing.T) {
+	t.Parallel()
 	hash, err := privacy.HashPassword("correct horse battery staple")
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +63,7 @@ func TestHashLimiterBoundsConcurrentHashes(t *testing.T) {
 }
 
 func TestHashLimiterRefusesWhenBusy(t *testing.T) {
+	t.Parallel()
 	l := privacy.NewHashLimiter(1, 20*time.Millisecond)
 	hold, held := make(chan struct{}), make(chan struct{})
 	go func() { _ = l.Do(context.Background(), func() { close(held); <-hold }) }()

@@ -28,6 +28,7 @@ func mustKeyring(t *testing.T, spec string) *privacy.Keyring {
 }
 
 func TestSealOpenRoundTrip(t *testing.T) {
+	t.Parallel()
 	_, s1 := secret(1)
 	k := mustKeyring(t, "k1:"+s1)
 	ad := privacy.AD("events", "text", "p1")
@@ -53,6 +54,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 }
 
 func TestSealUsesFreshNonces(t *testing.T) {
+	t.Parallel()
 	_, s1 := secret(1)
 	k := mustKeyring(t, "k1:"+s1)
 	seen := map[string]bool{}
@@ -71,6 +73,7 @@ func TestSealUsesFreshNonces(t *testing.T) {
 // TestOpenRefusesMovedValues seals one value per row of the table and opens
 // it with every other row's associated data: only its own opens.
 func TestOpenRefusesMovedValues(t *testing.T) {
+	t.Parallel()
 	_, s1 := secret(1)
 	k := mustKeyring(t, "k1:"+s1)
 	rows := []struct{ table, column, project string }{
@@ -105,6 +108,7 @@ func TestOpenRefusesMovedValues(t *testing.T) {
 }
 
 func TestOpenRefusesDamage(t *testing.T) {
+	t.Parallel()
 	_, s1 := secret(1)
 	k := mustKeyring(t, "k1:"+s1)
 	ad := privacy.AD("events", "text", "p1")
@@ -132,6 +136,7 @@ func TestOpenRefusesDamage(t *testing.T) {
 }
 
 func TestOpenUnknownKey(t *testing.T) {
+	t.Parallel()
 	_, s1 := secret(1)
 	_, s2 := secret(2)
 	tests := []struct{ name, sealSpec, openSpec string }{
@@ -152,6 +157,7 @@ func TestOpenUnknownKey(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
+	t.Parallel()
 	_, s1 := secret(1)
 	_, s2 := secret(2)
 	ad := privacy.AD("users", "email", "")
@@ -191,6 +197,7 @@ func TestRotation(t *testing.T) {
 }
 
 func TestKeyIDMalformed(t *testing.T) {
+	t.Parallel()
 	_, s1 := secret(1)
 	k := mustKeyring(t, "k1:"+s1)
 	for _, c := range [][]byte{nil, {1}, {2, 2, 'k', '1'}, {1, 0}, {1, 33}, {1, 5, 'k'}} {
@@ -201,6 +208,7 @@ func TestKeyIDMalformed(t *testing.T) {
 }
 
 func TestParseKeyringForms(t *testing.T) {
+	t.Parallel()
 	raw, _ := secret(0xfb) // 0xfb… encodes with '+', '/' in standard base64
 	_, a := secret(0xa)
 	_, b := secret(0xb)
@@ -235,6 +243,7 @@ func TestParseKeyringForms(t *testing.T) {
 }
 
 func TestParseKeyringErrors(t *testing.T) {
+	t.Parallel()
 	_, good := secret(7)
 	short := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 16))
 	long := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 33))
@@ -279,6 +288,7 @@ func TestParseKeyringErrors(t *testing.T) {
 }
 
 func TestNewKeyringErrors(t *testing.T) {
+	t.Parallel()
 	k, _ := secret(1)
 	tests := []struct {
 		name string
@@ -301,6 +311,7 @@ func TestNewKeyringErrors(t *testing.T) {
 }
 
 func TestGenerateKeyringSpec(t *testing.T) {
+	t.Parallel()
 	a, err := privacy.GenerateKeyringSpec("dev")
 	if err != nil {
 		t.Fatal(err)
@@ -322,6 +333,7 @@ func TestGenerateKeyringSpec(t *testing.T) {
 }
 
 func TestAD(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		a, b [3]string
@@ -346,6 +358,7 @@ func TestAD(t *testing.T) {
 }
 
 func TestDataKeys(t *testing.T) {
+	t.Parallel()
 	_, s1 := secret(1)
 	_, s2 := secret(2)
 	kek := mustKeyring(t, "k1:"+s1)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestHashPassword(t *testing.T) {
+	t.Parallel()
 	h, err := privacy.HashPassword("correct horse battery staple")
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,7 @@ func TestHashPassword(t *testing.T) {
 }
 
 func TestVerifyPasswordOtherParameters(t *testing.T) {
+	t.Parallel()
 	// Hashes made with other parameters (older, or tuned later) still verify.
 	salt := []byte("0123456789abcdef")
 	sum := argon2.IDKey([]byte("pw"), salt, 1, 64, 2, 24)
@@ -64,6 +66,7 @@ func TestVerifyPasswordOtherParameters(t *testing.T) {
 }
 
 func TestVerifyPasswordMalformed(t *testing.T) {
+	t.Parallel()
 	good, err := privacy.HashPassword("pw")
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +107,7 @@ func TestVerifyPasswordMalformed(t *testing.T) {
 }
 
 func TestDummyVerify(t *testing.T) {
+	t.Parallel()
 	// Its timing is the point and is not asserted here (see
 	// BenchmarkVerifyPassword); it must accept any input.
 	for _, pw := range []string{"", "pw", strings.Repeat("x", 10000)} {
@@ -126,6 +130,7 @@ func BenchmarkVerifyPassword(b *testing.B) {
 }
 
 func TestBlindIndex(t *testing.T) {
+	t.Parallel()
 	key := []byte(strings.Repeat("k", 32))
 	idx, err := privacy.NewBlindIndex(key)
 	if err != nil {
@@ -182,6 +187,7 @@ func TestBlindIndex(t *testing.T) {
 }
 
 func TestSigner(t *testing.T) {
+	t.Parallel()
 	// RFC 8032, section 7.1, test 1.
 	seed, _ := hex.DecodeString("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
 	wantPub := "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"

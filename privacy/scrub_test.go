@@ -223,6 +223,7 @@ var keepCorpus = []string{
 }
 
 func TestScrubPII(t *testing.T) {
+	t.Parallel()
 	if len(piiCorpus) < 80 {
 		t.Fatalf("corpus has %d cases, want at least 80", len(piiCorpus))
 	}
@@ -236,6 +237,7 @@ func TestScrubPII(t *testing.T) {
 }
 
 func TestScrubKeepsText(t *testing.T) {
+	t.Parallel()
 	for _, in := range keepCorpus {
 		t.Run(in, func(t *testing.T) {
 			if got := privacy.Scrub(in); got != in {
@@ -246,6 +248,7 @@ func TestScrubKeepsText(t *testing.T) {
 }
 
 func TestScrubInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in, want string }{
 		{"lone continuation byte", "a\x80b", "a\uFFFDb"},
 		{"truncated rune before phone", "\xe2\x82 06 12 34 56 78", "\uFFFD [phone]"},
@@ -268,6 +271,7 @@ func TestScrubInvalidUTF8(t *testing.T) {
 // TestScrubProperties checks, on every corpus line and on their
 // concatenation, what FuzzScrub checks on random input.
 func TestScrubProperties(t *testing.T) {
+	t.Parallel()
 	var all []string
 	for _, c := range piiCorpus {
 		all = append(all, c.in)
@@ -318,6 +322,7 @@ func longestDigitRun(s string) int {
 }
 
 func TestScrubLinearTime(t *testing.T) {
+	t.Parallel()
 	// Inputs built to make a backtracking matcher quadratic; each must be
 	// scrubbed with a bounded number of allocations and must not change
 	// length wildly. Time is measured by BenchmarkScrubHostile, not here.

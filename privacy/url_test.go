@@ -9,6 +9,7 @@ import (
 )
 
 func TestScrubURL(t *testing.T) {
+	t.Parallel()
 	allow := []string{"q", "page", "lang"}
 	tests := []struct{ name, in, want string }{
 		{"plain", "https://example.com/products/shoes", "https://example.com/products/shoes"},
@@ -54,6 +55,7 @@ func TestScrubURL(t *testing.T) {
 }
 
 func TestNormalizePath(t *testing.T) {
+	t.Parallel()
 	long := "/" + strings.Repeat("segment/", 40)
 	tests := []struct{ name, in, want string }{
 		{"root", "/", "/"},
@@ -99,6 +101,7 @@ func TestNormalizePath(t *testing.T) {
 }
 
 func TestNormalizePathBytes(t *testing.T) {
+	t.Parallel()
 	in := "/" + strings.Repeat(strings.Repeat("x", 60)+"/", 6)
 	got := privacy.NormalizePath(in)
 	if len(got) > 256 {
@@ -134,6 +137,7 @@ func checkPathProperties(t *testing.T, in string) {
 }
 
 func TestPathGroup(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"/p/:id", "/p"},
 		{"/", "/"},

@@ -86,6 +86,7 @@ func bootstrapArgs() []string {
 }
 
 func TestBootstrapAndCreateTokenContract(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	env := cliEnv(t, e)
 	first := decodeKeys(t, mustCLI(t, env, bootstrapPassword+"\n", bootstrapArgs()...), "user_id", "token", "project_id", "site_key")
@@ -210,6 +211,7 @@ func storeWith(t *testing.T, e *testenv.Env, spec string) *models.Store {
 }
 
 func TestRotateKeys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testenv.New(t)
 	env := cliEnv(t, e)

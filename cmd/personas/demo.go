@@ -215,9 +215,10 @@ func demoServer(ctx context.Context, a *app, logger *slog.Logger) (string, func(
 		return "", nil, fmt.Errorf("demo server: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	ingester := models.NewIngester(a.store, models.IngesterConfig{}, logger)
-	srv := api.NewServer(api.Deps{Store: a.store, Ingester: ingester, Jobs: a.jobs, Redis: a.redis, Logger: logger,
-		Signer: a.signer, Config: api.Config{PublicURL: a.cfg.PublicURL, RatePerClient: -1, RatePerSite: -1}})
+	svc := a.service()
+	svc.Logger = logger
+	ingester := svc.Ingester()
+	srv := svc.API(ingester, api.Config{PublicURL: a.cfg.PublicURL, RatePerClient: -1, RatePerSite: -1}, nil)
 	var wg sync.WaitGroup
 	ictx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 	wg.Add(2)

@@ -9,6 +9,7 @@ import (
 // TestCSVVisitorsHoldRevenueOut: two sessions that differ only in Revenue become the same
 // traffic (no goal, no cart or checkout page), and Revenue comes back beside it, per visitor.
 func TestCSVVisitorsHoldRevenueOut(t *testing.T) {
+	t.Parallel()
 	const header = "Administrative,Administrative_Duration,Informational,Informational_Duration,ProductRelated," +
 		"ProductRelated_Duration,BounceRates,ExitRates,PageValues,SpecialDay,Month,OperatingSystems,Browser,Region," +
 		"TrafficType,VisitorType,Weekend,Revenue\n"

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,20 +22,10 @@ import (
 	"personas/internal/testenv"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // testEnv is the environment of one run of the binary: fresh databases, own Redis DB, secrets.
 func testEnv(t *testing.T, dataURL, keysURL, redisURL string) map[string]string {
 	t.Helper()
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	env := map[string]string{
 		"PERSONAS_DATABASE_URL":     dataURL,
 		"PERSONAS_KEYSTORE_URL":     keysURL,
@@ -112,6 +101,7 @@ func waitStatus(t *testing.T, url string, want int, within time.Duration, r *run
 }
 
 func TestHelpListsEveryVariable(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, nil, &out, &out); err != nil {
 		t.Fatalf("--help: %v", err)
@@ -138,6 +128,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 }
 
 func TestUnknownCommandIsUsageError(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, nil, &out, &out)
 	if !errors.Is(err, errUsage) {
@@ -146,6 +137,7 @@ func TestUnknownCommandIsUsageError(t *testing.T) {
 }
 
 func TestBadConfigurationNamesTheVariable(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ variable, value string }{
 		{"PERSONAS_HTTP_ADDR", "nonsense"},
 		{"PERSONAS_DATABASE_URL", "mysql://localhost/x"},
@@ -166,6 +158,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 }
 
 func TestMigrateFromEmptyThenServe(t *testing.T) {
+	t.Parallel()
 	// Empty databases (not from the migrated template): migrate creates both and applies all.
 	name := fmt.Sprintf("personas_t_%d", time.Now().UnixNano())
 	base := "postgres://postgres@127.0.0.1:5432/"
@@ -203,6 +196,7 @@ func TestMigrateFromEmptyThenServe(t *testing.T) {
 }
 
 func TestRefusesToServeAnOlderSchema(t *testing.T) {
+	t.Parallel()
 	name := fmt.Sprintf("personas_old_%d", time.Now().UnixNano())
 	base := "postgres://postgres@127.0.0.1:5432/"
 	dataURL, keysURL := base+name+"?sslmode=disable", base+name+"_keys?sslmode=disable"
@@ -229,12 +223,13 @@ func TestRefusesToServeAnOlderSchema(t *testing.T) {
 // Redis unreachable in its body and in /metrics, the log says why, and once Redis starts the
 // body and the gauge say so and the worker starts, without a restart.
 func TestReadyFlipsWhenRedisStarts(t *testing.T) {
+	t.Parallel()
 	redisServer, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatal("redis-server not installed: run scripts/services.sh")
 	}
 	e := testenv.New(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	env := testEnv(t, e.DataURL, e.KeysURL, fmt.Sprintf("redis://127.0.0.1:%d/0", port))
 	r := start(t, env, "all")
 	body := waitStatus(t, r.base+"/readyz", http.StatusOK, 20*time.Second, r)
@@ -286,6 +281,7 @@ func TestReadyFlipsWhenRedisStarts(t *testing.T) {
 }
 
 func TestMetricsExposeLatencyHistogram(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	_, redisURL := testenv.Redis(t)
 	env := testEnv(t, e.DataURL, e.KeysURL, redisURL)

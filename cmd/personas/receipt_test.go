@@ -46,6 +46,7 @@ func finishedReceipt(t *testing.T, srv *testserver.Server, a testserver.Account)
 }
 
 func TestVerifyReceipt(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{})
 	a := srv.NewAccount(t, "receipts@example.com", false)
 	doc := finishedReceipt(t, srv, a)

@@ -12,6 +12,7 @@ import (
 
 	"personas/api"
 	"personas/config"
+	"personas/internal/wiring"
 	"personas/jobs"
 	"personas/models"
 )
@@ -59,16 +60,16 @@ func (e *environment) cmdServe(ctx context.Context, args []string, httpOn, worke
 		if err != nil {
 			return err
 		}
-		ingester := models.NewIngester(a.store, models.IngesterConfig{}, a.logger)
+		wired := a.service()
+		wired.Accounts, wired.Hashes = svc, hashes
+		ingester := wired.Ingester()
 		// The ingester outlives the HTTP server: in-flight collect requests still commit.
 		ictx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 		ingestDone := make(chan struct{})
 		go func() { ingester.Run(ictx); close(ingestDone) }()
-		srv := api.NewServer(api.Deps{Store: a.store, Ingester: ingester, Jobs: a.jobs, Redis: a.redis, Logger: a.logger,
-			Signer: a.signer, Accounts: svc, Hashes: hashes,
-			Config: api.Config{PublicURL: a.cfg.PublicURL, Production: a.cfg.Production(),
-				TrustedProxies: a.cfg.TrustedProxies, RatePerClient: a.cfg.RatePerClient, RatePerSite: a.cfg.RatePerSite},
-			SchemaCheck: a.schemaCurrent})
+		srv := wired.API(ingester, api.Config{PublicURL: a.cfg.PublicURL, Production: a.cfg.Production(),
+			TrustedProxies: a.cfg.TrustedProxies, RatePerClient: a.cfg.RatePerClient, RatePerSite: a.cfg.RatePerSite},
+			a.schemaCurrent)
 		a.logger.Info("listening", "addr", ln.Addr().String(), "url", a.cfg.PublicURL)
 		g.Go(func() error {
 			err := srv.Serve(gctx, ln, a.cfg.ShutdownTimeout)
@@ -82,8 +83,9 @@ func (e *environment) cmdServe(ctx context.Context, args []string, httpOn, worke
 	}
 	if workerOn {
 		a.limitMemory()
-		w := jobs.NewWorker(a.redis, jobs.WorkerConfig{ShutdownTimeout: a.cfg.ShutdownTimeout}, a.logger)
-		if err := a.registerJobs(w); err != nil {
+		w, err := a.service().Worker(wiring.WorkerOptions{Worker: jobs.WorkerConfig{ShutdownTimeout: a.cfg.ShutdownTimeout},
+			Enricher: a.enricher()})
+		if err != nil {
 			return err
 		}
 		g.Go(func() error {
@@ -117,10 +119,9 @@ func (a *app) limitMemory() {
 	a.logger.Info("memory limit", "bytes", config.LimitMemory(a.cfg.MemoryLimit))
 }
 
-// registerJobs wires every task handler and periodic task.
-func (a *app) registerJobs(w *jobs.Worker) error {
-	return jobs.Register(w, jobs.Deps{Store: a.store, Client: a.jobs, Redis: a.redis, Signer: a.signer,
-		Enricher: a.enricher(), Logger: a.logger})
+// service is what the wiring builds the API and the worker from.
+func (a *app) service() wiring.Service {
+	return wiring.Service{Store: a.store, Redis: a.redis, Jobs: a.jobs, Signer: a.signer, Logger: a.logger}
 }
 
 func (e *environment) cmdMigrate(ctx context.Context, args []string) error {

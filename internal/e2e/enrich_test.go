@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"personas/enrichment"
 	"personas/internal/demodata"
+	"personas/internal/testenv"
 	"personas/internal/testserver"
 )
 
@@ -173,16 +173,6 @@ func redisDump(t *testing.T, rdb *redis.Client) string {
 	return b.String()
 }
 
-// pgDump dumps the data database (data only, plain SQL).
-func pgDump(t *testing.T, dbURL string) string {
-	t.Helper()
-	out, err := exec.Command("pg_dump", "--data-only", "--no-owner", dbURL).Output()
-	if err != nil {
-		t.Fatalf("pg_dump: %v", err)
-	}
-	return string(out)
-}
-
 // tablesContaining names the tables whose COPY blocks in a pg_dump contain s.
 func tablesContaining(dump, s string) []string {
 	var out []string
@@ -316,14 +306,14 @@ func TestEnrichmentDiscardsItsInputs(t *testing.T) {
 		return n == 0
 	})
 
-	dump := pgDump(t, srv.DataURL)
+	dump := testenv.PGDump(t, srv.DataURL, "--data-only", "--no-owner")
 	if !strings.Contains(dump, names[0]) {
 		t.Fatalf("pg_dump lacks the stored LLM name %q: the dump proves nothing", names[0])
 	}
 	if tables := tablesContaining(dump, contextMarker); len(tables) > 0 {
 		t.Errorf("business context marker found in PostgreSQL tables %v", tables)
 	}
-	keysDump := pgDump(t, srv.KeysURL)
+	keysDump := testenv.PGDump(t, srv.KeysURL, "--data-only", "--no-owner")
 	if strings.Contains(keysDump, contextMarker) || strings.Contains(keysDump, pathMarker) {
 		t.Errorf("a marker is in the key store")
 	}

@@ -18,6 +18,7 @@ import (
 
 	"personas/classifier"
 	"personas/internal/groundtruth"
+	"personas/internal/testenv"
 	"personas/internal/testserver"
 )
 
@@ -32,11 +33,12 @@ const desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, li
 // real snippet, and checks that the page's personas.persona() answers "ok" with the persona
 // whose training members are mostly buyers.
 func TestBrowserWalksLikeAPersona(t *testing.T) {
+	t.Parallel()
 	const buyers = 2 // groundtruth.Groups()[2]
 	if groundtruth.Groups()[buyers].Name != "buyers" {
 		t.Fatalf("group %d is %q, want the buyers", buyers, groundtruth.Groups()[buyers].Name)
 	}
-	browser := newBrowser(t)
+	browser := testenv.Browser(t)
 	srv := testserver.New(t, testserver.Options{TrainOptions: classifier.TrainOptions{MinClusterSize: 50}})
 	s := &shop{Srv: srv, Acct: srv.NewAccount(t, "owner@shop.example", false), pages: map[string]page{}}
 	site := httptest.NewServer(http.HandlerFunc(s.serve))
@@ -125,7 +127,7 @@ func TestBrowserWalksLikeAPersona(t *testing.T) {
 	}
 	t.Logf("the walk: %d pages, %s on the pages before the last", pageViews(walk), walked(walk))
 
-	tab := newTab(t, browser)
+	tab := testenv.Tab(t, browser)
 	if _, err := chromedp.Call(tab, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: desktopUA}); err != nil {
 		t.Fatalf("set the user agent: %v", err)
 	}
@@ -142,15 +144,15 @@ func TestBrowserWalksLikeAPersona(t *testing.T) {
 			// The answer after the walk: every earlier event stored (the previous page's leave
 			// goes out as it is left, here for a page of the site without the snippet), and
 			// the cached answer of the first page older than its minute.
-			do(t, tab, chromedp.Navigate(s.Site+"/blank"))
+			testenv.Do(t, tab, chromedp.Navigate(s.Site+"/blank"))
 			waitStored(t, srv, s.Acct.ProjectID, visitor, sent)
-			eval[bool](t, tab, `sessionStorage.removeItem('personas_p'); true`)
+			testenv.Eval[bool](t, tab, `sessionStorage.removeItem('personas_p'); true`)
 		}
 		arrived := time.Now()
-		do(t, tab, chromedp.Navigate(s.Site+pathOf(p[0].URL)))
-		waitFor(t, tab, `!!(window.personas && personas.id())`)
+		testenv.Do(t, tab, chromedp.Navigate(s.Site+pathOf(p[0].URL)))
+		testenv.WaitFor(t, tab, `!!(window.personas && personas.id())`)
 		if visitor == "" {
-			visitor = eval[string](t, tab, `personas.id()`)
+			visitor = testenv.Eval[string](t, tab, `personas.id()`)
 		}
 		if last {
 			break
@@ -159,18 +161,18 @@ func TestBrowserWalksLikeAPersona(t *testing.T) {
 		for _, e := range p[1:] {
 			switch e.Type {
 			case "click":
-				do(t, tab, chromedp.Click(chromedp.CSS(`[data-kind="`+kindOf(e.Element)+`"]`)))
+				testenv.Do(t, tab, chromedp.Click(chromedp.CSS(`[data-kind="`+kindOf(e.Element)+`"]`)))
 				sent++
 			case "goal":
-				eval[bool](t, tab, `personas.goal(`+jsString(e.Name)+`); true`)
+				testenv.Eval[bool](t, tab, `personas.goal(`+jsString(e.Name)+`); true`)
 				sent++
 			case "leave":
-				eval[bool](t, tab, fmt.Sprintf(`window.scrollTo(0, %f * document.documentElement.scrollHeight - innerHeight); true`, *e.ScrollDepth))
+				testenv.Eval[bool](t, tab, fmt.Sprintf(`window.scrollTo(0, %f * document.documentElement.scrollHeight - innerHeight); true`, *e.ScrollDepth))
 				time.Sleep(time.Until(arrived.Add(time.Duration(*e.DurationMS) * time.Millisecond))) // the buyer's time on the page
 			}
 		}
 	}
-	got := eval[answer](t, tab, `personas.persona()`)
+	got := testenv.Eval[answer](t, tab, `personas.persona()`)
 	t.Logf("walk of %d pages (%s): persona() = %+v", len(pages), strings.Join(walkPaths(pages), " → "), got)
 	if got.Reason != "ok" || got.Persona == nil || got.Persona.ID != want {
 		t.Fatalf("persona() after walking like a buyer = %+v, want reason ok with the buyers' persona %s", got, want)
@@ -304,7 +306,7 @@ func waitStored(t *testing.T, srv *testserver.Server, projectID uuid.UUID, visit
 	t.Helper()
 	hash := srv.Store.VisitorHash(projectID, visitorID)
 	got := 0
-	testserver.Eventually(t, stepTimeout, fmt.Sprintf("%d events of the walk stored (last count %d)", n, got), func() bool {
+	testserver.Eventually(t, testenv.StepTimeout, fmt.Sprintf("%d events of the walk stored (last count %d)", n, got), func() bool {
 		if err := srv.Pool.QueryRow(context.Background(),
 			`SELECT count(*) FROM events WHERE project_id = $1 AND visitor_hash = $2`, projectID, hash).Scan(&got); err != nil {
 			t.Fatal(err)

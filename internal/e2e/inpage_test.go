@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
+
+	"personas/internal/testenv"
 )
 
 // probe, first in a page's head, records when each element marked data-probe was first
@@ -70,15 +72,15 @@ func variantsPage(head string, blocks []block) page {
 func (s *shop) setVisitor(t testing.TB, tab context.Context, id string) {
 	t.Helper()
 	s.Page("/blank", page{})
-	do(t, tab, chromedp.Navigate(s.Site+"/blank"))
-	eval[bool](t, tab, `document.cookie = "personas_id=`+id+`; path=/; max-age=3600; SameSite=Lax"; true`)
+	testenv.Do(t, tab, chromedp.Navigate(s.Site+"/blank"))
+	testenv.Eval[bool](t, tab, `document.cookie = "personas_id=`+id+`; path=/; max-age=3600; SameSite=Lax"; true`)
 }
 
 // screenshot saves a PNG of the tab to PERSONAS_SCREENSHOTS (or a temporary directory) and
 // counts, per block, the pixels of its colour.
 func screenshot(t *testing.T, tab context.Context, name string, blocks []block) map[string]int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, stepTimeout)
+	ctx, cancel := context.WithTimeout(tab, testenv.StepTimeout)
 	defer cancel()
 	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -121,7 +123,8 @@ const timeline = `performance.getEntriesByType('navigation').concat(performance.
 	`return e.name.replace(/^https?:\/\/[^/]+/,'').slice(0,40)+' '+Math.round(e.startTime)+'-'+Math.round(e.responseEnd)}).join(', ')`
 
 func TestInPagePersonas(t *testing.T) {
-	browser := newBrowser(t)
+	t.Parallel()
+	browser := testenv.Browser(t)
 	s := newShop(t)
 	blocks := s.variants()
 	s.Page("/", variantsPage(s.Snippet, blocks))
@@ -140,9 +143,9 @@ func TestInPagePersonas(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s.Page("/", variantsPage(c.head, blocks))
-			tab := newTab(t, browser)
+			tab := testenv.Tab(t, browser)
 			s.setVisitor(t, tab, c.visitor)
-			do(t, tab, chromedp.Navigate(s.Site+"/"))
+			testenv.Do(t, tab, chromedp.Navigate(s.Site+"/"))
 			checkPersonaPage(t, s, tab, c.visitor, blocks, c.applied)
 		})
 	}
@@ -191,8 +194,8 @@ func longWait(t *testing.T, snippet string, ms int) string {
 // anti-flicker timeout is accepted if the default content shows instead and nothing flips.
 func checkPersonaPage(t *testing.T, s *shop, tab context.Context, visitor string, blocks []block, mustApply bool) {
 	t.Helper()
-	got := eval[answer](t, tab, `personas.persona()`)
-	if id := eval[string](t, tab, `personas.id()`); id != visitor {
+	got := testenv.Eval[answer](t, tab, `personas.persona()`)
+	if id := testenv.Eval[string](t, tab, `personas.id()`); id != visitor {
 		t.Fatalf("personas.id() = %q, want the stored visitor id %q", id, visitor)
 	}
 	want := s.Classify(t, visitor)
@@ -204,23 +207,23 @@ func checkPersonaPage(t *testing.T, s *shop, tab context.Context, visitor string
 	}
 	p := *got.Persona
 
-	attrs := eval[[]string](t, tab, `[document.documentElement.getAttribute('data-persona-type'), document.documentElement.getAttribute('data-persona-id')]`)
+	attrs := testenv.Eval[[]string](t, tab, `[document.documentElement.getAttribute('data-persona-type'), document.documentElement.getAttribute('data-persona-id')]`)
 	if diff := cmp.Diff([]string{p.Type, p.ID}, attrs); diff != "" {
 		t.Errorf("<html> data-persona-type/id (-want +got):\n%s", diff)
 	}
 
-	applied := eval[bool](t, tab, `document.querySelector('[data-personas-match]') !== null`)
+	applied := testenv.Eval[bool](t, tab, `document.querySelector('[data-personas-match]') !== null`)
 	shown := []string{"default"}
 	switch {
 	case applied:
 		shown = []string{"id-" + p.ID, "type-" + p.Type}
 	case mustApply:
-		t.Fatalf("the answer did not apply to the variants; timeline: %s", eval[string](t, tab, timeline))
+		t.Fatalf("the answer did not apply to the variants; timeline: %s", testenv.Eval[string](t, tab, timeline))
 	default:
 		t.Logf("the answer came after the anti-flicker timeout: the default content stays")
 	}
 	slices.Sort(shown)
-	visible := eval[[]string](t, tab, visibleNow)
+	visible := testenv.Eval[[]string](t, tab, visibleNow)
 	slices.Sort(visible)
 	if diff := cmp.Diff(shown, visible); diff != "" {
 		t.Errorf("visible variants after the answer (-want +got):\n%s", diff)
@@ -234,21 +237,21 @@ func checkPersonaPage(t *testing.T, s *shop, tab context.Context, visitor string
 	}
 
 	// Activity after the answer must not bring a second answer.
-	do(t, tab, chromedp.Click(chromedp.ID("b1")))
-	eval[bool](t, tab, `personas.goal("coupon_applied"); personas.flush().then(() => true)`)
-	painted := eval[map[string]float64](t, tab, `__painted`)
+	testenv.Do(t, tab, chromedp.Click(chromedp.ID("b1")))
+	testenv.Eval[bool](t, tab, `personas.goal("coupon_applied"); personas.flush().then(() => true)`)
+	painted := testenv.Eval[map[string]float64](t, tab, `__painted`)
 	for id := range painted {
 		if !slices.Contains(shown, id) {
 			t.Errorf("%s was painted at %.0f ms for persona %s (%s)", id, painted[id], p.ID, p.Type)
 		}
 	}
-	events := eval[[]struct {
+	events := testenv.Eval[[]struct {
 		At     float64 `json:"at"`
 		Detail answer  `json:"detail"`
 	}](t, tab, `__events`)
 	if len(events) != 1 || events[0].Detail.Persona == nil || *events[0].Detail.Persona != p {
 		t.Errorf("personas:persona events = %+v, want exactly one with persona %+v", events, p)
 	} else {
-		t.Logf("answer event at %.0f ms after navigation start; %s", events[0].At, eval[string](t, tab, timeline))
+		t.Logf("answer event at %.0f ms after navigation start; %s", events[0].At, testenv.Eval[string](t, tab, timeline))
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"personas/internal/testenv"
 )
 
 // BenchmarkPersonaAnswer measures, in the page, the time from navigation start to the
@@ -15,21 +17,21 @@ import (
 //
 // Run: go test ./internal/e2e -run '^$' -bench PersonaAnswer -benchtime 15x
 func BenchmarkPersonaAnswer(b *testing.B) {
-	browser := newBrowser(b)
+	browser := testenv.Browser(b)
 	s := newShop(b)
 	s.Page("/", variantsPage(s.Snippet, s.variants()))
 	var cold, script, cached []float64
 	at := `personas.persona().then(() => new Promise(r => setTimeout(r))).then(() => __events[0].at)`
 	for i := 0; b.Loop(); i++ {
-		tab := newTab(b, browser)
+		tab := testenv.Tab(b, browser)
 		s.setVisitor(b, tab, s.Visitors[i%len(s.Visitors)])
-		do(b, tab, chromedp.Navigate(s.Site+"/"))
-		cold = append(cold, eval[float64](b, tab, at))
-		eval[bool](b, tab, `sessionStorage.clear(); true`)
-		do(b, tab, chromedp.Navigate(s.Site+"/"))
-		script = append(script, eval[float64](b, tab, at))
-		do(b, tab, chromedp.Navigate(s.Site+"/"))
-		cached = append(cached, eval[float64](b, tab, at))
+		testenv.Do(b, tab, chromedp.Navigate(s.Site+"/"))
+		cold = append(cold, testenv.Eval[float64](b, tab, at))
+		testenv.Eval[bool](b, tab, `sessionStorage.clear(); true`)
+		testenv.Do(b, tab, chromedp.Navigate(s.Site+"/"))
+		script = append(script, testenv.Eval[float64](b, tab, at))
+		testenv.Do(b, tab, chromedp.Navigate(s.Site+"/"))
+		cached = append(cached, testenv.Eval[float64](b, tab, at))
 	}
 	for _, m := range []struct {
 		name string

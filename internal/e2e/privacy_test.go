@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"personas/internal/residue"
+	"personas/internal/testenv"
 	"personas/internal/testserver"
 )
 
@@ -24,7 +25,7 @@ import (
 // collect requests of the page do not.
 func checkClassifyCarriesNoMore(t *testing.T, s *shop, browser context.Context, blocks []block) {
 	s.Page("/", variantsPage(s.Snippet, blocks))
-	tab := newTab(t, browser)
+	tab := testenv.Tab(t, browser)
 	rec := record(t, tab)
 
 	paused := make(chan *fetch.EventRequestPaused, 64)
@@ -42,15 +43,15 @@ func checkClassifyCarriesNoMore(t *testing.T, s *shop, browser context.Context, 
 		{URLPattern: s.Srv.URL + "/v1/collect*", RequestStage: fetch.RequestStageRequest}}}); err != nil {
 		t.Fatalf("enable request interception: %v", err)
 	}
-	do(t, tab, chromedp.Navigate(s.Site+"/"))
+	testenv.Do(t, tab, chromedp.Navigate(s.Site+"/"))
 	var first *fetch.EventRequestPaused
 	select {
 	case first = <-paused:
-	case <-time.After(stepTimeout):
+	case <-time.After(testenv.StepTimeout):
 		t.Fatal("no collect request")
 	}
 	// While the first collect is in flight, the visitor clicks twice.
-	do(t, tab, chromedp.Click(chromedp.ID("b1")), chromedp.Click(chromedp.ID("b2")))
+	testenv.Do(t, tab, chromedp.Click(chromedp.ID("b1")), chromedp.Click(chromedp.ID("b2")))
 	if _, err := chromedp.Call(tab, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: first.RequestID,
 		ResponseCode: http.StatusServiceUnavailable, ResponseHeaders: []*fetch.HeaderEntry{
 			{Name: "Access-Control-Allow-Origin", Value: s.Site}, {Name: "Access-Control-Expose-Headers", Value: "Retry-After"},
@@ -76,7 +77,7 @@ func checkClassifyCarriesNoMore(t *testing.T, s *shop, browser context.Context, 
 	defer wg.Wait()
 	defer close(stop)
 
-	a := eval[answer](t, tab, `personas.persona()`)
+	a := testenv.Eval[answer](t, tab, `personas.persona()`)
 	t.Logf("classify answered %+v", a)
 	classify := rec.Requests("/v1/classify")
 	if len(classify) != 1 {
@@ -95,7 +96,7 @@ func checkClassifyCarriesNoMore(t *testing.T, s *shop, browser context.Context, 
 	// Wait for the retried collect, which must carry the same events.
 	var collects []map[string]any
 	var creqs []request
-	testserver.Eventually(t, stepTimeout, "a successful collect after the classify request", func() bool {
+	testserver.Eventually(t, testenv.StepTimeout, "a successful collect after the classify request", func() bool {
 		creqs = rec.Requests("/v1/collect")
 		return slices.ContainsFunc(creqs, func(q request) bool { return q.Seq > classify[0].Seq && q.Status == http.StatusNoContent })
 	})
@@ -149,17 +150,17 @@ func checkForget(t *testing.T, s *shop, browser context.Context, blocks []block)
 	visitor := s.Visitors[2]
 	hash := s.Srv.Store.VisitorHash(s.Acct.ProjectID, visitor)
 	s.Page("/", variantsPage(s.Snippet, blocks))
-	tab := newTab(t, browser)
+	tab := testenv.Tab(t, browser)
 	s.setVisitor(t, tab, visitor)
 	rec := record(t, tab)
-	do(t, tab, chromedp.Navigate(s.Site+"/"))
+	testenv.Do(t, tab, chromedp.Navigate(s.Site+"/"))
 	// The visitor's own clicks on the page may move it off every persona (outlier): either way
 	// the model answered for a known visitor, and the assignment is written.
-	if a := eval[answer](t, tab, `personas.persona()`); a.Reason != "ok" && a.Reason != "outlier" {
+	if a := testenv.Eval[answer](t, tab, `personas.persona()`); a.Reason != "ok" && a.Reason != "outlier" {
 		t.Fatalf("persona() = %+v before forget, want an answer of the model", a)
 	}
 	var before residue.Counts
-	testserver.Eventually(t, stepTimeout, "the visitor's persona assignment is stored", func() bool {
+	testserver.Eventually(t, testenv.StepTimeout, "the visitor's persona assignment is stored", func() bool {
 		var err error
 		if before, err = residue.Visitor(ctx, s.Srv.Pool, s.Acct.ProjectID, hash); err != nil {
 			t.Fatal(err)
@@ -172,7 +173,7 @@ func checkForget(t *testing.T, s *shop, browser context.Context, blocks []block)
 		}
 	}
 
-	if !eval[bool](t, tab, `personas.forget().then(() => true)`) {
+	if !testenv.Eval[bool](t, tab, `personas.forget().then(() => true)`) {
 		t.Fatal("forget() did not resolve")
 	}
 	mark := rec.Len()
@@ -180,19 +181,19 @@ func checkForget(t *testing.T, s *shop, browser context.Context, blocks []block)
 	if len(forget) != 1 || forget[0].Status != http.StatusAccepted {
 		t.Fatalf("forget requests = %+v, want one answered 202", forget)
 	}
-	if id := eval[string](t, tab, `String(personas.id())`); id != "null" {
+	if id := testenv.Eval[string](t, tab, `String(personas.id())`); id != "null" {
 		t.Errorf("personas.id() = %s after forget, want null", id)
 	}
 
 	// Everything that would send something: clicks, a goal, a route change, a flush,
 	// leaving the page, and a later visit.
-	do(t, tab, chromedp.Click(chromedp.ID("b1")))
-	eval[bool](t, tab, `personas.goal("coupon_applied"); history.pushState({}, "", "/cart"); personas.flush().then(() => true)`)
-	do(t, tab, chromedp.Navigate("about:blank"), chromedp.Navigate(s.Site+"/"))
-	if a := eval[answer](t, tab, `personas.persona()`); a.Persona != nil || a.Reason != "not_collected" {
+	testenv.Do(t, tab, chromedp.Click(chromedp.ID("b1")))
+	testenv.Eval[bool](t, tab, `personas.goal("coupon_applied"); history.pushState({}, "", "/cart"); personas.flush().then(() => true)`)
+	testenv.Do(t, tab, chromedp.Navigate("about:blank"), chromedp.Navigate(s.Site+"/"))
+	if a := testenv.Eval[answer](t, tab, `personas.persona()`); a.Persona != nil || a.Reason != "not_collected" {
 		t.Errorf("persona() on a later visit = %+v, want not_collected", a)
 	}
-	do(t, tab, chromedp.Click(chromedp.ID("b1")), chromedp.Navigate("about:blank"))
+	testenv.Do(t, tab, chromedp.Click(chromedp.ID("b1")), chromedp.Navigate("about:blank"))
 	for _, q := range rec.Since(mark) {
 		if q.URL == s.Site+"/" || strings.HasSuffix(q.URL, "/favicon.ico") || strings.Contains(q.URL, "/collector/") && q.Method == "GET" {
 			continue // the site's own page and the script file itself

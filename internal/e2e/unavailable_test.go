@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"personas/internal/testenv"
 )
 
 // closedURL returns the URL of a loopback port that nothing listens on.
@@ -75,33 +77,33 @@ func visible(id string) string {
 func checkUnavailable(t *testing.T, s *shop, browser context.Context, head string, blocks []block, scriptLoads, hangs bool) {
 	t.Helper()
 	s.Page("/", variantsPage(head, blocks))
-	tab := newTab(t, browser)
+	tab := testenv.Tab(t, browser)
 	rec := record(t, tab)
-	do(t, tab, chromedp.Navigate(s.Site+"/"))
-	waitFor(t, tab, visible("default"))
-	waitFor(t, tab, `'default' in __painted`)
-	t.Logf("default content painted at %.0f ms", eval[map[string]float64](t, tab, `__painted`)["default"])
+	testenv.Do(t, tab, chromedp.Navigate(s.Site+"/"))
+	testenv.WaitFor(t, tab, visible("default"))
+	testenv.WaitFor(t, tab, `'default' in __painted`)
+	t.Logf("default content painted at %.0f ms", testenv.Eval[map[string]float64](t, tab, `__painted`)["default"])
 
-	if got := eval[bool](t, tab, `typeof window.personas === 'object'`); got != scriptLoads {
+	if got := testenv.Eval[bool](t, tab, `typeof window.personas === 'object'`); got != scriptLoads {
 		t.Fatalf("window.personas defined = %v, want %v", got, scriptLoads)
 	}
 	if scriptLoads && hangs {
-		state := eval[string](t, tab, `Promise.race([personas.persona().then(() => 'settled'), new Promise(r => setTimeout(() => r('pending')))])`)
+		state := testenv.Eval[string](t, tab, `Promise.race([personas.persona().then(() => 'settled'), new Promise(r => setTimeout(() => r('pending')))])`)
 		if state != "pending" {
 			t.Errorf("persona() is %s when the default content shows, want pending: the timeout, not an answer, must reveal it", state)
 		}
 	}
 	if scriptLoads {
 		// A service that never answers is given up after 10 s: the promise still settles.
-		a := eval[answer](t, tab, `personas.persona()`)
+		a := testenv.Eval[answer](t, tab, `personas.persona()`)
 		if a.Persona != nil || a.Reason != "unavailable" {
 			t.Errorf("persona() = %+v, want no persona, reason unavailable", a)
 		}
 	}
-	if attrs := eval[string](t, tab, `String(document.documentElement.getAttribute('data-persona-type'))`); attrs != "null" {
+	if attrs := testenv.Eval[string](t, tab, `String(document.documentElement.getAttribute('data-persona-type'))`); attrs != "null" {
 		t.Errorf("data-persona-type = %q without an answer", attrs)
 	}
-	if painted := eval[map[string]float64](t, tab, `__painted`); len(painted) != 1 {
+	if painted := testenv.Eval[map[string]float64](t, tab, `__painted`); len(painted) != 1 {
 		t.Errorf("painted = %v, want only the default content", painted)
 	}
 

@@ -21,6 +21,7 @@ func generate(n int, seed uint64) []groundtruth.Visitor {
 }
 
 func TestGenerateIsDeterministic(t *testing.T) {
+	t.Parallel()
 	a, b := generate(300, 7), generate(300, 7)
 	if diff := cmp.Diff(a, b); diff != "" {
 		t.Fatalf("two generations of seed 7 differ (-first +second):\n%s", diff)
@@ -31,6 +32,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 }
 
 func TestCounts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		n      int
 		groups []int
@@ -69,6 +71,7 @@ func TestCounts(t *testing.T) {
 // the service applies them: a known type, a URL on the site (or a goal name), a time inside
 // the history, a visitor and session id, a device, and the fields of its type.
 func TestEventsAreImportLines(t *testing.T) {
+	t.Parallel()
 	start := end.AddDate(0, 0, -29)
 	for _, v := range generate(500, 3) {
 		if len(v.ID) != 32 || strings.Trim(v.ID, "0123456789abcdef") != "" {
@@ -122,6 +125,7 @@ func TestEventsAreImportLines(t *testing.T) {
 // different mixes: no page group, channel or device belongs to one behaviour alone, and each
 // behaviour's mix is what Groups says.
 func TestBehavioursOverlap(t *testing.T) {
+	t.Parallel()
 	vs := generate(3000, 4)
 	type mix map[string]int
 	pages, channels, devices := map[int]mix{}, map[int]mix{}, map[int]mix{}
@@ -187,6 +191,7 @@ func TestBehavioursOverlap(t *testing.T) {
 }
 
 func TestPrefix(t *testing.T) {
+	t.Parallel()
 	v := generate(50, 5)[0]
 	tests := []struct{ h, want int }{{-1, 0}, {0, 0}, {1, 1}, {3, 3}, {len(v.Events), len(v.Events)}, {len(v.Events) + 5, len(v.Events)}}
 	for _, tt := range tests {
@@ -202,6 +207,7 @@ func TestPrefix(t *testing.T) {
 }
 
 func TestNDJSON(t *testing.T) {
+	t.Parallel()
 	vs := generate(20, 6)
 	lines := bytes.Split(bytes.TrimSpace(groundtruth.NDJSON(vs)), []byte("\n"))
 	n := 0

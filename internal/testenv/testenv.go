@@ -59,10 +59,24 @@ func Databases(t testing.TB) (dataURL, keysURL string) {
 	return data.URL(), keys.URL()
 }
 
-// Pool opens a pgx pool closed at cleanup.
+// Connections per test environment. Tests run in parallel (-parallel of them per package, and
+// -p packages at once) on a server whose max_connections is 100, so each environment keeps
+// few: a data pool (the ingester's two committers, the LISTEN of the model cache, a reader)
+// and a key store pool, which the keyring's cache spares most reads.
+const (
+	dataConns = 6
+	keysConns = 2
+)
+
+// Pool opens a pgx pool of a data database, closed at cleanup.
 func Pool(t testing.TB, dbURL string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := models.OpenPool(context.Background(), dbURL, 8)
+	return pool(t, dbURL, dataConns)
+}
+
+func pool(t testing.TB, dbURL string, maxConns int32) *pgxpool.Pool {
+	t.Helper()
+	pool, err := models.OpenPool(context.Background(), dbURL, maxConns)
 	if err != nil {
 		t.Fatalf("open pool: %v", err)
 	}
@@ -117,7 +131,7 @@ func New(t testing.TB) *Env {
 	t.Helper()
 	e := &Env{Secrets: NewSecrets(t)}
 	e.DataURL, e.KeysURL = Databases(t)
-	e.Pool, e.Keys = Pool(t, e.DataURL), Pool(t, e.KeysURL)
+	e.Pool, e.Keys = Pool(t, e.DataURL), pool(t, e.KeysURL, keysConns)
 	var err error
 	if e.Keyring, err = privacy.ParseKeyring(e.Secrets.EncryptionKeys); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
-// Package testserver runs the whole service in-process for tests: a real Store on fresh
-// databases, the group-commit ingester, the API behind an httptest server, and the job workers
-// on a Redis database of the test's own. Everything stops in t.Cleanup.
+// Package testserver runs the whole service in-process for tests, built by internal/wiring as
+// cmd/personas builds it: a real Store on fresh databases, the group-commit ingester, the API on
+// a loopback port, and the job workers on a Redis database of the test's own. The test-only
+// settings are options (rate limits off, a short poll interval, log capture, no worker).
+// Everything stops in t.Cleanup.
 package testserver
 
 import (
@@ -26,6 +28,7 @@ import (
 	"personas/classifier"
 	"personas/enrichment"
 	"personas/internal/testenv"
+	"personas/internal/wiring"
 	"personas/jobs"
 	"personas/jobs/queue"
 	"personas/models"
@@ -121,7 +124,8 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{Env: env, Redis: rdb, Jobs: queue.NewClient(rdb), Signer: signer, Logs: logs, Logger: logger, cancel: cancel}
-	s.Ingester = models.NewIngester(env.Store, models.IngesterConfig{}, logger)
+	svc := wiring.Service{Store: env.Store, Redis: rdb, Jobs: s.Jobs, Signer: signer, Logger: logger}
+	s.Ingester = svc.Ingester()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.Ingester.Run(ctx) }()
 	cfg := opts.APIConfig
@@ -149,19 +153,19 @@ func New(t testing.TB, opts Options) *Server {
 		ao.OIDC = opts.OIDC(cfg.PublicURL)
 	}
 	s.Accounts = accounts.New(env.Store, ao)
-	s.API = api.NewServer(api.Deps{Store: env.Store, Ingester: s.Ingester, Jobs: s.Jobs, Redis: rdb, Logger: logger,
-		Signer: signer, Config: cfg, Accounts: s.Accounts, Hashes: hashes})
+	svc.Accounts, svc.Hashes = s.Accounts, hashes
+	s.API = svc.API(s.Ingester, cfg, nil)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = s.API.Serve(ctx, ln, 5*time.Second) }()
 	if !opts.NoWorker {
-		w := jobs.NewWorker(rdb, jobs.WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second}, logger)
 		to := opts.TrainOptions
 		if to.MinClusterSize == 0 {
 			to.MinClusterSize = 10
 		}
-		if err := jobs.Register(w, jobs.Deps{Store: env.Store, Client: s.Jobs, Redis: rdb, Signer: signer,
-			Enricher: opts.Enricher, Logger: logger, TrainOptions: to, RetrainDelay: opts.RetrainDelay,
-			SafetyNetInterval: opts.SafetyNetInterval}); err != nil {
+		w, err := svc.Worker(wiring.WorkerOptions{
+			Worker:   jobs.WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second},
+			Enricher: opts.Enricher, TrainOptions: to, RetrainDelay: opts.RetrainDelay, SafetyNetInterval: opts.SafetyNetInterval})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Start(); err != nil {

@@ -1,4 +1,4 @@
-package models_test
+package e2e
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -153,20 +152,11 @@ func checkAcked(t *testing.T, e *testenv.Env, projectID uuid.UUID, acked map[str
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestCollectSurvivesSIGKILL builds the binary, runs `personas serve` on the test's databases,
 // fires concurrent collect requests, kills the process with SIGKILL in the middle, restarts it
 // and checks that every event whose request got 204 is in PostgreSQL.
 func TestCollectSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -175,7 +165,7 @@ func TestCollectSurvivesSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "personas")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/personas")
-	build.Dir = ".."
+	build.Dir = "../.."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -190,7 +180,7 @@ func TestCollectSurvivesSIGKILL(t *testing.T) {
 	}
 
 	start := func(name string) (*exec.Cmd, string) {
-		addr := freePort(t)
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		cmd := exec.Command(bin, "serve")
 		env := append(os.Environ(), "PERSONAS_DATABASE_URL="+e.DataURL, "PERSONAS_KEYSTORE_URL="+e.KeysURL,
 			"PERSONAS_REDIS_URL="+redisURL, "PERSONAS_HTTP_ADDR="+addr, "PERSONAS_PUBLIC_URL=http://"+addr,
@@ -256,6 +246,7 @@ func TestCollectSurvivesSIGKILL(t *testing.T) {
 // the service and the server) under load: collect answers 503 with Retry-After instead of
 // hanging, nothing acknowledged is lost, and collect recovers when the path is restored.
 func TestCollectAnswers503WhenPostgresIsDown(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	u, _ := url.Parse(e.DataURL)
 	proxy := tcpproxy.New(t, u.Host)

@@ -1,7 +1,8 @@
-// Package browser drives a headless Chromium (Debian's chromium package) with chromedp for
-// end-to-end tests: start a browser, open tabs with their own storage, run steps and evaluate
-// JavaScript with timeouts. Without chromium a test is skipped, or fails when CI is set.
-package browser
+package testenv
+
+// The one headless-browser helper of the project's tests: Debian's chromium driven by chromedp.
+// Start a browser, open tabs with their own storage, run steps and evaluate JavaScript with
+// timeouts. Without chromium a test is skipped, or fails when CI is set.
 
 import (
 	"context"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -16,12 +18,13 @@ import (
 // ChromiumPath is where Debian's chromium package installs the browser.
 const ChromiumPath = "/usr/bin/chromium"
 
-// StepTimeout bounds every browser step.
-const StepTimeout = 15 * time.Second
+// StepTimeout bounds every browser step and every wait in the browser.
+const StepTimeout = 20 * time.Second
 
-// New starts a headless Chromium for t and its subtests and stops it in t.Cleanup. Without
-// chromium the test is skipped, or fails when the CI variable is set.
-func New(t testing.TB) context.Context {
+// Browser starts a headless Chromium for t and its subtests and stops it in t.Cleanup; opts
+// add to the default flags (a window size, say). Without chromium the test is skipped, or fails
+// when the CI variable is set.
+func Browser(t testing.TB, opts ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(ChromiumPath); err != nil {
 		if os.Getenv("CI") != "" {
@@ -29,7 +32,7 @@ func New(t testing.TB) context.Context {
 		}
 		t.Skipf("no chromium (apt-get install -y chromium): %v", err)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+	all := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(ChromiumPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -39,7 +42,7 @@ func New(t testing.TB) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(all, opts...)...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	// No timeout here: the first Do starts the browser, and its context owns the process.
 	if err := chromedp.Do(ctx); err != nil {
@@ -54,14 +57,27 @@ func New(t testing.TB) context.Context {
 	return ctx
 }
 
-// Tab opens a tab in a fresh browser context (its own cookies and storage), closed in
-// t.Cleanup.
-func Tab(t testing.TB, browser context.Context) context.Context {
+// Tab opens a tab in a fresh browser context (its own cookies, storage and cache) of browser,
+// closed in t.Cleanup. initScripts run in every document of the tab before the page's own
+// scripts.
+func Tab(t testing.TB, browser context.Context, initScripts ...string) context.Context {
 	t.Helper()
 	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	if err := chromedp.Do(tab); err != nil {
 		t.Fatalf("open tab: %v", err)
+	}
+	for _, src := range initScripts {
+		if src == "" {
+			continue
+		}
+		ctx, stop := context.WithTimeout(tab, StepTimeout)
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+		stop()
+		if err != nil {
+			t.Fatalf("add init script: %v", err)
+		}
 	}
 	return tab
 }
