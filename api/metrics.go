@@ -5,8 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -56,81 +54,6 @@ func newMetrics() *metrics {
 	m.registry.MustRegister(m.requests, m.latency, m.dropped, m.modelErrors, m.classifyReasons, m.assignmentDrops, m.assignmentSkips, m.notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
-}
-
-// poolCollector exposes pgxpool statistics.
-type poolCollector struct {
-	pool                                     *pgxpool.Pool
-	total, idle, acquired, max, acquireCount *prometheus.Desc
-	acquireWait                              *prometheus.Desc
-}
-
-func newPoolCollector(pool *pgxpool.Pool) *poolCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("personas_db_pool_"+name, help, nil, nil)
-	}
-	return &poolCollector{pool: pool,
-		total:        d("connections", "Open connections in the pool."),
-		idle:         d("idle_connections", "Idle connections."),
-		acquired:     d("acquired_connections", "Connections in use."),
-		max:          d("max_connections", "Pool size limit."),
-		acquireCount: d("acquires_total", "Connections acquired since start."),
-		acquireWait:  d("acquire_wait_seconds_total", "Time spent waiting for a connection."),
-	}
-}
-
-func (p *poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{p.total, p.idle, p.acquired, p.max, p.acquireCount, p.acquireWait} {
-		ch <- d
-	}
-}
-
-func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	st := p.pool.Stat()
-	ch <- prometheus.MustNewConstMetric(p.total, prometheus.GaugeValue, float64(st.TotalConns()))
-	ch <- prometheus.MustNewConstMetric(p.idle, prometheus.GaugeValue, float64(st.IdleConns()))
-	ch <- prometheus.MustNewConstMetric(p.acquired, prometheus.GaugeValue, float64(st.AcquiredConns()))
-	ch <- prometheus.MustNewConstMetric(p.max, prometheus.GaugeValue, float64(st.MaxConns()))
-	ch <- prometheus.MustNewConstMetric(p.acquireCount, prometheus.CounterValue, float64(st.AcquireCount()))
-	ch <- prometheus.MustNewConstMetric(p.acquireWait, prometheus.CounterValue, st.AcquireDuration().Seconds())
-}
-
-// queueCollector exposes asynq queue sizes by state. A Redis outage yields no samples rather
-// than a failed scrape.
-type queueCollector struct {
-	inspector *asynq.Inspector
-	size      *prometheus.Desc
-}
-
-func newQueueCollector(in *asynq.Inspector) *queueCollector {
-	return &queueCollector{inspector: in, size: prometheus.NewDesc("personas_queue_tasks",
-		"asynq tasks by queue and state.", []string{"queue", "state"}, nil)}
-}
-
-func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- q.size }
-
-func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for _, name := range []string{"critical", "default", "low"} {
-			info, err := q.inspector.GetQueueInfo(name)
-			if err != nil {
-				continue // unknown until the first task, or Redis down
-			}
-			for state, n := range map[string]int{"pending": info.Pending, "active": info.Active,
-				"scheduled": info.Scheduled, "retry": info.Retry, "archived": info.Archived, "completed": info.Completed} {
-				ch <- prometheus.MustNewConstMetric(q.size, prometheus.GaugeValue, float64(n), name, state)
-			}
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		<-done // the inspector's own timeouts bound this
-	}
 }
 
 // registerHashes exposes the sign-in hashing slots.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
@@ -144,11 +143,11 @@ func NewServer(d Deps) *Server {
 	s.tokenFails = newLimiters(tf, max(1, int(tf*tokenFailureBurst)))
 	s.metrics.registerHashes(s.hashes)
 	if d.Store != nil {
-		s.metrics.registry.MustRegister(newPoolCollector(d.Store.Pool()))
+		s.metrics.registry.MustRegister(d.Store.PoolCollector())
 		s.metrics.registry.MustRegister(newPeriodicCollector(d.Store.PeriodicTasks, queue.PeriodicTaskTypes()))
 	}
 	if d.Redis != nil {
-		s.metrics.registry.MustRegister(newQueueCollector(asynq.NewInspectorFromRedisClient(d.Redis)))
+		s.metrics.registry.MustRegister(queue.Collector(d.Redis))
 	}
 	s.metrics.registry.MustRegister(&dependencyCollector{s: s, up: prometheus.NewDesc("personas_dependency_up",
 		"1 when a dependency answers a ping at scrape time, 0 when not: postgres (data), keystore, redis.",

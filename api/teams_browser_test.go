@@ -12,8 +12,8 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"personas/accounts"
-	"personas/internal/testenv"
 	"personas/internal/smtptest"
+	"personas/internal/testenv"
 	"personas/internal/testserver"
 	"personas/mail"
 	"personas/models"

@@ -14,7 +14,6 @@ import (
 
 	"personas/jobs/queue"
 	"personas/models"
-	"personas/privacy"
 	"personas/receipt"
 )
 
@@ -23,7 +22,7 @@ type Deleter struct {
 	Store  *models.Store
 	Redis  *redis.Client
 	Client *queue.Client
-	Signer *privacy.Signer
+	Signer *receipt.Signer
 	Logger *slog.Logger
 	// BatchSize is the number of rows per delete statement (short locks).
 	BatchSize int

@@ -12,7 +12,7 @@ import (
 	"personas/enrichment"
 	"personas/jobs/queue"
 	"personas/models"
-	"personas/privacy"
+	"personas/receipt"
 )
 
 // Deps are the dependencies of the task handlers.
@@ -20,7 +20,7 @@ type Deps struct {
 	Store    *models.Store
 	Client   *queue.Client
 	Redis    *redis.Client
-	Signer   *privacy.Signer
+	Signer   *receipt.Signer
 	Enricher *enrichment.Enricher
 	Logger   *slog.Logger
 	// TrainOptions tune the classifier (zero: its defaults).

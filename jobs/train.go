@@ -20,7 +20,6 @@ import (
 	"personas/enrichment"
 	"personas/jobs/queue"
 	"personas/models"
-	"personas/privacy"
 	"personas/receipt"
 )
 
@@ -36,7 +35,7 @@ func decodeProject(t *asynq.Task) (uuid.UUID, error) {
 type Trainer struct {
 	Store  *models.Store
 	Client *queue.Client
-	Signer *privacy.Signer
+	Signer *receipt.Signer
 	Logger *slog.Logger
 	// Options are the classifier's settings (zero: its defaults).
 	Options classifier.TrainOptions

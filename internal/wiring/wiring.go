@@ -12,10 +12,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"personas/accounts"
 	"personas/api"
 	"personas/classifier"
 	"personas/enrichment"
-	"personas/accounts"
 	"personas/jobs"
 	"personas/jobs/queue"
 	"personas/models"
