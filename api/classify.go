@@ -47,22 +47,8 @@ type ClassifyResponse struct {
 // classify answers which persona a visitor belongs to, from the stored aggregates and the
 // visitor's unsent events (merged, not stored).
 func (s *Server) classify(c *gin.Context) {
-	body, err := readCollectBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req ClassifyRequest
-	if err := strictUnmarshal(body, &req); err != nil {
-		s.fail(c, badRequest(err.Error()))
-		return
-	}
-	if err := ingest.CheckID("site_key", req.SiteKey); err != nil {
-		s.fail(c, badRequest(err.Error()))
-		return
-	}
-	if err := ingest.CheckID("visitor_id", req.VisitorID); err != nil {
-		s.fail(c, badRequest(err.Error()))
+	if !s.decodeBeacon(c, &req, &req.SiteKey, &req.VisitorID) {
 		return
 	}
 	if req.SessionID != "" {

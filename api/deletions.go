@@ -181,25 +181,33 @@ type forgetRequest struct {
 	VisitorID string `json:"visitor_id"`
 }
 
-// forget is a visitor's own erasure request from the site: same origin rules as collect,
-// answered 202 and run as a visitor deletion.
-func (s *Server) forget(c *gin.Context) {
+// decodeBeacon reads the body of a request from the customers' pages (classify, forget) into
+// req, strictly, and checks its site key and visitor id, which point into req. It answers 400
+// and reports false when the body is not one.
+func (s *Server) decodeBeacon(c *gin.Context, req any, siteKey, visitorID *string) bool {
 	body, err := readCollectBody(c)
 	if err != nil {
 		s.fail(c, err)
-		return
+		return false
 	}
+	if err := strictUnmarshal(body, req); err != nil {
+		s.fail(c, badRequest(err.Error()))
+		return false
+	}
+	for _, id := range []struct{ field, value string }{{"site_key", *siteKey}, {"visitor_id", *visitorID}} {
+		if err := ingest.CheckID(id.field, id.value); err != nil {
+			s.fail(c, badRequest(err.Error()))
+			return false
+		}
+	}
+	return true
+}
+
+// forget is a visitor's own erasure request from the site: same origin rules as collect,
+// answered 202 and run as a visitor deletion.
+func (s *Server) forget(c *gin.Context) {
 	var req forgetRequest
-	if err := strictUnmarshal(body, &req); err != nil {
-		s.fail(c, badRequest(err.Error()))
-		return
-	}
-	if err := ingest.CheckID("site_key", req.SiteKey); err != nil {
-		s.fail(c, badRequest(err.Error()))
-		return
-	}
-	if err := ingest.CheckID("visitor_id", req.VisitorID); err != nil {
-		s.fail(c, badRequest(err.Error()))
+	if !s.decodeBeacon(c, &req, &req.SiteKey, &req.VisitorID) {
 		return
 	}
 	p, ok := s.siteGate(c, forgetSite, req.SiteKey, 0)
