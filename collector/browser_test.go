@@ -49,6 +49,8 @@ type APIRecorder struct {
 	CollectStatuses []int
 	// RetryAfter is sent with 429 and 503 answers.
 	RetryAfter string
+	// SlowFirstCollect holds the answer of the first collect request this long.
+	SlowFirstCollect time.Duration
 	// Script replaces the served collector script (to test integrity checks).
 	Script []byte
 
@@ -99,8 +101,15 @@ func (a *APIRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(a.Config))
 	case "/v1/collect":
 		status := http.StatusNoContent
-		if k := a.collectIndex(n); k < len(a.CollectStatuses) {
+		k := a.collectIndex(n)
+		if k < len(a.CollectStatuses) {
 			status = a.CollectStatuses[k]
+		}
+		if k == 0 && a.SlowFirstCollect > 0 {
+			select {
+			case <-time.After(a.SlowFirstCollect):
+			case <-r.Context().Done():
+			}
 		}
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 			h.Set("Retry-After", a.RetryAfter)

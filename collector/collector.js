@@ -312,7 +312,10 @@
       if (!nav.sendBeacon(EP + '/v1/collect', b.body)) break;
       queue.splice(inflight, b.n);
     }
-    save();
+    // The collect request under way is a keepalive fetch: it outlives the page. The next page
+    // must not send its events again (they would be stored twice), so the saved queue leaves
+    // them out; if the page stays, the request's answer saves the queue as it stands.
+    if (on) sess.set('q', queue.slice(inflight));
   };
 
   // classify asks once per page load, after the first page view went out, with what is

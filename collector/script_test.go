@@ -478,6 +478,28 @@ func TestScriptInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("a batch in flight as the page goes is not sent again by the next page", func(t *testing.T) {
+		api := DefaultAPI()
+		api.SlowFirstCollect = 2 * time.Second // the page view of /a is still in flight when /b opens
+		e := NewEnv(t, browser, EnvOptions{API: api, Pages: map[string]string{"/a": `<p>a</p>`, "/b": `<p>b</p>`}})
+		e.Open(t, "/a")
+		api.WaitFor(t, "the first collect request", func(rs []Recorded) bool {
+			_, from := Collected(t, rs)
+			return len(from) >= 1
+		})
+		e.Open(t, "/b")
+		reqs := api.WaitFor(t, "the page view of /b", HasEvent(t, func(ev Event) bool { return ev.URL == e.SiteURL+"/b" }))
+		time.Sleep(2500 * time.Millisecond) // the slow answer, and anything the next page would resend
+		reqs = append(reqs, e.Quiesce(t)[len(reqs):]...)
+		var views []string
+		for _, ev := range Events(t, reqs, "pageview") {
+			views = append(views, strings.TrimPrefix(ev.URL, e.SiteURL))
+		}
+		if diff := cmp.Diff([]string{"/a", "/b"}, views); diff != "" {
+			t.Errorf("page views received (-want +got):\n%s", diff)
+		}
+	})
+
 	t.Run("config refused: silent, default content", func(t *testing.T) {
 		api := DefaultAPI()
 		api.ConfigStatus = 403
