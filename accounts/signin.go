@@ -30,16 +30,16 @@ func (s *Service) SignIn(ctx context.Context, email, password, device string) (S
 	u, err := s.verifyPassword(ctx, email, password)
 	if err != nil {
 		if errors.Is(err, models.ErrUnauthenticated) {
-			s.auditFailedSignIn(ctx, email)
+			s.AuditFailedSignIn(ctx, email)
 		}
 		return SignIn{}, err
 	}
 	return s.openSession(ctx, u, device, "password")
 }
 
-// auditFailedSignIn counts a failed sign-in under the account it was for (its id, never the
-// address), or under "unknown account".
-func (s *Service) auditFailedSignIn(ctx context.Context, email string) {
+// AuditFailedSignIn counts a failed sign-in under the account it was for (its id, never the
+// address), or under "unknown account": one entry per account and hour, however many tries.
+func (s *Service) AuditFailedSignIn(ctx context.Context, email string) {
 	if u, err := s.store.UserByEmail(ctx, email); err == nil {
 		s.auditCounted(ctx, models.AccountScope, u.ID, "signin.fail", u.ID.String())
 		return
@@ -59,9 +59,15 @@ func (s *Service) openSession(ctx context.Context, u models.User, device, method
 		return SignIn{}, err
 	}
 	if !has {
-		s.audit(ctx, models.AccountScope, u.ID, "signin", u.ID.String(), map[string]any{"method": method, "two_factor": false})
+		s.AuditSignIn(ctx, u.ID, method)
 	}
 	return SignIn{User: u, Session: se, SecondFactor: has}, nil
+}
+
+// AuditSignIn records a finished sign-in without a second factor, by the user's id and how
+// they proved it (password, sso, invitation).
+func (s *Service) AuditSignIn(ctx context.Context, userID uuid.UUID, method string) {
+	s.audit(ctx, models.AccountScope, userID, "signin", userID.String(), map[string]any{"method": method, "two_factor": false})
 }
 
 // CompleteSignIn takes the second factor of a pending sign-in (its cookie secret) and opens the

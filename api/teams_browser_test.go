@@ -65,12 +65,12 @@ func TestTeamsBrowserFlows(t *testing.T) {
 	b := testenv.Browser(t)
 	first := testenv.Tab(t, b)
 	testenv.Do(t, first, chromedp.Navigate(link))
-	testenv.WaitFor(t, first, `document.getElementById("password") !== null`)
+	testenv.WaitAcross(t, first, `document.getElementById("password") !== null`)
 	testenv.Do(t, first, chromedp.SendKeys(chromedp.ID("password"), "password1"))
-	testenv.WaitFor(t, first, `document.getElementById("strength").dataset.ok === "no"`)
+	testenv.WaitAcross(t, first, `document.getElementById("strength").dataset.ok === "no"`)
 	testenv.Eval[bool](t, first, `(document.getElementById("password").value = "") === ""`)
 	testenv.Do(t, first, chromedp.SendKeys(chromedp.ID("password"), strongPassword))
-	testenv.WaitFor(t, first, `document.getElementById("strength").dataset.ok === "yes"`)
+	testenv.WaitAcross(t, first, `document.getElementById("strength").dataset.ok === "yes"`)
 	testenv.Do(t, first, chromedp.Click(chromedp.ID("submit-password")))
 	testenv.WaitAcross(t, first, `location.pathname === "/" && document.readyState === "complete"`)
 	role := testenv.Eval[string](t, first, `fetch("/v1/projects/`+pid+`").then(r => r.json()).then(j => j.role)`)
@@ -89,7 +89,7 @@ func TestTeamsBrowserFlows(t *testing.T) {
 	reset := mailedLink(t, msgs[1], resetLinkRe)
 	const newPassword = "another long passphrase 9"
 	testenv.Do(t, second, chromedp.Navigate(reset))
-	testenv.WaitFor(t, second, `document.getElementById("password") !== null`)
+	testenv.WaitAcross(t, second, `document.getElementById("password") !== null`)
 	testenv.Do(t, second, chromedp.SendKeys(chromedp.ID("password"), newPassword), chromedp.Click(chromedp.ID("submit-password")))
 	testenv.WaitAcross(t, second, `location.pathname === "/login" && document.getElementById("signin") !== null`)
 	if st := testenv.Eval[int](t, first, `fetch("/v1/me").then(r => r.status)`); st != 401 {
@@ -98,7 +98,7 @@ func TestTeamsBrowserFlows(t *testing.T) {
 	signIn := func(tab context.Context, pw string) {
 		t.Helper()
 		testenv.Do(t, tab, chromedp.Navigate(srv.URL+"/login"))
-		testenv.WaitFor(t, tab, `document.getElementById("signin") !== null`)
+		testenv.WaitAcross(t, tab, `document.getElementById("signin") !== null`)
 		testenv.Do(t, tab, chromedp.SendKeys(chromedp.ID("email"), email), chromedp.SendKeys(chromedp.ID("password"), pw),
 			chromedp.Click(chromedp.ID("signin")))
 	}
@@ -107,7 +107,7 @@ func TestTeamsBrowserFlows(t *testing.T) {
 
 	// Two-factor set-up on the Security page, with a code computed from the key shown.
 	testenv.Do(t, second, chromedp.Navigate(srv.URL+"/security"))
-	testenv.WaitFor(t, second, `document.getElementById("begin-two-factor") !== null`)
+	testenv.WaitAcross(t, second, `document.getElementById("begin-two-factor") !== null`)
 	testenv.Do(t, second, chromedp.Click(chromedp.ID("begin-two-factor")))
 	testenv.WaitAcross(t, second, `document.getElementById("totp-secret") !== null`)
 	if !testenv.Eval[bool](t, second, `document.querySelector("#qr svg") !== null`) {
@@ -148,7 +148,7 @@ func TestTeamsBrowserFlows(t *testing.T) {
 	}
 	fourth := testenv.Tab(t, b)
 	testenv.Do(t, fourth, chromedp.Navigate(srv.URL+"/login?next=/projects/"+pid))
-	testenv.WaitFor(t, fourth, `document.getElementById("signin") !== null`)
+	testenv.WaitAcross(t, fourth, `document.getElementById("signin") !== null`)
 	testenv.Do(t, fourth, chromedp.SendKeys(chromedp.ID("email"), plain), chromedp.SendKeys(chromedp.ID("password"), strongPassword),
 		chromedp.Click(chromedp.ID("signin")))
 	testenv.WaitAcross(t, fourth, `location.pathname === "/security" && document.getElementById("setup-required") !== null`)
@@ -229,7 +229,7 @@ func TestTeamsBrowserSettingsAndSSO(t *testing.T) {
 	b := testenv.Browser(t)
 	tab := testenv.Tab(t, b)
 	testenv.Do(t, tab, chromedp.Navigate(srv.URL+"/login?next=/projects/"+pid+"/settings"))
-	testenv.WaitFor(t, tab, `document.getElementById("signin") !== null`)
+	testenv.WaitAcross(t, tab, `document.getElementById("signin") !== null`)
 	testenv.Do(t, tab, chromedp.SendKeys(chromedp.ID("email"), owner.Email), chromedp.SendKeys(chromedp.ID("password"), strongPassword),
 		chromedp.Click(chromedp.ID("signin")))
 	testenv.WaitAcross(t, tab, `document.getElementById("member-email") !== null`)
@@ -257,7 +257,7 @@ func TestTeamsBrowserSettingsAndSSO(t *testing.T) {
 	provider.QueueUser(&mockoidc.MockUser{Subject: "sub-sso", Email: "sso@sso-browser.example", EmailVerified: true})
 	other := testenv.Tab(t, b)
 	testenv.Do(t, other, chromedp.Navigate(srv.URL+"/login"))
-	testenv.WaitFor(t, other, `document.getElementById("sso") !== null`)
+	testenv.WaitAcross(t, other, `document.getElementById("sso") !== null`)
 	testenv.Do(t, other, chromedp.Click(chromedp.ID("sso")))
 	testenv.WaitAcross(t, other, `location.pathname === "/" && document.readyState === "complete" && document.querySelector(".who .email") !== null`)
 	role := testenv.Eval[string](t, other, `fetch("/v1/projects/`+pid+`").then(r => r.json()).then(j => j.role)`)

@@ -57,6 +57,7 @@ func (s *Server) startSession(c *gin.Context, u models.User) (models.Session, er
 		return models.Session{}, errSecondFactorPending
 	}
 	s.setSessionCookie(c, se.Secret, int(models.SessionTTL.Seconds()))
+	s.accounts.AuditSignIn(c, u.ID, "password")
 	return se, nil
 }
 

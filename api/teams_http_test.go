@@ -140,6 +140,17 @@ func TestTeamsTwoFactorHTTP(t *testing.T) {
 	}
 
 	b := newCookieClient(t, srv)
+	for range 2 { // two wrong passwords: one counted audit entry, not two
+		if st, _ := newCookieClient(t, srv).signIn(owner.Email, "not-the-password-at-all"); st != 401 {
+			t.Fatalf("wrong password: %d", st)
+		}
+	}
+	var fails int
+	var count string
+	if err := srv.Pool.QueryRow(ctx, `SELECT count(*), max(details->>'count') FROM audit_log WHERE action = 'signin.fail' AND target = $1`,
+		owner.UserID.String()).Scan(&fails, &count); err != nil || fails != 1 || count != "2" {
+		t.Fatalf("failed sign-ins in the audit log: %d entries, count %q, err %v; want one entry counting 2", fails, count, err)
+	}
 	status, csrf := b.signIn(owner.Email, strongPassword)
 	if status != 200 || csrf == "" {
 		t.Fatalf("sign-in: %d", status)
@@ -269,7 +280,8 @@ func TestTeamsTwoFactorHTTP(t *testing.T) {
 	if rows.Err() != nil {
 		t.Fatal(rows.Err())
 	}
-	want := []string{`two_factor.enable {}`, `signin {"two_factor": true}`, `project.require_two_factor {"on": true}`}
+	want := []string{`signin {"method": "password", "two_factor": false}`, `two_factor.enable {}`, `signin {"two_factor": true}`,
+		`project.require_two_factor {"on": true}`}
 	if strings.Join(seen, "|") != strings.Join(want, "|") {
 		t.Fatalf("audit entries %q, want %q", seen, want)
 	}

@@ -94,6 +94,9 @@ func (s *Server) openSession(c *gin.Context, email, password string) (models.Use
 		c.Header("Retry-After", "2")
 		return models.User{}, models.Session{}, errStatus(http.StatusServiceUnavailable, "busy", "too many sign-ins at once; try again in a moment")
 	case err != nil && errors.Is(err, models.ErrUnauthenticated):
+		if s.accounts != nil {
+			s.accounts.AuditFailedSignIn(c, email) // counted: one entry per account and hour
+		}
 		return models.User{}, models.Session{}, errStatus(http.StatusUnauthorized, "unauthenticated", "wrong email or password")
 	case err != nil:
 		return models.User{}, models.Session{}, err
