@@ -26,6 +26,7 @@ const (
 // desktops (the same pages, as long), so the model's two personas are "the mobile ones" and "the desktop ones"; a visitor
 // classify has never seen, with only inline events, lands in the persona of its own device.
 func TestClassifyInlineEventsDevice(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "device@shop.example", false)
 	// Every session in the same hour of the day: only the device sets visitors apart.

@@ -14,6 +14,7 @@ import (
 // encoding/json writes for the contract's ClassifyResponse, byte for byte, for every reason,
 // awkward names and figures; non-finite figures are left to encoding/json.
 func TestClassifyJSONAsEncodingJSON(t *testing.T) {
+	t.Parallel()
 	id := uuid.MustParse("0b8f6f5e-6c1a-4c55-9a3e-2f4f3c2d1e0f")
 	ref := func(name, typ string) *classify.PersonaRef {
 		return &classify.PersonaRef{ID: id, IDText: id.String(), Name: name, Type: typ}

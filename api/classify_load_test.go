@@ -18,6 +18,7 @@ import (
 // when PERSONAS_LOAD_DIR names a directory, writes the server's URL and a wrk script there, and
 // serves until a file named stop appears in it.
 func TestServeClassifyForLoad(t *testing.T) {
+	t.Parallel()
 	dir := os.Getenv("PERSONAS_LOAD_DIR")
 	if dir == "" {
 		t.Fatal("PERSONAS_LOAD_DIR is not set: run scripts/load-classify")

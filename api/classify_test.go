@@ -83,6 +83,7 @@ func inlineEvents(n int) []map[string]any {
 // each reason, inline events merged but not stored, assignments written, and a corrupted model
 // answering no_model.
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "owner@shop.example", false)
 	ctx := context.Background()
@@ -362,6 +363,7 @@ const freshWithin = time.Second
 // model published through one and the personas deleted through the other are each seen by both
 // within a second.
 func TestClassifyFreshAcrossInstances(t *testing.T) {
+	t.Parallel()
 	a := testserver.New(t, testserver.Options{})
 	b := testserver.New(t, testserver.Options{Env: a.Env, Redis: a.Redis, NoWorker: true})
 	acct := a.NewAccount(t, "owner@shop.example", false)

@@ -63,22 +63,11 @@ func eventCount(t testing.TB, srv *testserver.Server, projectID uuid.UUID) int64
 // ingestStats sums a project's delivery counters by reason.
 func ingestStats(t testing.TB, srv *testserver.Server, projectID uuid.UUID) map[string]int64 {
 	t.Helper()
-	rows, err := srv.Pool.Query(context.Background(), `SELECT reason, sum(events)::bigint FROM ingest_stats WHERE project_id = $1 GROUP BY reason`, projectID)
-	if err != nil {
-		t.Fatalf("read ingest_stats: %v", err)
-	}
-	defer rows.Close()
-	got := map[string]int64{}
-	for rows.Next() {
-		var r string
-		var n int64
-		if err := rows.Scan(&r, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[r] = n
-	}
-	return got
+	return srv.Tally(t, ingestStatsByReason, projectID)
 }
+
+// ingestStatsByReason sums a project's delivery counters by reason.
+const ingestStatsByReason = `SELECT reason, sum(events)::bigint FROM ingest_stats WHERE project_id = $1 GROUP BY reason`
 
 // droppedMetric reads personas_collect_dropped_events_total for a reason from /metrics.
 func droppedMetric(t testing.TB, srv *testserver.Server, reason string) float64 {
@@ -137,6 +126,7 @@ func visitorIn(name string) string { return "00000000-" + name }
 // TestHostileCollectRequests sends requests an attacker or a broken client could send, and
 // checks the exact status, how many events were stored, and how the drops were counted.
 func TestHostileCollectRequests(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	a := srv.NewAccount(t, "a@example.com", false)
 	b := srv.NewAccount(t, "b@example.com", false)
@@ -463,6 +453,7 @@ func piiForms(v string) []string {
 // attributes, URLs (path and query) and referrers, then searches a pg_dump of the database,
 // the decrypted export and the logs: nothing personal is left, and the surrounding words are.
 func TestCollectLeavesNoPersonalData(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	a := srv.NewAccount(t, "pii@example.com", false)
 	settings(t, srv, a.ProjectID, a.SiteKey, models.Settings{DataAttributes: &[]string{"data-product"},
@@ -562,6 +553,7 @@ func TestCollectLeavesNoPersonalData(t *testing.T) {
 // TestExportOneVisitor checks the data-subject access request: one visitor's events and
 // aggregates, decrypted, and nothing of another visitor; admins only; other tenants get 404.
 func TestExportOneVisitor(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	a := srv.NewAccount(t, "owner@example.com", false)
 	other := srv.NewAccount(t, "other@example.com", false)

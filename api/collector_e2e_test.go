@@ -23,6 +23,7 @@ import (
 // elements, follows a single-page-app route, types personal data into a form and submits it,
 // then checks exactly which events PostgreSQL holds and that nothing typed is stored anywhere.
 func TestCollectorInRealBrowser(t *testing.T) {
+	t.Parallel()
 	b := testenv.Browser(t) // skips without chromium, fails when CI is set
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	a := srv.NewAccount(t, "owner@example.com", false)

@@ -243,6 +243,7 @@ func (u *user) text(sel string) string {
 // no settings forms and is refused when posting anyway; an admin erases a visitor and watches
 // it finish; everyone signs out.
 func TestDashboardInBrowser(t *testing.T) {
+	t.Parallel()
 	browser := newBrowser(t)
 	tp := newTrainedProject(t)
 	sh := newShots(t)
@@ -482,6 +483,7 @@ func formPost(t *testing.T, srv *testserver.Server, path string, cookie *http.Co
 // token, a post without the token is refused, the same post from the dashboard works; the
 // session cookie is HttpOnly, SameSite=Strict, host-wide, and Secure in production.
 func TestDashboardCSRFAndCookies(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@example.com", false)
 	cookie, csrf, hdr := session(t, srv, owner.Email)
@@ -537,6 +539,7 @@ func TestDashboardCSRFAndCookies(t *testing.T) {
 // TestDashboardAccess: pages need a session, a stranger's project is not found, and roles
 // gate the forms as the API's policy table does.
 func TestDashboardAccess(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@example.com", false)
 	other := srv.NewAccount(t, "other@example.com", false)

@@ -82,6 +82,7 @@ func newPersona(name string) models.PublishedPersona {
 // into another and one is new, and reads the overview: every persona with a segment in the
 // drift chart has a legend entry, the merge is named, and the reading does not say "held steady".
 func TestOverviewDriftShowsVanishedPersonas(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@example.com", false)
 	stay, other, merged := newPersona("Deal Hunters"), newPersona("Researchers"), newPersona("Window Shoppers")
@@ -148,6 +149,7 @@ func TestOverviewDriftShowsVanishedPersonas(t *testing.T) {
 // TestImportCountsByEventDay: imported history is counted on the days it happened, live
 // collection on the day it arrives.
 func TestImportCountsByEventDay(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@example.com", false)
 	now := time.Now().UTC()
@@ -191,6 +193,7 @@ func TestImportCountsByEventDay(t *testing.T) {
 // actions collapse with a count, a pause or another action between them does not, actors and
 // targets are named, the filter accepts only the actions it offers.
 func TestAuditPageGroupsAndFilters(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@example.com", false)
 	ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 )
 
 func TestGoalLines(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		lifts []classifier.GoalLift
@@ -59,6 +60,7 @@ func TestGoalLines(t *testing.T) {
 }
 
 func TestCardGoalsClearestFirst(t *testing.T) {
+	t.Parallel()
 	lines := goalLines([]classifier.GoalLift{
 		{Goal: "any", Visitors: 30, Rate: 0.3, PopulationRate: 0.28, Lift: 1.07, Low: 0.9, High: 1.2},
 		{Goal: "a", Visitors: 20, Rate: 0.2, PopulationRate: 0.1, Lift: 2, Low: 1.5, High: 2.5},
@@ -84,6 +86,7 @@ func TestCardGoalsClearestFirst(t *testing.T) {
 }
 
 func TestNiceTicks(t *testing.T) {
+	t.Parallel()
 	for _, top := range []float64{1, 3, 7, 9, 11, 99, 101, 1234, 4999, 12345, 987654} {
 		cols := []stackInput{{Values: []float64{top * 0.4, top * 0.6}}, {Values: []float64{top / 3}}}
 		ch := stackSized("t", cols, []string{"#000", "#111"}, 0, func(v float64) string { return formatCount(int64(v)) }, 240)
@@ -137,6 +140,7 @@ func parseCount(s string) (float64, error) {
 }
 
 func TestTraitChartsScale(t *testing.T) {
+	t.Parallel()
 	traits := []classifier.Trait{
 		{Feature: "goal:coupon_applied", Value: 0.24, Population: 0.1, Z: 3},
 		{Feature: "goal_rate", Value: 0.8, Population: 0.3, Z: 2.5},
@@ -175,6 +179,7 @@ func TestTraitChartsScale(t *testing.T) {
 
 // TestDriftReading checks that the words under the drift chart never contradict it.
 func TestDriftReading(t *testing.T) {
+	t.Parallel()
 	st := func(v float64) *float64 { return &v }
 	a, b, c, gone := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	names := map[uuid.UUID]string{a: "Deal Hunters", b: "Researchers", c: "Newcomers", gone: "Window Shoppers"}
@@ -251,6 +256,7 @@ func TestDriftReading(t *testing.T) {
 }
 
 func TestFateOf(t *testing.T) {
+	t.Parallel()
 	gone, a, b := uuid.New(), uuid.New(), uuid.New()
 	ts := []models.Transition{{From: gone, To: a, Visitors: 30}, {From: gone, To: b, Visitors: 70}, {From: a, To: a, Visitors: 500}}
 	f := fateOf(gone, 3, ts)
@@ -263,6 +269,7 @@ func TestFateOf(t *testing.T) {
 }
 
 func TestAuditWords(t *testing.T) {
+	t.Parallel()
 	actor, member, pid := uuid.New(), uuid.New(), uuid.New()
 	pj := models.Project{ID: uuid.New(), Name: "Shop"}
 	n := auditNamer{users: map[uuid.UUID]string{actor: "owner@example.com", member: "ex@example.com (former member)"},
@@ -297,6 +304,7 @@ func TestAuditWords(t *testing.T) {
 // TestTransitionCacheBounded: the cache of transitions is safe for concurrent pages and never
 // holds more than its bound.
 func TestTransitionCacheBounded(t *testing.T) {
+	t.Parallel()
 	var tc transitionCache
 	p := uuid.New()
 	done := make(chan struct{})

@@ -11,6 +11,7 @@ import (
 )
 
 func TestTaskRows(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) *time.Time { v := now.Add(-d); return &v }
 	tests := []struct {

@@ -92,6 +92,7 @@ func sampleDrift(current []models.Persona) ([]models.DriftPoint, map[uuid.UUID]s
 // that a broken template fails `make test`, not a user: personas of every type, with goal lifts
 // and without, a drift chart with vanished, merged and new personas, grouped audit entries.
 func TestEveryTemplateRenders(t *testing.T) {
+	t.Parallel()
 	d, err := parseDashboard()
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +207,7 @@ func TestEveryTemplateRenders(t *testing.T) {
 // TestFormsFollowRoles checks that a viewer's pages carry no forms but sign-out, and an
 // editor's settings carry the capture form but not the admin-only ones.
 func TestFormsFollowRoles(t *testing.T) {
+	t.Parallel()
 	d, err := parseDashboard()
 	if err != nil {
 		t.Fatal(err)
@@ -241,6 +243,7 @@ func TestFormsFollowRoles(t *testing.T) {
 }
 
 func TestHealthWarning(t *testing.T) {
+	t.Parallel()
 	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name    string

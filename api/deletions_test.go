@@ -33,6 +33,7 @@ func waitDeletion(t *testing.T, srv *testserver.Server, id uuid.UUID) models.Del
 // requester still reads the deletion and its receipt, members lose the project (404) but
 // keep their accounts and tokens, and strangers never see the deletion.
 func TestProjectDeletionAccess(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{})
 	owner := srv.NewAccount(t, "owner@example.com", false)
 	other := srv.NewAccount(t, "stranger@example.com", false)
@@ -125,6 +126,7 @@ func TestProjectDeletionAccess(t *testing.T) {
 // TestForget runs a visitor's own erasure from the site: allowed origin only, answered 202,
 // run as a visitor deletion with origin "site" and no requesting user.
 func TestForget(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{})
 	a := srv.NewAccount(t, "forget@example.com", false)
 	srv.Collect(t, a.SiteKey, "visitor-1", "s1", []map[string]any{{"type": "pageview", "ts": time.Now().UnixMilli(), "url": testserver.Origin + "/"}})

@@ -21,6 +21,7 @@ import (
 // middle (through a proxy of the test's own), restores it, and checks that for each reason the
 // counted events equal the events offered, and that "stored" equals the rows in events.
 func TestDeliveryCountersAddUp(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	u, _ := url.Parse(e.DataURL)
 	proxy := tcpproxy.New(t, u.Host)
@@ -90,19 +91,7 @@ func TestDeliveryCountersAddUp(t *testing.T) {
 		round(r, true)
 	}
 
-	got := map[string]int64{}
-	rows, err := e.Pool.Query(context.Background(), `SELECT reason, sum(events)::bigint FROM ingest_stats WHERE project_id = $1 GROUP BY reason`, acct.ProjectID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var r string
-		var n int64
-		if err := rows.Scan(&r, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[r] = n
-	}
+	got := e.Tally(t, ingestStatsByReason, acct.ProjectID)
 	for reason, want := range offered {
 		if got[reason] != want {
 			t.Errorf("ingest_stats[%s] = %d, offered %d", reason, got[reason], want)
@@ -128,6 +117,7 @@ func TestDeliveryCountersAddUp(t *testing.T) {
 // and once PostgreSQL is back, with no further request to carry them, the drops counted in
 // ingest_stats equal the events those requests held, exactly.
 func TestDropsCountedThroughLongOutage(t *testing.T) {
+	t.Parallel()
 	const ttl, refresh, outage = 50 * time.Millisecond, 100 * time.Millisecond, 1500 * time.Millisecond
 	e := testenv.New(t)
 	u, _ := url.Parse(e.DataURL)
@@ -181,22 +171,7 @@ func TestDropsCountedThroughLongOutage(t *testing.T) {
 	t.Logf("%d requests over %s of outage (site cache lifetime %s, refresh every %s)", requests, outage, ttl, refresh)
 	proxy.Restore()
 
-	got := func() map[string]int64 {
-		m := map[string]int64{}
-		rows, err := e.Pool.Query(context.Background(), `SELECT reason, sum(events)::bigint FROM ingest_stats WHERE project_id = $1 GROUP BY reason`, acct.ProjectID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var r string
-			var n int64
-			if err := rows.Scan(&r, &n); err != nil {
-				t.Fatal(err)
-			}
-			m[r] = n
-		}
-		return m
-	}
+	got := func() map[string]int64 { return e.Tally(t, ingestStatsByReason, acct.ProjectID) }
 	testserver.Eventually(t, 20*time.Second, "the drops kept through the outage reach ingest_stats", func() bool {
 		return srv.Ingester.PendingDrops() == 0 && got()[models.ReasonUnavailable] >= want[models.ReasonUnavailable]
 	})

@@ -22,6 +22,7 @@ import (
 // Retry-After on a 503, and log a server error once. The timeout cases are the ones that
 // drifted: the dashboard answered a context deadline with 500 where the API said 503.
 func TestErrorStatusSameInJSONAndHTML(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	// A real database timeout: a query whose deadline passes before PostgreSQL answers.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -22,6 +22,7 @@ import (
 // any of its rows (events, aggregates, assignment) still gets a visitor deletion that runs and
 // holds a signed receipt.
 func TestForgetUnknownVisitorRecordsNothing(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{})
 	acct := srv.NewAccount(t, "forget-unknown@example.com", false)
 	ctx := context.Background()

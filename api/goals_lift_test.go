@@ -28,6 +28,7 @@ type goalLiftView struct {
 // persona and whether their aggregates reached each goal. The interval is the Wilson score
 // interval of the persona's rate, divided by the population's rate.
 func TestPersonasGoalsLift(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "lift@shop.example", false)
 	importVisitors(t, srv, acct.Token, acct.ProjectID, demoVisitors(600, 11))

@@ -12,6 +12,7 @@ import (
 )
 
 func TestSafeNext(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in, want string }{
 		{"own page", "/projects/42", "/projects/42"},
 		{"own page with query", "/projects/42?done=renamed#top", "/projects/42?done=renamed#top"},
@@ -62,6 +63,7 @@ func TestSafeNext(t *testing.T) {
 }
 
 func TestMetricLabels(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, method, route string
 		status              int
@@ -86,6 +88,7 @@ func TestMetricLabels(t *testing.T) {
 }
 
 func TestLimitersBounded(t *testing.T) {
+	t.Parallel()
 	l := newLimiters(1, 2)
 	for i := range maxLimiterKeys + 1000 {
 		l.allow("client-" + strconv.Itoa(i))
@@ -111,6 +114,7 @@ func TestLimitersBounded(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, remote, want string }{
 		{"IPv4", "203.0.113.7:5000", "203.0.113.7"},
 		{"IPv4-mapped IPv6", "[::ffff:203.0.113.7]:5000", "203.0.113.7"},

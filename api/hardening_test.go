@@ -38,6 +38,7 @@ var requestSeries = regexp.MustCompile(`(?m)^personas_http_requests_total\{[^}]*
 // TestMetricLabelsStayBounded sends requests with random methods and random unmatched paths,
 // as the hostile review did: the request series and the scrape must not grow with them.
 func TestMetricLabelsStayBounded(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	c := clientFrom("127.0.0.1")
 	letters := "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -97,6 +98,7 @@ func TestMetricLabelsStayBounded(t *testing.T) {
 // TestSafeNextAfterSignIn signs in through the login form with hostile next values: every
 // redirect stays on this site.
 func TestSafeNextAfterSignIn(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "next@session.example", false)
 	tests := []struct{ name, next, want string }{
@@ -159,6 +161,7 @@ func multipartBody(t *testing.T, fields map[string]string, fileBytes int) (strin
 // TestFormBodiesAreLimited posts oversized, multipart and over-long password bodies to the
 // sign-in routes and a dashboard form: each is refused before it is read whole or hashed.
 func TestFormBodiesAreLimited(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "forms@session.example", false)
 	mpType, mpBody := multipartBody(t, map[string]string{"email": acct.Email, "password": sessionPassword}, 1<<20)
@@ -194,6 +197,7 @@ func TestFormBodiesAreLimited(t *testing.T) {
 }
 
 func TestSessionRefusesCrossSiteForms(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "csrf-login@session.example", false)
 	body := url.Values{"email": {acct.Email}, "password": {sessionPassword}}.Encode()
@@ -224,6 +228,7 @@ func TestSessionRefusesCrossSiteForms(t *testing.T) {
 // TestReadyWhileRedisIsDown: with Redis unreachable, collect and classify still work, so the
 // instance is ready; the body and /metrics say Redis is down.
 func TestReadyWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -254,6 +259,7 @@ func TestReadyWhileRedisIsDown(t *testing.T) {
 }
 
 func TestTokenGuessingIsLimited(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{TokenFailures: 1}}) // the default
 	acct := srv.NewAccount(t, "tokens@session.example", false)
 	guesser := clientFrom("127.0.5.1")
@@ -289,6 +295,7 @@ func TestTokenGuessingIsLimited(t *testing.T) {
 }
 
 func TestStaticAndSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	for _, production := range []bool{false, true} {
 		t.Run("production="+strconv.FormatBool(production), func(t *testing.T) {
 			srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{Production: production}})
@@ -328,6 +335,7 @@ func TestStaticAndSecurityHeaders(t *testing.T) {
 // is a trusted proxy, read from the right past trusted hops; the per-client collect limit
 // follows it.
 func TestClientAddressThroughTrustedProxies(t *testing.T) {
+	t.Parallel()
 	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.6.0/24"), netip.MustParsePrefix("10.0.0.0/8")}
 	srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{TrustedProxies: trusted,
 		RatePerClient: 1, RatePerSite: -1}}) // a burst of 2 per client, then one a second
@@ -371,6 +379,7 @@ func TestClientAddressThroughTrustedProxies(t *testing.T) {
 // 5 ms wait: every answer is a wrong password or a 503 with Retry-After, none is an error,
 // and while they run the server never reports more hashes running than its slots.
 func TestSignInFloodIsBounded(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{PasswordHashes: 1, PasswordWait: 5 * time.Millisecond}})
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -181,6 +181,7 @@ func TestImportStreamsLargeBody(t *testing.T) {
 // TestImportAnswers covers the small cases: who may import, empty and oversized lines, and
 // that line numbers and reasons come back.
 func TestImportAnswers(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	a := srv.NewAccount(t, "owner@example.com", false)
 	other := srv.NewAccount(t, "other@example.com", false)

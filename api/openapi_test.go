@@ -40,6 +40,7 @@ var httpMethods = map[string]bool{"get": true, "put": true, "post": true, "delet
 	"head": true, "patch": true, "trace": true}
 
 func TestOpenAPIMatchesRouter(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../docs/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)

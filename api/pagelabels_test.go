@@ -17,6 +17,7 @@ import (
 // TestPageLabels: the page-label table is read and replaced whole through the API and the
 // Settings form (with its CSRF token), bounded, and audited; a stranger's project is not found.
 func TestPageLabels(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@labels.example", false)
 	other := srv.NewAccount(t, "other@labels.example", false)

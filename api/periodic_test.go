@@ -18,6 +18,7 @@ import (
 // would, and checks that /metrics counts the failures by task type with the last success's
 // time, and that a viewer's health page says in plain words how automatic training is doing.
 func TestPeriodicTasksReported(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@periodic.example", false)
 	_, viewer := srv.Member(t, owner.ProjectID, "viewer@periodic.example", models.RoleViewer)

@@ -137,6 +137,7 @@ func getPersona(t *testing.T, srv *testserver.Server, token string, projectID, i
 // have distinct names and shares summing to 1, a retrain on the same data keeps every persona
 // (stability 1), and a person's name survives retraining and re-enrichment.
 func TestTrainingThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{})
 	acct := srv.NewAccount(t, "owner@shop.example", false)
 	_, viewer := srv.Member(t, acct.ProjectID, "viewer@shop.example", models.RoleViewer)
@@ -327,6 +328,7 @@ func TestTrainingThroughTheAPI(t *testing.T) {
 // TestTrainerSkipsConstantData runs the training job directly: no model, no task
 // failure, and the run says why.
 func TestTrainerSkipsConstantData(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "owner@shop.example", false)
 	// Sixty identical visitors: every feature is constant.
@@ -356,6 +358,7 @@ func TestTrainerSkipsConstantData(t *testing.T) {
 // TestBusinessContextAndIngestStats covers the context's round trip, its limits and sealing,
 // and the delivery counters.
 func TestBusinessContextAndIngestStats(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "owner@shop.example", false)
 	_, editor := srv.Member(t, acct.ProjectID, "editor@shop.example", models.RoleEditor)

@@ -10,6 +10,7 @@ import (
 // by the policy table and refuses anything else, a role name included, so that a template
 // cannot keep a role rule of its own.
 func TestTemplatesAskAboutActions(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		role models.Role
 		act  action

@@ -318,6 +318,7 @@ type errorJSON struct {
 var codeOf = map[int]string{http.StatusUnauthorized: "unauthenticated", http.StatusForbidden: "forbidden", http.StatusNotFound: "not_found"}
 
 func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	notFound := w.srv.Do(t, testserver.Request{Method: "GET", Path: "/v1/projects/" + uuid.NewString(), Token: w.owner.Token})
 	for _, mc := range matrix(t, w) {
@@ -356,6 +357,7 @@ func TestRoleMatrix(t *testing.T) {
 // admin settings on an editor route, scope "all" is the owner's, ownership is transferred, not
 // granted, and the owner's membership is not edited. Each write it makes is in the audit log.
 func TestRoleRulesInsideRoutes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tok := map[string]string{}
 	for _, c := range w.callers {
@@ -495,6 +497,7 @@ func TestRoleRulesInsideRoutes(t *testing.T) {
 // validation error, never 401, 403 or 404 (the fixture's ids all exist); the others get the
 // table's refusal, and a reader without a valid token is sent to the login page.
 func TestDashboardRoleMatrix(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	table := w.srv.API.DashboardPolicyTable()
 	if len(table) < 10 {
@@ -539,6 +542,7 @@ func TestDashboardRoleMatrix(t *testing.T) {
 // it, every line names an action, every action has a policy, and project actions sit on
 // project paths, so no route reaches a handler without passing the policy.
 func TestRouteTable(t *testing.T) {
+	t.Parallel()
 	srv := api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	table := srv.RouteTable()
 	lines := map[string]api.TableRoute{}

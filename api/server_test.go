@@ -17,6 +17,7 @@ import (
 // TestShutdownFinishesInFlightRequest starts a slow request, cancels the server's context, and
 // checks that the request completes with its answer while new connections are refused.
 func TestShutdownFinishesInFlightRequest(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	rdb, _ := testenv.Redis(t)
 	s := NewServer(Deps{Store: e.Store, Redis: rdb, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -65,6 +66,7 @@ func TestShutdownFinishesInFlightRequest(t *testing.T) {
 }
 
 func TestPanicBecomesJSON500(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	rdb, _ := testenv.Redis(t)
 	s := NewServer(Deps{Store: e.Store, Redis: rdb, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -71,6 +71,7 @@ func loginJSON(email, password string) string {
 }
 
 func TestLoginCookie(t *testing.T) {
+	t.Parallel()
 	for _, production := range []bool{false, true} {
 		t.Run("production="+strconv.FormatBool(production), func(t *testing.T) {
 			srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{Production: production}})
@@ -101,6 +102,7 @@ func TestLoginCookie(t *testing.T) {
 }
 
 func TestCSRFAndLogout(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "csrf@session.example", false)
 	c := clientFrom("127.0.0.1")
@@ -193,6 +195,7 @@ func checkRetryAfter(t *testing.T, a answer) {
 }
 
 func TestLoginBackoff(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	victim := srv.NewAccount(t, "victim@session.example", false)
 	bystander := srv.NewAccount(t, "bystander@session.example", false)
@@ -269,6 +272,7 @@ func TestLoginBackoff(t *testing.T) {
 }
 
 func TestLoginUnknownEmailAnswersLikeWrongPassword(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "known@session.example", false)
 	wrong := send(t, clientFrom("127.0.0.50"), "POST", srv.URL+"/v1/session", "application/json", loginJSON(acct.Email, "wrong password!"), nil)

@@ -38,6 +38,7 @@ func (d dashSession) alive(t *testing.T, srv *testserver.Server) bool {
 // ends all of them; neither touches another user's sessions or the user's API tokens; both
 // need the session's CSRF token.
 func TestPasswordChangeAndSignOutEverywhere(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	const newPassword = "a much longer new password"
 	type outcome struct {
@@ -163,6 +164,7 @@ func TestPasswordChangeAndSignOutEverywhere(t *testing.T) {
 // TestDashboardHasSignOutEverywhere: every dashboard page's header carries the "sign out
 // everywhere" button, posting the session's CSRF token to /logout/everywhere.
 func TestDashboardHasSignOutEverywhere(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "button@sessions.example", false)
 	s := signIn(t, srv, acct.Email, sessionPassword)

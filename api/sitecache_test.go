@@ -14,6 +14,7 @@ import (
 // its bound (invented keys go first, known projects stay), invalidation keeps the last known
 // mapping as stale, and a deleted project's entries go at once.
 func TestSiteCacheBoundsAndLastKnown(t *testing.T) {
+	t.Parallel()
 	sc := newSiteCache(time.Minute)
 	sc.max = 100
 	known := models.Project{ID: uuid.New(), SiteKey: "pk_known"}

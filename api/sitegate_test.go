@@ -39,6 +39,7 @@ func pageRequest(t *testing.T, srv *testserver.Server, route, siteKey, origin st
 // route has its own client bucket; only collect counts its refused events (origin, rate) in the
 // project's delivery counters.
 func TestSiteGate(t *testing.T) {
+	t.Parallel()
 	// 0.1 per second, a burst of 1: the second request of a route is refused for ten seconds.
 	srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{RatePerClient: 0.1, RatePerSite: -1}})
 	acct := srv.NewAccount(t, "gate@shop.example", false)
@@ -85,6 +86,7 @@ func TestSiteGate(t *testing.T) {
 // TestSiteGateSiteRate: the per-site bucket is collect's alone and per site key: a site past
 // its rate is refused whatever the client, while its classify and another site's collect go on.
 func TestSiteGateSiteRate(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true, APIConfig: api.Config{RatePerClient: -1, RatePerSite: 0.1}})
 	a := srv.NewAccount(t, "site-a@shop.example", false)
 	b := srv.NewAccount(t, "site-b@shop.example", false)

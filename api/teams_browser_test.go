@@ -44,6 +44,7 @@ func mailedLink(t *testing.T, m smtptest.Message, re *regexp.Regexp) string {
 // asks for the code; the owner requiring two-factor sign-in sends a member without it to the
 // set-up; the Security page lists the sessions and signs out everywhere.
 func TestTeamsBrowserFlows(t *testing.T) {
+	t.Parallel()
 	smtp := smtptest.New(t, smtptest.Options{})
 	m, err := mail.New(smtp.URL(), "Personas <noreply@personas.test>", mail.WithRootCAs(smtp.RootCAs))
 	if err != nil {
@@ -200,6 +201,7 @@ func setUpTwoFactor(t *testing.T, srv *testserver.Server, userID uuid.UUID) {
 // withdrawn); the invited person signs in through single sign-on against mockoidc running in
 // the test, from the login page's SSO button, and opens the project.
 func TestTeamsBrowserSettingsAndSSO(t *testing.T) {
+	t.Parallel()
 	smtp := smtptest.New(t, smtptest.Options{})
 	m, err := mail.New(smtp.URL(), "Personas <noreply@personas.test>", mail.WithRootCAs(smtp.RootCAs))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 // get their status and a plain sentence (no "not found:" prefix), on pages that send no
 // referrer.
 func TestTeamsLinkErrors(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	ctx := context.Background()
 	owner := srv.NewAccount(t, "owner@links.example", false)
@@ -111,6 +112,7 @@ func TestTeamsLinkErrors(t *testing.T) {
 // TestTeamsForgotPasswordSameAnswer: a known and an unknown address get the same status and
 // the same body.
 func TestTeamsForgotPasswordSameAnswer(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true, Accounts: accounts.Options{ResetMinDuration: 50 * time.Millisecond}})
 	owner := srv.NewAccount(t, "known@forgot.example", false)
 	known := srv.Do(t, testserver.Request{Method: "POST", Path: "/v1/password-resets", Body: map[string]string{"email": owner.Email}})
@@ -125,6 +127,7 @@ func TestTeamsForgotPasswordSameAnswer(t *testing.T) {
 // wrong CSRF tokens and cross-site origins; an owner requiring two-factor sign-in sends a
 // member without it to the set-up.
 func TestTeamsTwoFactorHTTP(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	ctx := context.Background()
 	owner := srv.NewAccount(t, "owner@twofactor.example", false)
@@ -290,6 +293,7 @@ func TestTeamsTwoFactorHTTP(t *testing.T) {
 // TestTeamsOIDCHTTP: single sign-on against mockoidc running in the test: a wrong state is
 // refused; the invited person is signed in through the provider.
 func TestTeamsOIDCHTTP(t *testing.T) {
+	t.Parallel()
 	m, err := mockoidc.Run()
 	if err != nil {
 		t.Fatal(err)
@@ -364,6 +368,7 @@ func TestTeamsOIDCHTTP(t *testing.T) {
 // TestTeamsPasswordChange: the new password passes the policy, and the answer lists the API
 // tokens for review (none is revoked).
 func TestTeamsPasswordChange(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@change.example", false)
 	change := func(next string) testserver.Response {
@@ -399,6 +404,7 @@ func TestTeamsPasswordChange(t *testing.T) {
 // TestTeamsDashboardFormsCSRF: every new dashboard form refuses a post without the session's
 // CSRF token, with a wrong one, or from another site; the public ones refuse another site.
 func TestTeamsDashboardFormsCSRF(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	owner := srv.NewAccount(t, "owner@forms.example", false)
 	inv, _, err := srv.Store.CreateInvitation(context.Background(), models.NewInvitation{ProjectID: owner.ProjectID,

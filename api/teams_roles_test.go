@@ -131,6 +131,7 @@ func errOf(t *testing.T, r testserver.Response) apiErr {
 // TestTeamsInvitationRules: who invites whom over HTTP, the link when no mail is sent, resend
 // and withdraw, and the audit entries (ids, never the address).
 func TestTeamsInvitationRules(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tok := map[string]string{}
 	for _, c := range w.callers {

@@ -15,6 +15,7 @@ import (
 // cached: the API must seal what it collects afterwards with the new key, or those events
 // would be unreadable once the old generation is destroyed.
 func TestDataKeyRotationWhileServing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "rotate@keys.example", false)

@@ -17,6 +17,7 @@ import (
 // and revoked, members added by email, a business context) and then looks for every secret and
 // personal value it used in the captured logs and in a pg_dump of the data database.
 func TestNoSecretsInLogsOrDump(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	// Not srv.NewAccount: it names the project after the email, which is data the user chose.
 	ctx := context.Background()

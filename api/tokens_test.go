@@ -25,6 +25,7 @@ type mintedToken struct {
 // its parent's token), does something to one of them, and checks who still authenticates and
 // when each expires.
 func TestTokenLineage(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "lineage@tokens.example", false)
 	ctx := context.Background()
@@ -174,6 +175,7 @@ func TestTokenLineage(t *testing.T) {
 // TestSessionMintsRootToken: a token minted from a dashboard session has no parent and
 // outlives the session's logout.
 func TestSessionMintsRootToken(t *testing.T) {
+	t.Parallel()
 	srv := testserver.New(t, testserver.Options{NoWorker: true})
 	acct := srv.NewAccount(t, "session-root@tokens.example", false)
 	c := clientFrom("127.0.0.1")

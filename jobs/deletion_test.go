@@ -75,6 +75,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 // (50,000 events, small batches), starts a new worker, and checks the task finishes with
 // counts that add up exactly and nothing of the project left.
 func TestDeletionResumesAfterWorkerDies(t *testing.T) {
+	t.Parallel()
 	const events = 50000
 	env := testenv.New(t)
 	rdb, _ := testenv.Redis(t)

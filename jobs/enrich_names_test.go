@@ -116,6 +116,7 @@ func eightPersonas(t *testing.T, env *testenv.Env) (uuid.UUID, []uuid.UUID) {
 // at once against an LLM that answers the same name every time, and end with eight distinct
 // names in PostgreSQL (the name lock, the retry told the taken names, the fallbacks).
 func TestConcurrentEnrichmentNamesDistinct(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	projectID, ids := eightPersonas(t, env)
 	az := newSameNameAzure(t, "Bargain Hunters")
@@ -180,6 +181,7 @@ func TestConcurrentEnrichmentNamesDistinct(t *testing.T) {
 // a project, ignoring case, and a rename to a taken name is a NameTakenError (the API's 409);
 // another project, or a retired persona, may have the name.
 func TestNamesUniqueInDatabase(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	ctx := context.Background()
 	projectID, ids := eightPersonas(t, env)
@@ -218,6 +220,7 @@ func TestNamesUniqueInDatabase(t *testing.T) {
 // texts are written again from the new figures (no summary quotes the older version) while its
 // name stays the one people know it by, even when an LLM proposes another.
 func TestRedescribeKeepsTheNameAndQuotesTheNewFigures(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	ctx := context.Background()
 	projectID, ids := eightPersonas(t, env)

@@ -16,6 +16,7 @@ import (
 // jobs/queue queued (for ids the database does not hold): each decodes it and gets as far as
 // the database, where a task of a deleted row is done (or, for a deletion, not retried).
 func TestHandlersTakeTodaysPayloads(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)

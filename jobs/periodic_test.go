@@ -22,6 +22,7 @@ import (
 // training of a project with enough visitors, the retention sweep removed an expired visitor,
 // and both runs are recorded as successes for /metrics and the health page.
 func TestEveryPeriodicTaskRuns(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	rdb, _ := testenv.Redis(t)
 	ctx := context.Background()
@@ -107,6 +108,7 @@ func TestEveryPeriodicTaskRuns(t *testing.T) {
 // PostgreSQL: failures counted in total and since the last success, with when the streak
 // began, and a success that ends the streak but keeps the total.
 func TestPeriodicRunsRecorded(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	ctx := context.Background()
 	clock := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
@@ -170,6 +172,7 @@ func TestPeriodicRunsRecorded(t *testing.T) {
 // for each), a model of yesterday without growth is not, and a second run right after queues
 // nothing more.
 func TestSafetyNetQueuesRetrains(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	rdb, _ := testenv.Redis(t)
 	ctx := context.Background()

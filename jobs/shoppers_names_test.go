@@ -98,6 +98,7 @@ func shopperSessions(tb testing.TB) ([]classifier.Aggregates, []bool) {
 // personas, trained without Revenue, differ in purchase rate (printed per persona; recorded in
 // docs/quality.md).
 func TestFallbackNamesOnlineShoppers(t *testing.T) {
+	t.Parallel()
 	pop, bought := shopperSessions(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, k := range []int{0, 3, 4, 6} { // 0: k chosen by the classifier

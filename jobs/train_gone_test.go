@@ -14,6 +14,7 @@ import (
 // TestTrainingOfAGoneProjectIsDone: a training queued for a project deleted since has nothing to
 // do and is no failure (it was an ERROR and a retry-exhausted WARN in the worker's log).
 func TestTrainingOfAGoneProjectIsDone(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	tr := &Trainer{Store: env.Store, Logger: slog.New(slog.DiscardHandler)}
 	task, err := queue.NewTrain(uuid.New())

@@ -169,6 +169,7 @@ func generate(r *rand.Rand, g group, n int, now time.Time) []classifier.Aggregat
 // TestRuleTypesOfGeneratedPersonas: personas trained from generated visitors get the type their
 // members make (the rule-based namer, from the aggregates the classifier gives it).
 func TestRuleTypesOfGeneratedPersonas(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	r := rand.New(rand.NewPCG(7, 11))
 	groups := typeGroups()

@@ -17,6 +17,7 @@ import (
 // TestShutdownFinishesRunningTask checks that a task that is running when shutdown starts
 // completes (its context is not cancelled) before Shutdown returns.
 func TestShutdownFinishesRunningTask(t *testing.T) {
+	t.Parallel()
 	rdb, _ := testenv.Redis(t)
 	w := NewWorker(rdb, WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 10 * time.Second},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -53,6 +54,7 @@ func TestShutdownFinishesRunningTask(t *testing.T) {
 
 // TestQueuesAreWeighted checks critical work is served first when queues compete.
 func TestQueuesAreWeighted(t *testing.T) {
+	t.Parallel()
 	if Queues[queue.QueueCritical] <= Queues[queue.QueueDefault] || Queues[queue.QueueDefault] <= Queues[queue.QueueLow] {
 		t.Fatalf("queue weights %v: want critical > default > low", Queues)
 	}
@@ -62,6 +64,7 @@ func TestQueuesAreWeighted(t *testing.T) {
 // and stop cleanly log nothing at WARN or above (asynq's scheduler logged an ERROR on every stop
 // when it shared the process's Redis client).
 func TestCleanShutdownLogsNoWarning(t *testing.T) {
+	t.Parallel()
 	rdb, _ := testenv.Redis(t)
 	var buf testenv.Buffer
 	w := NewWorker(rdb, WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second},

@@ -108,23 +108,9 @@ func (h *hammer) ackedCount() int {
 }
 
 // goalsIn reads the goal names stored for a project with their counts.
-func goalsIn(t *testing.T, e *testenv.Env, projectID uuid.UUID) map[string]int {
+func goalsIn(t *testing.T, e *testenv.Env, projectID uuid.UUID) map[string]int64 {
 	t.Helper()
-	rows, err := e.Pool.Query(context.Background(), `SELECT goal, count(*) FROM events WHERE project_id = $1 AND type = 'goal' GROUP BY goal`, projectID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	got := map[string]int{}
-	for rows.Next() {
-		var g string
-		var n int
-		if err := rows.Scan(&g, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[g] = n
-	}
-	return got
+	return e.Tally(t, `SELECT goal, count(*) FROM events WHERE project_id = $1 AND type = 'goal' GROUP BY goal`, projectID)
 }
 
 // checkAcked fails for every acknowledged marker whose goal and page view are not stored.

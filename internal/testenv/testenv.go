@@ -143,6 +143,30 @@ func New(t testing.TB) *Env {
 	return e
 }
 
+// Tally runs a query of two columns, a name and a count (a GROUP BY), on the test's data
+// database and returns the counts by name.
+func (e *Env) Tally(t testing.TB, query string, args ...any) map[string]int64 {
+	t.Helper()
+	rows, err := e.Pool.Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("tally %q: %v", query, err)
+	}
+	defer rows.Close()
+	got := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			t.Fatalf("tally %q: %v", query, err)
+		}
+		got[name] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("tally %q: %v", query, err)
+	}
+	return got
+}
+
 // Redis takes a Redis database of its own for the test (1–15, locked in database 0 so that
 // packages running in parallel never share one), flushes it, and returns a client and its URL.
 func Redis(t testing.TB) (*redis.Client, string) {
