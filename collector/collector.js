@@ -468,10 +468,13 @@
     if (want) go(); else halt();
   };
   choose = v => { choice = v; local.set('consent', v ? 1 : 0); apply(); };
-  w.addEventListener('storage', e => { // a decision taken in another tab
-    const v = e.key === PFX + 'consent' ? local.get('consent') : null;
+  // A decision taken in another tab, maybe while this page was in the back-forward cache.
+  const recall = () => {
+    const v = local.get('consent');
     if (v === 0 || v === 1) { choice = v === 1; apply(); }
-  });
+  };
+  w.addEventListener('storage', e => { if (e.key === PFX + 'consent') recall(); });
+  w.addEventListener('pageshow', e => { if (e.persisted) recall(); });
 
   // Google Consent Mode: analytics_storage of the gtag('consent', 'default'|'update', {...}) calls,
   // which push their arguments object onto dataLayer; read at load, on every push and each second
@@ -490,7 +493,7 @@
           if (v !== 'granted' && v !== 'denied') continue;
           if (e[1] === 'update') { choice = v === 'granted'; local.set('consent', choice ? 1 : 0); }
           // A default for some regions only: its denial is heeded (the region is not known here).
-          else if (e[1] === 'default' && (!o.region || v === 'denied')) gdef = v === 'granted';
+          else if (e[1] === 'default' && (!(o.region && o.region.length) || v === 'denied')) gdef = v === 'granted';
         } catch (x) { /* a hostile entry */ }
       }
       if (l.push !== wrap) {

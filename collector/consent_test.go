@@ -268,6 +268,25 @@ func TestConsentInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("a denial in another document of the site stops this one", func(t *testing.T) {
+		e := NewEnv(t, browser, EnvOptions{Pages: map[string]string{"/": `<p>p</p>`}})
+		e.Open(t, "/")
+		e.API.WaitFor(t, "the page view", pageView(t))
+		testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`)
+		n := len(e.API.Requests())
+		// An about:blank frame shares the origin and its storage; its write fires a storage event here.
+		testenv.Eval[bool](t, e.Tab, `(() => { const f = document.createElement("iframe"); document.body.appendChild(f);
+			f.contentWindow.localStorage.setItem("personas_consent", "0"); return true })()`)
+		testenv.WaitFor(t, e.Tab, `personas.id() === null`)
+		if got := testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`); got != "not_collected" {
+			t.Errorf("persona() after a denial elsewhere: %q", got)
+		}
+		testenv.Eval[bool](t, e.Tab, `personas.goal("g"); personas.flush().then(() => true)`)
+		if after := e.Quiesce(t)[n:]; len(after) != 0 {
+			t.Errorf("requests after a denial elsewhere:\n%s", dump(after))
+		}
+	})
+
 	t.Run("consent() ignores anything but booleans", func(t *testing.T) {
 		e := NewEnv(t, browser, EnvOptions{TagAttrs: required, Pages: map[string]string{"/": `<p>p</p>`}})
 		e.Open(t, "/")
