@@ -460,9 +460,9 @@
   // Consent. Without data-consent="required" it is implied; a denial (consent(false)) still holds.
   // An explicit decision (consent(), a Consent Mode update, the remembered one) beats a default.
   const REQ = attr('data-consent') === 'required';
-  let gdef = null;
+  let gdef = null, rdef = null; // Consent Mode defaults: global, and the denial of a regional one
   const apply = () => {
-    const want = choice !== null ? choice : gdef !== null ? gdef : !REQ;
+    const want = choice !== null ? choice : rdef !== null ? rdef : gdef !== null ? gdef : !REQ;
     if (want === ok) return;
     ok = want;
     if (want) go(); else halt();
@@ -479,7 +479,7 @@
   // Google Consent Mode: analytics_storage of the gtag('consent', 'default'|'update', {...}) calls,
   // which push their arguments object onto dataLayer; read at load, on every push and each second
   // (the array or its push may be replaced).
-  let dl = null, seen = 0, wrap = null;
+  let dl = null, seen = 0, wrap = null, wraps = 0;
   const scan = () => {
     let l = null;
     try {
@@ -493,10 +493,11 @@
           if (v !== 'granted' && v !== 'denied') continue;
           if (e[1] === 'update') { choice = v === 'granted'; local.set('consent', choice ? 1 : 0); }
           // A default for some regions only: its denial is heeded (the region is not known here).
-          else if (e[1] === 'default' && (!(o.region && o.region.length) || v === 'denied')) gdef = v === 'granted';
+          else if (e[1] === 'default' && !(o.region && o.region.length)) gdef = v === 'granted';
+          else if (e[1] === 'default' && v === 'denied') rdef = false;
         } catch (x) { /* a hostile entry */ }
       }
-      if (l.push !== wrap) {
+      if (l.push !== wrap && wraps++ < 20) { // bounded: a push that rewraps itself must not grow a chain
         const orig = l.push;
         const f = function () {
           const r = orig.apply(this, arguments);

@@ -141,6 +141,10 @@ func TestConsentInBrowser(t *testing.T) {
 			{"a granted default for some regions only", `gtag('consent','default',{analytics_storage:'granted',region:['US']});`, "", false},
 			{"a denied default for some regions wins over a global grant",
 				`gtag('consent','default',{analytics_storage:'granted'});gtag('consent','default',{analytics_storage:'denied',region:['ES']});`, "", false},
+			{"a global grant does not lift an earlier regional denial",
+				`gtag('consent','default',{analytics_storage:'denied',region:['ES','FR']});gtag('consent','default',{analytics_storage:'granted'});`, "", false},
+			{"a regional denial gives way to an update", `gtag('consent','default',{analytics_storage:'denied',region:['ES']});`, granted, true},
+			{"an empty region list is global", `gtag('consent','default',{analytics_storage:'granted',region:[]});`, "", true},
 			{"an array is not a gtag call", denied, `dataLayer.push(['consent','update',{analytics_storage:'granted'}]);`, false},
 			{"hostile entries", `dataLayer.push(null, 42, 'consent', {0:'consent',1:'update',2:{analytics_storage:'granted'}});` +
 				`gtag('consent','update',null);gtag('consent','update',{get analytics_storage(){throw new Error('x')}});` +

@@ -71,9 +71,14 @@
 // any default whatever their order, the last update wins, and among defaults the last one;
 // analytics_storage values other than granted and denied, updates that leave it out, other
 // commands, and plain arrays (which gtag does not push) are ignored. A default limited to
-// regions (its region parameter) is heeded only when it denies, since the visitor's region is
-// not known in the page. The explicit decisions (consent(), a Consent Mode update, the
-// remembered one) beat a Consent Mode default: the last of them counts.
+// regions (a non-empty region parameter) is heeded only when it denies, since the visitor's
+// region is not known in the page, and then, like Google's more specific region, over any
+// global default. The explicit decisions (consent(), a Consent Mode update, the remembered
+// one) beat a Consent Mode default: the last of them counts. Consent state that a Tag Manager
+// template sets through its own API (setDefaultConsentState, updateConsentState) rather than
+// gtag() does not reach dataLayer and is not seen: such a site calls personas.consent() from
+// its consent banner's callback. When another script replaces dataLayer.push without calling
+// the previous one, a change is seen within a second.
 //
 // Until consent, and after a denial, the page API answers as for a visitor who is not
 // collected: persona() resolves to {"persona": null, "confidence": 0, "probabilities": [],
