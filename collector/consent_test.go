@@ -86,6 +86,19 @@ func TestConsentInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("any data-consent value requires consent", func(t *testing.T) {
+		for _, attrs := range []string{`data-consent`, `data-consent="Required "`, `data-consent="no"`} {
+			e := NewEnv(t, browser, EnvOptions{TagAttrs: attrs, Pages: map[string]string{"/": `<p>p</p>`}})
+			e.Open(t, "/")
+			if got := testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`); got != "not_collected" {
+				t.Errorf("%s: persona() reason %q", attrs, got)
+			}
+			if reqs := e.Quiesce(t); len(reqs) != 0 {
+				t.Errorf("%s: requests without consent:\n%s", attrs, dump(reqs))
+			}
+		}
+	})
+
 	t.Run("consent(true) starts collection, the answer follows, the decision is remembered", func(t *testing.T) {
 		e := NewEnv(t, browser, EnvOptions{TagAttrs: required, Head: paintProbe("deal", "dflt"), Pages: map[string]string{"/": variantsBody}})
 		e.Open(t, "/")

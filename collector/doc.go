@@ -41,7 +41,8 @@
 //
 // # Consent
 //
-// With data-consent="required" on the script tag the script stores nothing (no cookie, no
+// With data-consent="required" on the script tag (any value, even an empty one, counts: a typo
+// must not stand for consent) the script stores nothing (no cookie, no
 // localStorage or sessionStorage entry, no visitor or session id) and sends nothing (not even
 // GET /v1/config) until consent is given, and it removes personas_ ids a page may still hold
 // from before. Consent is given by personas.consent(true), or by Google Consent Mode granting
@@ -114,7 +115,7 @@
 //
 // The answer is also set as data-persona-type and data-persona-id on <html> and dispatched
 // as the DOM event "personas:persona" on document (detail: the answer), once per page unless
-// consent is given or withdrawn on the page, which gives a new answer.
+// consent is given or withdrawn, or forget() called, on the page, which gives a new answer.
 //
 // # Variants without flicker
 //
