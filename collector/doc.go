@@ -62,7 +62,11 @@
 // 0, written when it is taken. A denial therefore holds on the next page (and in other tabs,
 // through the storage event) and nothing is sent there; a grant starts collecting at once on
 // the next page. A newer decision replaces it. Where localStorage is blocked the decision
-// lasts for the page only.
+// lasts for the page only. Google's tags keep no such memory (the banner is expected to repeat
+// its update on every page), but a banner that repeats it only after this script has loaded
+// would otherwise leave every page without persona variants. The cost: a grant holds until it
+// is withdrawn, so a banner that asks again because its own consent expired should withdraw it
+// (consent(false) or a denying update) when it does.
 //
 // Google Consent Mode is read from the page's dataLayer: the arguments objects that gtag()
 // pushes, gtag('consent', 'default' or 'update', {analytics_storage: 'granted' or 'denied'}),
