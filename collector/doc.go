@@ -42,10 +42,10 @@
 // # Consent
 //
 // With data-consent="required" on the script tag (any value, even an empty one, counts: a typo
-// must not stand for consent) the script stores nothing (no cookie, no
-// localStorage or sessionStorage entry, no visitor or session id) and sends nothing (not even
-// GET /v1/config) until consent is given, and it removes personas_ ids a page may still hold
-// from before. Consent is given by personas.consent(true), or by Google Consent Mode granting
+// must not stand for consent) the script stores nothing (no cookie, no localStorage or
+// sessionStorage entry, no visitor or session id; only a decision, see below) and sends nothing
+// (not even GET /v1/config) until consent is given, and it removes personas_ ids a page may
+// still hold from before. Consent is given by personas.consent(true), or by Google Consent Mode granting
 // analytics_storage. Events of the page before consent are not recorded; collection starts
 // with a page view of the page as it is then. Without data-consent consent is implied, and
 // Google Consent Mode is not read.
@@ -89,7 +89,8 @@
 // collected: persona() resolves to {"persona": null, "confidence": 0, "probabilities": [],
 // "model_version": 0, "reason": "not_collected"}, the personas:persona event fires with it,
 // variants show the default content at once, goal() and flush() do nothing, id() returns null
-// and forget() sets its flag without any request (there is no id to erase). When consent comes
+// and forget() sets its "forgotten" flag without any request (there is no id to erase; a
+// forget request that failed on an earlier page, after consent, is still retried). When consent comes
 // later on the same page, persona() resolves to the classify answer and the event fires again
 // with it; the variants keep the default content already shown (a switch would flicker).
 //
