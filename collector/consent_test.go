@@ -322,7 +322,7 @@ func TestConsentInBrowser(t *testing.T) {
 
 	t.Run("consent queued before the script loads", func(t *testing.T) {
 		e := NewEnv(t, browser, EnvOptions{
-			TagAttrs: required, Head: `<script>(window.personas = window.personas || []).push(["goal", "x"], ["consent", true]);</script>`,
+			TagAttrs: required, Head: `<script>(window.personas = window.personas || []).push(["goal", "x"], "junk", null, [], ["consent", "yes"], ["consent", true]);</script>`,
 			Pages: map[string]string{"/": `<p>p</p>`},
 		})
 		e.Open(t, "/")
@@ -332,6 +332,20 @@ func TestConsentInBrowser(t *testing.T) {
 		}
 		if got := testenv.Eval[string](t, e.Tab, `typeof personas.persona`); got != "function" {
 			t.Errorf("typeof personas.persona = %s", got)
+		}
+	})
+
+	t.Run("queued calls that are not a boolean consent are ignored", func(t *testing.T) {
+		e := NewEnv(t, browser, EnvOptions{
+			TagAttrs: required, Head: `<script>window.personas = [["consent", "true"], ["consent", 1], ["consent"], "consent", {0: "consent", 1: true}];</script>`,
+			Pages: map[string]string{"/": `<p>p</p>`},
+		})
+		e.Open(t, "/")
+		if got := testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`); got != "not_collected" {
+			t.Errorf("persona() reason %q", got)
+		}
+		if reqs := e.Quiesce(t); len(reqs) != 0 {
+			t.Errorf("requests:\n%s", dump(reqs))
 		}
 	})
 
