@@ -178,7 +178,7 @@
   const halt = () => {
     gen++;
     stop();
-    cookie.set('id', '', 0);
+    if (cookie.get('id') !== null) cookie.set('id', '', 0);
     for (const s of [local, sess]) ['id', 'sid', 'q', 'p', 'cfg'].forEach(s.del);
     vid = null;
     if (applied) { applied = null; mark(d); }

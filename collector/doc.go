@@ -68,8 +68,9 @@
 // is withdrawn, so a banner that asks again because its own consent expired should withdraw it
 // (consent(false) or a denying update) when it does.
 //
-// Google Consent Mode is read from the page's dataLayer: the arguments objects that gtag()
-// pushes, gtag('consent', 'default' or 'update', {analytics_storage: 'granted' or 'denied'}),
+// Google Consent Mode is read from window.dataLayer (gtag's default name; another one, set with
+// gtag.js's l parameter, is not read): the arguments objects that gtag() pushes,
+// gtag('consent', 'default' or 'update', {analytics_storage: 'granted' or 'denied'}),
 // those already there when the script loads and the later ones (dataLayer.push is wrapped,
 // keeping the original push, its this and its return value; the array is checked again every
 // second, in case the page replaces it or its push). As in Google's tags, an update wins over
