@@ -86,6 +86,24 @@ func TestConsentInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("ids kept from before consent mode are removed", func(t *testing.T) {
+		e := NewEnv(t, browser, EnvOptions{TagAttrs: required, Pages: map[string]string{"/": `<p>p</p>`}})
+		e.Open(t, "/")
+		const id = "0123456789abcdef0123456789abcdef"
+		testenv.Eval[bool](t, e.Tab, `document.cookie = "personas_id=`+id+`; path=/; max-age=3600";
+			localStorage.setItem("personas_id", '"`+id+`"'); sessionStorage.setItem("personas_q", "[]"); true`)
+		e.Open(t, "/")
+		if got := storedIn(t, e); !cmp.Equal(stored{}, got, cmpopts.EquateEmpty()) {
+			t.Errorf("stored after a load without consent: %+v", got)
+		}
+		if got := testenv.Eval[any](t, e.Tab, `personas.id()`); got != nil {
+			t.Errorf("personas.id() = %v, want null", got)
+		}
+		if reqs := e.Quiesce(t); len(reqs) != 0 {
+			t.Errorf("requests:\n%s", dump(reqs))
+		}
+	})
+
 	t.Run("any data-consent value requires consent", func(t *testing.T) {
 		for _, attrs := range []string{`data-consent`, `data-consent="Required "`, `data-consent="no"`} {
 			e := NewEnv(t, browser, EnvOptions{TagAttrs: attrs, Pages: map[string]string{"/": `<p>p</p>`}})
