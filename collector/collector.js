@@ -457,7 +457,7 @@
       });
   };
 
-  // Consent. Without data-consent="required" it is implied; a denial (consent(false)) still holds.
+  // Consent. Without data-consent it is implied; a denial (consent(false)) still holds.
   // An explicit decision (consent(), a Consent Mode update, the remembered one) beats a default.
   const REQ = !!tag && tag.hasAttribute('data-consent'); // any value: a typo must not mean consent
   let gdef = null, rdef = null; // Consent Mode defaults: global, and the denial of a regional one
