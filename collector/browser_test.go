@@ -279,6 +279,7 @@ type EnvOptions struct {
 	Head       string            // extra head HTML before the snippet, on every page
 	TimeoutMS  int               // anti-flicker timeout; 0 for the default
 	InitScript string            // runs in every document of the tab before its scripts
+	TagAttrs   string            // extra attributes of the snippet's script tag: data-consent="required"
 	API        *APIRecorder      // nil for DefaultAPI()
 }
 
@@ -311,7 +312,7 @@ func NewEnv(t *testing.T, browser context.Context, o EnvOptions) *Env {
 	if timeout == 0 {
 		timeout = defaultTimeoutMS
 	}
-	snip := snippet(api.URL, testSiteKey, timeout)
+	snip := strings.Replace(snippet(api.URL, testSiteKey, timeout), "<script ", "<script "+o.TagAttrs+" ", 1)
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := e.pages[r.URL.Path]
 		if !ok {

@@ -68,9 +68,15 @@
   let busy = null, timer = 0, hold = 0, tries = 0;
   let page = null;     // the current page view: url, start, scroll depth, left
   let late = false, done = false, applied = null;
+  let gen = 0;         // bumped when collection starts or stops: late answers of an earlier run are dropped
+  let ok = null;       // consent: is collection allowed now
   let resolveAnswer, decide;
-  const answer = new Promise(r => { resolveAnswer = r; });
-  const decided = new Promise(r => { decide = r; }); // settles once `on` is known
+  let answer = new Promise(r => { resolveAnswer = r; });
+  let decided = new Promise(r => { decide = r; }); // settles once `on` is known
+  // The remembered consent decision (personas_consent: 1 or 0), the only thing kept without consent.
+  const kept = local.get('consent');
+  let choice = kept === 1 || kept === 0 ? kept === 1 : null;
+  let choose = v => { choice = v; local.set('consent', v ? 1 : 0); };
   const none = reason => ({ persona: null, confidence: 0, probabilities: [], model_version: 0, reason });
 
   // Variants: the anti-flicker rule hides them until <html> is marked ready, or reveals the
@@ -100,13 +106,14 @@
     }
   };
 
-  // settle fixes this page's answer once: the promise, the <html> attributes, the variants
-  // (only before the anti-flicker timeout: later, a flip would be a flicker) and the event.
+  // settle sets this page's answer: the promise, the <html> attributes, the variants (only the
+  // first answer and before the anti-flicker timeout: later, a flip would be a flicker) and the event.
   const settle = a => {
-    if (done) return;
+    if (done) answer = Promise.resolve(a);
+    else resolveAnswer(a);
     done = true;
-    resolveAnswer(a);
     const p = a && a.persona;
+    ['type', 'id'].forEach(k => root.removeAttribute('data-persona-' + k));
     if (p) {
       if (p.type) root.setAttribute('data-persona-type', String(p.type));
       if (p.id) root.setAttribute('data-persona-id', String(p.id));
@@ -120,6 +127,7 @@
       }
     }
     ready();
+    late = true;
     const fire = () => d.dispatchEvent(new CustomEvent('personas:persona', { detail: a }));
     if (d.readyState === 'loading') d.addEventListener('DOMContentLoaded', fire); else setTimeout(fire);
   };
@@ -133,24 +141,24 @@
       if (typeof name === 'string' && (name = name.trim())) track({ type: 'goal', ts: now(), name: cut(name, 100) });
     },
     persona: () => answer,
-    id: () => (forgotten() ? null : vid || storedId()),
+    id: () => (forgotten() || !ok ? null : vid || storedId()),
     flush: () => decided.then(flush),
+    consent: v => { if (v === true || v === false) choose(v); },
     forget: async () => {
       const id = vid || storedId();
-      stop();
+      halt();
       cookie.set('forgotten', '1', YEAR);
       local.set('forgotten', 1);
-      cookie.set('id', '', 0);
-      for (const s of [local, sess]) ['id', 'sid', 'q', 'p'].forEach(s.del);
-      vid = null;
-      settle(none('not_collected'));
       if (id) {
         local.set('forget', id); // kept until the server confirms, retried on the next page
         await erase(id);
       }
     },
   };
+  // A page may queue calls before the script loads: (window.personas = window.personas || []).push(['consent', true]).
+  const early = Array.isArray(w.personas) ? w.personas : [];
   w.personas = api;
+  early.forEach(c => { if (Array.isArray(c) && c[0] === 'consent') api.consent(c[1]); });
 
   const erase = async id => {
     const r = await post('/v1/forget', JSON.stringify({ site_key: KEY, visitor_id: id }));
@@ -165,6 +173,16 @@
     clearTimeout(timer);
     sess.del('q');
     decide();
+  };
+  // halt stops collecting and clears everything stored but the consent decision and a pending forget.
+  const halt = () => {
+    gen++;
+    stop();
+    if (cookie.get('id') !== null) cookie.set('id', '', 0);
+    for (const s of [local, sess]) ['id', 'sid', 'q', 'p', 'cfg'].forEach(s.del);
+    vid = null;
+    if (applied) { applied = null; mark(d); }
+    settle(none('not_collected'));
   };
 
   if (!KEY || !EP) {
@@ -279,7 +297,7 @@
     timer = 0;
     if (!on || !queue.length) return Promise.resolve();
     if (now() < hold) { timer = setTimeout(flush, hold - now()); return Promise.resolve(); }
-    const b = take(0);
+    const b = take(0), g = gen;
     inflight = b.n;
     busy = post('/v1/collect', b.body).then(r => {
       if (r.status === 429 || r.status >= 500) throw r;
@@ -294,7 +312,7 @@
       hold = now() + wait;
       return false;
     }).then(sent => {
-      if (sent) queue.splice(0, b.n);
+      if (sent && g === gen) queue.splice(0, b.n);
       inflight = 0;
       busy = null;
       save();
@@ -324,7 +342,9 @@
     if (C.classify === false) return settle(none('disabled'));
     const c = sess.get('p'), old = c && c.v === vid ? c.a : null;
     if (old && now() - c.t < MIN) return settle(old);
+    const g = gen;
     await first;
+    if (g !== gen) return;
     if (!on) return settle(none('unavailable'));
     const ctl = w.AbortController ? new AbortController() : null;
     const t = setTimeout(() => { if (ctl) ctl.abort(); }, 10000);
@@ -333,13 +353,14 @@
       const r = await post('/v1/classify', JSON.stringify({ site_key: KEY, visitor_id: vid, events }), ctl ? ctl.signal : undefined);
       if (r.status !== 200) throw new Error('classify answered ' + r.status);
       const a = await r.json();
+      if (g !== gen) return;
       if (!a || typeof a !== 'object' || !('persona' in a)) throw new Error('unexpected classify answer');
       if (!a.persona) debug('no persona: ' + a.reason);
       sess.set('p', { v: vid, t: now(), a });
       settle(a);
     } catch (e) {
       debug(e.message || 'classify failed');
-      settle(old || none('unavailable'));
+      if (g === gen) settle(old || none('unavailable'));
     } finally {
       clearTimeout(t);
     }
@@ -396,12 +417,24 @@
     }
   });
   w.addEventListener('popstate', route);
-  view(d.referrer);
 
-  const cached = sess.get('cfg');
-  if (cached && cached.k === KEY && now() - cached.t < 5 * MIN && cached.c) {
-    begin(cached.c);
-  } else {
+  // go starts collecting afresh: a page view, the configuration, then ids as begin decides.
+  const go = () => {
+    if (forgotten()) return;
+    const g = ++gen;
+    on = null;
+    C = null;
+    vid = null;
+    ids = sess;
+    pending = [];
+    queue = [];
+    inflight = tries = hold = 0;
+    decided = new Promise(r => { decide = r; });
+    if (done) { done = false; answer = new Promise(r => { resolveAnswer = r; }); }
+    page = null;
+    view(d.referrer);
+    const cached = sess.get('cfg');
+    if (cached && cached.k === KEY && now() - cached.t < 5 * MIN && cached.c) return begin(cached.c);
     // A service that never answers must not leave persona() pending for ever.
     const ctl = w.AbortController ? new AbortController() : null;
     const t = setTimeout(() => { if (ctl) ctl.abort(new Error('config timed out')); }, 10000);
@@ -412,13 +445,74 @@
         return r.json();
       })
       .then(cfg => {
+        if (g !== gen) return;
         sess.set('cfg', { k: KEY, t: now(), c: cfg });
         begin(cfg);
       })
       .catch(e => {
+        if (g !== gen) return;
         debug(e.message || 'no configuration');
         stop();
         settle(none('unavailable'));
       });
+  };
+
+  // Consent. Without data-consent it is implied; a denial (consent(false)) still holds.
+  // An explicit decision (consent(), a Consent Mode update, the remembered one) beats a default.
+  const REQ = !!tag && tag.hasAttribute('data-consent'); // any value: a typo must not mean consent
+  let gdef = null, rdef = null; // Consent Mode defaults: global, and the denial of a regional one
+  const apply = () => {
+    const want = choice !== null ? choice : rdef !== null ? rdef : gdef !== null ? gdef : !REQ;
+    if (want === ok) return;
+    ok = want;
+    if (want) go(); else halt();
+  };
+  choose = v => { choice = v; local.set('consent', v ? 1 : 0); apply(); };
+  // A decision taken in another tab, maybe while this page was in the back-forward cache.
+  const recall = () => {
+    const v = local.get('consent');
+    if (v === 0 || v === 1) { choice = v === 1; apply(); }
+  };
+  w.addEventListener('storage', e => { if (e.key === PFX + 'consent') recall(); });
+  w.addEventListener('pageshow', e => { if (e.persisted) recall(); });
+
+  // Google Consent Mode: analytics_storage of the gtag('consent', 'default'|'update', {...}) calls,
+  // which push their arguments object onto dataLayer; read at load, on every push and each second
+  // (the array or its push may be replaced).
+  let dl = null, seen = 0, wrap = null, wraps = 0;
+  const scan = () => {
+    let l = null;
+    try {
+      l = w.dataLayer;
+      if (!Array.isArray(l)) return;
+      if (l !== dl || seen > l.length) { dl = l; seen = 0; }
+      for (; seen < l.length; seen++) {
+        try {
+          const e = l[seen], o = e && e[2], v = o && o.analytics_storage;
+          if (Object.prototype.toString.call(e) !== '[object Arguments]' || e[0] !== 'consent') continue;
+          if (v !== 'granted' && v !== 'denied') continue;
+          if (e[1] === 'update') { choice = v === 'granted'; local.set('consent', choice ? 1 : 0); }
+          // A default for some regions only: its denial is heeded (the region is not known here).
+          else if (e[1] === 'default' && !(o.region && o.region.length)) gdef = v === 'granted';
+          else if (e[1] === 'default' && v === 'denied') rdef = false;
+        } catch (x) { /* a hostile entry */ }
+      }
+      if (l.push !== wrap && wraps++ < 20) { // bounded: a push that rewraps itself must not grow a chain
+        const orig = l.push;
+        const f = function () {
+          const r = orig.apply(this, arguments);
+          try { scan(); } catch (x) { /* never break the page's push */ }
+          return r;
+        };
+        l.push = f;
+        wrap = f;
+      }
+    } catch (x) { /* a hostile dataLayer */ }
+    if (l) apply();
+  };
+  if (REQ) {
+    scan();
+    setInterval(scan, 1000);
   }
+  apply();
 })();

@@ -16,8 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// gzipBudget is the size the script may have gzipped (gzip -9), everything included.
-const gzipBudget = 8 * 1024
+// gzipBudget is the size the script may have gzipped (gzip -9), everything included (consent
+// mode took it from 6.6 to 7.9 KiB).
+const gzipBudget = 9 * 1024
 
 func TestVersionAndPath(t *testing.T) {
 	t.Parallel()

@@ -39,6 +39,66 @@
 // Retry-After when the server exposes it. When the page is hidden or goes away the rest goes
 // with navigator.sendBeacon.
 //
+// # Consent
+//
+// With data-consent="required" on the script tag (any value, even an empty one, counts: a typo
+// must not stand for consent) the script stores nothing (no cookie, no localStorage or
+// sessionStorage entry, no visitor or session id; only a decision, see below) and sends nothing
+// (not even GET /v1/config) until consent is given, and it removes personas_ ids a page may
+// still hold from before. Consent is given by personas.consent(true), or by Google Consent Mode granting
+// analytics_storage. Events of the page before consent are not recorded; collection starts
+// with a page view of the page as it is then. Without data-consent consent is implied, and
+// Google Consent Mode is not read.
+//
+// personas.consent(false), or a Consent Mode update that denies analytics_storage, stops
+// collecting at once: queued events are dropped, the ids, the queue, the cached persona answer
+// and configuration and the data-persona-* attributes are removed, variants fall back to the
+// default content, and nothing more is sent (a request already under way is not recalled).
+// consent(true) afterwards starts afresh with new ids. consent() takes only true or false;
+// any other value is ignored. To erase what was collected, call forget() before consent(false):
+// consent(false) forgets the visitor id. forget() wins over a later consent(true).
+//
+// The decision itself, and nothing else, is remembered: localStorage "personas_consent", 1 or
+// 0, written when it is taken. A denial therefore holds on the next page (and in other tabs,
+// through the storage event) and nothing is sent there; a grant starts collecting at once on
+// the next page. A newer decision replaces it. Where localStorage is blocked the decision
+// lasts for the page only. Google's tags keep no such memory (the banner is expected to repeat
+// its update on every page), but a banner that repeats it only after this script has loaded
+// would otherwise leave every page without persona variants. The cost: a grant holds until it
+// is withdrawn, so a banner that asks again because its own consent expired should withdraw it
+// (consent(false) or a denying update) when it does.
+//
+// Google Consent Mode is read from window.dataLayer (gtag's default name; another one, set with
+// gtag.js's l parameter, is not read): the arguments objects that gtag() pushes,
+// gtag('consent', 'default' or 'update', {analytics_storage: 'granted' or 'denied'}),
+// those already there when the script loads and the later ones (dataLayer.push is wrapped,
+// keeping the original push, its this and its return value; the array is checked again every
+// second, in case the page replaces it or its push). As in Google's tags, an update wins over
+// any default whatever their order, the last update wins, and among defaults the last one;
+// analytics_storage values other than granted and denied, updates that leave it out, other
+// commands, and plain arrays (which gtag does not push) are ignored. A default limited to
+// regions (a non-empty region parameter) is heeded only when it denies, since the visitor's
+// region is not known in the page, and then, like Google's more specific region, over any
+// global default. The explicit decisions (consent(), a Consent Mode update, the remembered
+// one) beat a Consent Mode default: the last of them counts. Consent state that a Tag Manager
+// template sets through its own API (setDefaultConsentState, updateConsentState) rather than
+// gtag() does not reach dataLayer and is not seen: such a site calls personas.consent() from
+// its consent banner's callback. When another script replaces dataLayer.push without calling
+// the previous one, a change is seen within a second.
+//
+// Until consent, and after a denial, the page API answers as for a visitor who is not
+// collected: persona() resolves to {"persona": null, "confidence": 0, "probabilities": [],
+// "model_version": 0, "reason": "not_collected"}, the personas:persona event fires with it,
+// variants show the default content at once, goal() and flush() do nothing, id() returns null
+// and forget() sets its "forgotten" flag without any request (there is no id to erase; a
+// forget request that failed on an earlier page, after consent, is still retried). When consent comes
+// later on the same page, persona() resolves to the classify answer and the event fires again
+// with it; the variants keep the default content already shown (a switch would flicker).
+//
+// A page may give its decision before the script has loaded by queuing it:
+// (window.personas = window.personas || []).push(['consent', true]); the script replays the
+// queued consent calls, and ignores anything else in the queue.
+//
 // # Page API
 //
 // window.personas offers:
@@ -54,12 +114,14 @@
 //     request is then retried on the next page), and at once clears the ids and queued events
 //     and sets a first-party "forgotten" flag (cookie and localStorage) after which the script
 //     sends nothing from this browser.
-//   - id(): the visitor id, or null.
+//   - id(): the visitor id, or null (also while not collected for lack of consent).
+//   - consent(granted): true or false; see Consent.
 //   - flush(): sends the queued events now; resolves when they are sent or a retry is
 //     scheduled.
 //
 // The answer is also set as data-persona-type and data-persona-id on <html> and dispatched
-// once as the DOM event "personas:persona" on document (detail: the answer).
+// as the DOM event "personas:persona" on document (detail: the answer), once per page unless
+// consent is given or withdrawn, or forget() called, on the page, which gives a new answer.
 //
 // # Variants without flicker
 //
