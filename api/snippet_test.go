@@ -3,6 +3,7 @@ package api_test
 import (
 	"crypto/sha512"
 	"encoding/base64"
+	"html"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,6 +72,25 @@ func TestSnippetFirstParty(t *testing.T) {
 	if r.Status != http.StatusOK || "sha384-"+base64.StdEncoding.EncodeToString(sum[:]) != got.Integrity {
 		t.Errorf("GET %s behind the proxy: status %d, %d bytes not matching %s", strings.TrimPrefix(fp.ScriptPath, fp.API), r.Status, len(r.Body), got.Integrity)
 	}
+
+	t.Run("settings page of the owner", func(t *testing.T) {
+		c := clientFrom("127.0.0.1")
+		login := send(t, c, "POST", srv.URL+"/v1/session", "application/json", loginJSON(a.Email, sessionPassword), nil)
+		if login.status != http.StatusOK {
+			t.Fatalf("login: %d %s", login.status, login.body)
+		}
+		ck := sessionCookie(t, login.header)
+		page := send(t, c, "GET", srv.URL+"/projects/"+a.ProjectID.String()+"/settings", "", "", map[string]string{"Cookie": ck.Name + "=" + ck.Value})
+		if page.status != http.StatusOK {
+			t.Fatalf("GET settings: %d %s", page.status, page.body)
+		}
+		for _, part := range []string{html.EscapeString(fp.Snippet), html.EscapeString(got.Snippet), `id="first-party"`,
+			"docs/deploy.md#first-party-serving-reverse-proxy", `<code>data-consent="required"</code>`} {
+			if !strings.Contains(page.body, part) {
+				t.Errorf("the settings page lacks %s", part)
+			}
+		}
+	})
 
 	for _, c := range []struct {
 		name, token string
