@@ -5,7 +5,7 @@ GOFLAGS_BUILD := -tags nomsgpack
 BIN := bin/personas
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: run test lint bench build services browser tools clean
+.PHONY: run test lint bench build services browser proxies tools clean
 
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/personas
@@ -18,6 +18,14 @@ browser:
 	@command -v chromium >/dev/null || { echo "installing chromium from Debian's packages" >&2; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
+# Debian's nginx and Caddy, for the first-party serving tests (internal/e2e/firstparty_test.go);
+# installed once, idempotently. The tests run them as private processes on free ports: the
+# packages' own services are not used (and not started where policy-rc.d forbids it).
+proxies:
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null && command -v caddy >/dev/null || { \
+		echo "installing nginx and caddy from Debian's packages" >&2; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx caddy) >/dev/null; }
+
 # The service answers on :8080 at once; the demo fills its project meanwhile (through its own
 # in-process API on a loopback port), so the dashboard is up before the demo data is in.
 run: services build
@@ -28,7 +36,7 @@ run: services build
 # The ground-truth tests of classifier and internal/quality train fewer seeds under -race (their
 # subject is numbers, and -race makes a training about thirty times slower): the last line runs
 # them on every seed without it.
-test: services browser
+test: services browser proxies
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	$(GO) test $(GOFLAGS_BUILD) -race -count=1 -timeout 40m ./...
 	$(GO) test $(GOFLAGS_BUILD) -count=1 -run '^TestGroundTruth' ./classifier/ ./internal/quality/

@@ -42,14 +42,17 @@ type overviewView struct {
 	AzureNote    bool
 }
 
-// installView is the install snippet with its integrity hash.
+// installView is the install snippet with its integrity hash, and its first-party variant
+// (the script and the page API under /_p on the customer's own domain).
 type installView struct {
 	Snippet, ScriptURL, Integrity, SiteKey string
+	FirstParty, FirstPartyGuide, PublicURL string
 }
 
 func (s *Server) install(p models.Project) installView {
 	return installView{Snippet: collector.Snippet(s.cfg.PublicURL, p.SiteKey), ScriptURL: s.cfg.PublicURL + collector.Path(),
-		Integrity: collector.Integrity(), SiteKey: p.SiteKey}
+		Integrity: collector.Integrity(), SiteKey: p.SiteKey,
+		FirstParty: collector.FirstPartySnippet(p.SiteKey), FirstPartyGuide: firstPartyGuide, PublicURL: s.cfg.PublicURL}
 }
 
 // avatarHTML inlines a persona's picture. Pictures are drawn by enrichment.Avatar; anything

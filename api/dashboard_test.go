@@ -101,7 +101,8 @@ func TestEveryTemplateRenders(t *testing.T) {
 	personas := samplePersonas(t)
 	project := models.Project{ID: uuid.New(), Name: "Demo shop", SiteKey: "pk_test", AllowedOrigins: []string{"https://shop.example"},
 		ExcludedSelectors: []string{"#pay"}, SampleRate: 1, RespectGPC: true, CreatedAt: now}
-	install := installView{Snippet: `<script src="x" integrity="sha384-abc"></script>`, ScriptURL: "http://x/c.js", Integrity: "sha384-abc", SiteKey: "pk_test"}
+	install := installView{Snippet: `<script src="x" integrity="sha384-abc"></script>`, ScriptURL: "http://x/c.js", Integrity: "sha384-abc", SiteKey: "pk_test",
+		FirstParty: `<script src="/_p/c.js" data-api="/_p"></script>`, FirstPartyGuide: "docs/deploy.md", PublicURL: "http://x"}
 	hist, names, fates, _ := sampleDrift(personas)
 	drift, reading := driftChart(hist, personas, names, fates)
 	firstOnly, firstReading := driftChart(hist[:1], personas[:1], names, nil)

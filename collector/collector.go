@@ -107,6 +107,21 @@ func snippet(base, siteKey string, timeoutMS int) string {
 		timeout + `></script>`
 }
 
+// FirstPartyPrefix is the path on the customer's own domain under which the reverse proxy
+// configurations of docs/deploy.md forward the script and the page API to Personas.
+const FirstPartyPrefix = "/_p"
+
+// FirstPartySnippet is Snippet for first-party serving: the script comes from
+// FirstPartyPrefix+Path() on the site's own origin, still pinned by Integrity() (the proxy
+// passes its bytes unchanged), and data-api sends the page API there too, so the page talks
+// to no other host.
+func FirstPartySnippet(siteKey string) string {
+	esc := html.EscapeString
+	return "<style>" + AntiFlickerCSS() + "</style>\n" +
+		`<script async src="` + FirstPartyPrefix + Path() + `" integrity="` + Integrity() +
+		`" crossorigin="anonymous" data-site-key="` + esc(siteKey) + `" data-api="` + FirstPartyPrefix + `"></script>`
+}
+
 // handler serves one immutable script, plain or gzipped.
 type handler struct {
 	path, etag, gzipETag string

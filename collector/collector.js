@@ -6,8 +6,11 @@
 
   const tag = d.currentScript || d.querySelector('script[data-site-key]');
   const attr = n => (tag && tag.getAttribute(n)) || '';
+  // data-api: a path (or URL) resolved against the page's own origin, for first-party serving
+  // through the site's reverse proxy; it takes precedence over data-endpoint, the service's URL.
+  const own = a => { try { const u = new URL(a, location.origin); return /^https?:$/.test(u.protocol) ? u.origin + u.pathname : ''; } catch (e) { return ''; } };
   const KEY = attr('data-site-key');
-  const EP = attr('data-endpoint').replace(/\/+$/, '');
+  const EP = (attr('data-api') ? own(attr('data-api')) : attr('data-endpoint')).replace(/\/+$/, '');
   const AF = Math.max(0, parseInt(attr('data-anti-flicker'), 10) || 300);
   const PFX = 'personas_', MIN = 60000, IDLE = 30 * MIN, YEAR = 31536000;
   const BATCH = 20, WAIT = 5000, MAXN = 200, MAXB = 60000;
@@ -186,7 +189,7 @@
   };
 
   if (!KEY || !EP) {
-    debug('missing data-site-key or data-endpoint');
+    debug('missing data-site-key, or data-endpoint and data-api');
     stop();
     settle(none('unavailable'));
     return;

@@ -99,6 +99,14 @@
 // (window.personas = window.personas || []).push(['consent', true]); the script replays the
 // queued consent calls, and ignores anything else in the queue.
 //
+// For first-party serving (FirstPartySnippet, docs/deploy.md) the tag carries data-api
+// instead of data-endpoint: a path such as "/_p" (or a URL) resolved against the page's own
+// origin, where the site's reverse proxy forwards /collector/…, /v1/config, /v1/collect,
+// /v1/classify and /v1/forget to Personas. data-api takes precedence over data-endpoint; a
+// value that does not resolve to an http or https URL (its query and fragment dropped)
+// leaves the script silent, as a missing endpoint does. The page then makes no request to a
+// third-party host, which is what blockers of analytics hosts look for.
+//
 // # Page API
 //
 // window.personas offers:

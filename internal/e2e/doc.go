@@ -6,5 +6,7 @@
 // and prove what only the whole path shows: deletion_test.go (every deletion scope against the
 // residue scanner, crypto-shredding of backups, erasure reaching the model, BenchmarkDeletion),
 // enrich_test.go (enrichment keeps none of its inputs) and autotrain_test.go (training runs by
-// itself). It has no exported code.
+// itself). firstparty_test.go puts Debian's nginx and Caddy, run privately with the files of
+// docs/deploy, between such a page and the service (first-party serving); it needs both
+// (make proxies) as it needs chromium. It has no exported code.
 package e2e

@@ -61,7 +61,13 @@ type shop struct {
 // API and starts the customer's site. It takes several seconds.
 func newShop(t testing.TB) *shop {
 	t.Helper()
-	srv := testserver.New(t, testserver.Options{})
+	return newShopWith(t, testserver.Options{})
+}
+
+// newShopWith is newShop on a service with these options.
+func newShopWith(t testing.TB, opts testserver.Options) *shop {
+	t.Helper()
+	srv := testserver.New(t, opts)
 	s := &shop{Srv: srv, Acct: srv.NewAccount(t, "owner@shop.example", false), pages: map[string]page{}}
 	site := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(site.Close)
