@@ -54,7 +54,7 @@ func (f *flexFloat) UnmarshalJSON(b []byte) error {
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return errors.New("not a number")
+		return errNotNumber
 	}
 	*f = flexFloat(v)
 	return nil
@@ -124,6 +124,8 @@ func (im *Import) ga4Line(rec *Record, raw []byte) error {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			msg = fmt.Sprintf("line %d: %s has the wrong type", rec.N, truncateMsg(te.Field))
+		} else if errors.Is(err, errNotNumber) {
+			msg = fmt.Sprintf("line %d: a number field holds something else", rec.N)
 		}
 		rec.reject(1, msg)
 		return nil
@@ -173,7 +175,9 @@ func (im *Import) ga4Line(rec *Record, raw []byte) error {
 		depth := max(0, min(pct/100, 1))
 		e = RawEvent{Type: models.EventLeave, URL: page, ScrollDepth: &depth}
 	case name == "click", name == "file_download":
-		el := &RawElement{Tag: "a", Attrs: map[string]string{"href": r.str("link_url")}, Text: truncateRunes(r.str("link_text"), maxTextRunes)}
+		// link_text is left out: the text of a link to a download or another site is often the
+		// name of a person or of their document.
+		el := &RawElement{Tag: "a", Attrs: map[string]string{"href": r.str("link_url")}}
 		if id := r.str("link_id"); len(id) <= 256 {
 			el.ID = id
 		}

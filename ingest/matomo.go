@@ -107,6 +107,10 @@ func (s *matomoSource) Next() (*Record, error) {
 		rec := &Record{N: s.n}
 		rec.reject(1, fmt.Sprintf("visit %d: %s has the wrong type", s.n, truncateMsg(te.Field)))
 		return rec, nil
+	case errors.Is(err, errNotNumber):
+		rec := &Record{N: s.n}
+		rec.reject(1, fmt.Sprintf("visit %d: a number field holds something else", s.n))
+		return rec, nil
 	default:
 		return nil, s.fail(err)
 	}
@@ -144,7 +148,7 @@ func (s *matomoSource) end() error {
 	}
 	s.done = true
 	if _, err := s.dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil && !isSyntax(err) {
+		if err != nil && !isSyntax(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return err
 		}
 		return &StreamError{Code: "malformed", N: s.n, Message: "malformed JSON: data after the array of visits"}

@@ -156,6 +156,10 @@ func (rec *Record) reject(n int, message string) {
 	}
 }
 
+// errNotNumber is a number field that holds something else: the record is rejected, and the
+// decoder, which has read the record whole, goes on with the next.
+var errNotNumber = errors.New("not a number")
+
 // flexInt is a number other tools write either way: 12, "12", 12.5 (truncated), or "" and
 // null for none.
 type flexInt int64
@@ -179,7 +183,7 @@ func (n *flexInt) UnmarshalJSON(b []byte) error {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f != f || f > 1<<62 || f < -(1<<62) {
-		return errors.New("not a number")
+		return errNotNumber
 	}
 	*n = flexInt(f)
 	return nil
