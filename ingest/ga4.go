@@ -111,7 +111,7 @@ var ga4Goals = map[string]bool{
 // counterpart and are skipped.
 func (im *Import) ga4Line(rec *Record, raw []byte) error {
 	if !utf8.Valid(raw) {
-		rec.reject(1, fmt.Sprintf("line %d: invalid UTF-8", rec.N))
+		rec.reject(1, "invalid UTF-8")
 		return nil
 	}
 	if raw[0] == '[' && rec.N == 1 {
@@ -120,18 +120,18 @@ func (im *Import) ga4Line(rec *Record, raw []byte) error {
 	var r ga4Row
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&r); err != nil {
-		msg := fmt.Sprintf("line %d: malformed JSON", rec.N)
+		msg := "malformed JSON"
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			msg = fmt.Sprintf("line %d: %s has the wrong type", rec.N, truncateMsg(te.Field))
+			msg = fmt.Sprintf("%s has the wrong type", truncateMsg(te.Field))
 		} else if errors.Is(err, errNotNumber) {
-			msg = fmt.Sprintf("line %d: a number field holds something else", rec.N)
+			msg = "a number field holds something else"
 		}
 		rec.reject(1, msg)
 		return nil
 	}
 	if dec.More() {
-		rec.reject(1, fmt.Sprintf("line %d: malformed JSON: more than one object", rec.N))
+		rec.reject(1, "malformed JSON: more than one object")
 		return nil
 	}
 	if r.EventName == "" || r.EventTimestamp == 0 {
@@ -139,12 +139,12 @@ func (im *Import) ga4Line(rec *Record, raw []byte) error {
 			return &StreamError{Code: "not_ga4", N: 1,
 				Message: "not a GA4 export: line 1 has no event_name and event_timestamp (the rows of a BigQuery events_ table are expected)"}
 		}
-		rec.reject(1, fmt.Sprintf("line %d: event_name and event_timestamp are required", rec.N))
+		rec.reject(1, "event_name and event_timestamp are required")
 		return nil
 	}
 	source := strings.TrimSpace(string(r.UserPseudoID))
 	if err := CheckID("user_pseudo_id", source); err != nil {
-		rec.reject(1, fmt.Sprintf("line %d: %s", rec.N, err))
+		rec.reject(1, err.Error())
 		return nil
 	}
 	visitor := im.SourceVisitorID("ga4", source)
@@ -200,9 +200,6 @@ func (im *Import) ga4Line(rec *Record, raw []byte) error {
 	}
 	e.TS = ts
 	ev, rej := im.event(&e, visitor, session, ga4Device(r.Device.Category), time.UTC)
-	if rej != nil && rej.Reason == models.ReasonBadShape {
-		rej.Message = fmt.Sprintf("line %d: %s", rec.N, rej.Message)
-	}
 	rec.add(ev, rej)
 	return nil
 }

@@ -105,11 +105,11 @@ func (s *matomoSource) Next() (*Record, error) {
 		// The decoder read the whole visit past the field of the wrong type: only this visit
 		// is rejected.
 		rec := &Record{N: s.n}
-		rec.reject(1, fmt.Sprintf("visit %d: %s has the wrong type", s.n, truncateMsg(te.Field)))
+		rec.reject(1, fmt.Sprintf("%s has the wrong type", truncateMsg(te.Field)))
 		return rec, nil
 	case errors.Is(err, errNotNumber):
 		rec := &Record{N: s.n}
-		rec.reject(1, fmt.Sprintf("visit %d: a number field holds something else", s.n))
+		rec.reject(1, "a number field holds something else")
 		return rec, nil
 	default:
 		return nil, s.fail(err)
@@ -185,7 +185,7 @@ func (im *Import) matomoVisit(n int, v *matomoVisit) *Record {
 	rec := &Record{N: n}
 	source := strings.TrimSpace(string(v.VisitorID))
 	if err := CheckID("visitorId", source); err != nil {
-		rec.reject(len(v.ActionDetails), fmt.Sprintf("visit %d: %s", n, err))
+		rec.reject(len(v.ActionDetails), err.Error())
 		return rec
 	}
 	visitor := im.SourceVisitorID("matomo", source)
@@ -213,7 +213,7 @@ func (im *Import) matomoVisit(n int, v *matomoVisit) *Record {
 			e.TS = ts
 			ev, rej := im.event(&e, visitor, session, device, loc)
 			if rej != nil && rej.Reason == models.ReasonBadShape {
-				rej.Message = fmt.Sprintf("visit %d, action %d: %s", n, i+1, rej.Message)
+				rej.Message = fmt.Sprintf("action %d: %s", i+1, rej.Message)
 			}
 			rec.add(ev, rej)
 		}
@@ -238,7 +238,7 @@ func (im *Import) matomoVisit(n int, v *matomoVisit) *Record {
 			}
 			if name == "" {
 				rec.Rejected = append(rec.Rejected, Rejection{Reason: models.ReasonBadShape,
-					Message: fmt.Sprintf("visit %d, action %d: the goal's name is empty or holds personal data", n, i+1)})
+					Message: fmt.Sprintf("action %d: the goal's name is empty or holds personal data", i+1)})
 				continue
 			}
 			add(RawEvent{Type: models.EventGoal, Name: name, URL: orEmpty(a.URL, page)})
