@@ -112,7 +112,7 @@ func checkNothingPlanted(t *testing.T, srv *testserver.Server, a testserver.Acco
 	}
 	places := map[string]string{"pg_dump": testenv.PGDump(t, srv.DataURL, "--no-owner", "--no-privileges"),
 		"keys pg_dump": testenv.PGDump(t, srv.KeysURL, "--no-owner", "--no-privileges"),
-		"export": exports.String(), "logs": srv.Logs.String()}
+		"export":       exports.String(), "logs": srv.Logs.String()}
 	for _, v := range plantedValues {
 		for _, form := range piiForms(v) {
 			for place, text := range places {
