@@ -223,7 +223,7 @@ func (im *Import) matomoVisit(n int, v *matomoVisit) *Record {
 			add(RawEvent{Type: models.EventPageview, URL: a.URL, Referrer: referrer})
 			referrer = ""
 			if spent := int64(a.TimeSpent); spent > 0 {
-				d := min(spent*1000, 24*3600*1000)
+				d := min(spent, 24*3600) * 1000
 				e := RawEvent{Type: models.EventLeave, URL: a.URL, DurationMS: &d}
 				ts += d
 				add(e)
