@@ -1,13 +1,12 @@
 package api
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,7 +16,6 @@ import (
 )
 
 const (
-	maxImportLine   = 16 << 10
 	importBatchSize = 2000
 	maxImportErrors = 100
 	// importIdleTimeout is how long an import may go without a committed batch.
@@ -25,22 +23,46 @@ const (
 )
 
 type importError struct {
-	Line   int    `json:"line"`
+	Line   int    `json:"line"` // the line (ndjson, ga4) or the visit (matomo), from 1
 	Reason string `json:"reason"`
 }
 
-// importEvents streams NDJSON through ingest's import pass in batches (bounded memory whatever
-// the size) and reports accepted and rejected lines. Events older than the project's event
-// retention are rejected; the rest of the pipeline (scrubbing, counters) is collect's.
+// importReport is the answer of an import, and of its dry run.
+type importReport struct {
+	Format           ingest.Format    `json:"format"`
+	DryRun           bool             `json:"dry_run"`
+	Records          int64            `json:"records"`
+	Accepted         int64            `json:"accepted"`
+	Rejected         int64            `json:"rejected"`
+	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
+	Skipped          int64            `json:"skipped"`
+	Errors           []importError    `json:"errors"`
+}
+
+// importEvents streams an import file (?format=ndjson, the default, matomo or ga4) through
+// ingest's import pass one record at a time and stores its events in batches (bounded memory
+// whatever the size); it answers how many events were accepted, and rejected by reason. Events
+// older than the project's event retention are rejected; the rest of the pipeline (scrubbing,
+// counters) is collect's. With ?dry_run=true the same report comes without storing anything,
+// not even the counters.
 func (s *Server) importEvents(c *gin.Context) {
 	p := projectFrom(c)
+	format, err := ingest.ParseFormat(c.Query("format"))
+	if err != nil {
+		s.fail(c, errStatus(http.StatusBadRequest, "unknown_format", err.Error()))
+		return
+	}
+	dryRun := false
+	if v := c.Query("dry_run"); v != "" {
+		if dryRun, err = strconv.ParseBool(v); err != nil {
+			s.fail(c, badRequest("dry_run must be true or false"))
+			return
+		}
+	}
 	now := s.store.Now().UTC()
-	im := ingest.NewImport(s.store.Index(), p, now)
-	sc := bufio.NewScanner(c.Request.Body)
-	// The buffer's capacity must not exceed maxImportLine: the scanner takes the larger of the two.
-	sc.Buffer(make([]byte, 0, 4<<10), maxImportLine)
-	// An import streams for as long as it has lines, beyond the server's read and write
-	// timeouts: they are pushed back every thousand lines instead, so only a stalled client
+	src := ingest.NewSource(format, c.Request.Body, ingest.NewImport(s.store.Index(), p, now))
+	// An import streams for as long as it has records, beyond the server's read and write
+	// timeouts: they are pushed back every thousand records instead, so only a stalled client
 	// is cut off.
 	rc := http.NewResponseController(c.Writer)
 	extend := func() {
@@ -48,90 +70,95 @@ func (s *Server) importEvents(c *gin.Context) {
 		_ = rc.SetWriteDeadline(time.Now().Add(2 * importIdleTimeout))
 	}
 	extend()
-	var (
-		accepted, rejected int64
-		errs               []importError
-		reasons            = map[string]int64{}
-		batch              = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}, ByEventDay: true}
-	)
-	reject := func(line int, reason string) {
-		rejected++
-		reasons[reason]++
-		if len(errs) < maxImportErrors {
-			errs = append(errs, importError{line, reason})
-		}
+	rep := importReport{Format: format, DryRun: dryRun, RejectedByReason: map[string]int64{}, Errors: []importError{}}
+	newBatch := func() *models.Batch {
+		return &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}, ByEventDay: true}
 	}
+	batch := newBatch()
 	flush := func() error {
 		if len(batch.Events) == 0 && len(batch.Dropped) == 0 {
 			return nil
 		}
-		ctx, cancel := context.WithTimeout(c, 30*time.Second)
-		defer cancel()
-		if err := s.ingester.Submit(ctx, batch); err != nil {
-			return err
+		if !dryRun {
+			ctx, cancel := context.WithTimeout(c, 30*time.Second)
+			defer cancel()
+			if err := s.ingester.Submit(ctx, batch); err != nil {
+				return err
+			}
 		}
-		accepted += int64(len(batch.Events))
-		batch = &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}, ByEventDay: true}
+		rep.Accepted += int64(len(batch.Events))
+		batch = newBatch()
 		return nil
 	}
-	line := 0
-	for sc.Scan() {
-		line++
-		if line%1000 == 0 {
+	last := 0
+	for {
+		rec, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			s.failImportStream(c, err, last, rep.Accepted, dryRun)
+			return
+		}
+		last = rec.N
+		rep.Records++
+		if rep.Records%1000 == 0 {
 			extend()
 		}
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
+		rep.Skipped += int64(rec.Skipped)
+		for _, r := range rec.Rejected {
+			rep.Rejected++
+			rep.RejectedByReason[r.Reason]++
+			batch.Dropped[r.Reason]++
+			if len(rep.Errors) < maxImportErrors {
+				rep.Errors = append(rep.Errors, importError{rec.N, r.Message})
+			}
 		}
-		ev, rej := im.Line(raw)
-		if rej != nil {
-			reject(line, rej.Message)
-			batch.Dropped[rej.Reason]++
-			continue
-		}
-		batch.Events = append(batch.Events, ev)
+		batch.Events = append(batch.Events, rec.Events...)
 		if len(batch.Events) >= importBatchSize {
 			if err := flush(); err != nil {
-				s.failImport(c, err, line, accepted)
+				s.failImport(c, err, last, rep.Accepted)
 				return
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.Is(err, bufio.ErrTooLong):
-			s.fail(c, badRequest(fmt.Sprintf("line %d is longer than %d bytes; %d events were stored before it", line+1, maxImportLine, accepted)))
-		case errors.As(err, &mbe):
-			s.fail(c, errStatus(http.StatusRequestEntityTooLarge, "too_large", "import body too large"))
-		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.Canceled):
-			s.fail(c, badRequest("the body ended early"))
-		default:
-			s.fail(c, badRequest("could not read the body"))
-		}
-		return
-	}
 	if err := flush(); err != nil {
-		s.failImport(c, err, line, accepted)
+		s.failImport(c, err, last, rep.Accepted)
 		return
 	}
-	if line == 0 {
-		s.fail(c, badRequest("empty body: one JSON event per line is expected"))
-		return
+	if !dryRun {
+		s.audit(c, p.ID, "events.import", p.ID.String(), map[string]any{"format": format, "accepted": rep.Accepted, "rejected": rep.Rejected})
 	}
-	if errs == nil {
-		errs = []importError{}
+	c.JSON(http.StatusOK, rep)
+}
+
+// failImportStream answers an import file that could not be read on: what the file is
+// instead, where it broke, and how many of its events were stored before that point (the
+// batches committed before it stay; the batch in progress is not stored).
+func (s *Server) failImportStream(c *gin.Context, err error, last int, accepted int64, dryRun bool) {
+	stored := fmt.Sprintf("; %d events were stored before it", accepted)
+	if dryRun {
+		stored = "; dry run: nothing was stored"
 	}
-	s.audit(c, p.ID, "events.import", p.ID.String(), map[string]any{"accepted": accepted, "rejected": rejected})
-	c.JSON(http.StatusOK, gin.H{"accepted": accepted, "rejected": rejected, "rejected_by_reason": reasons, "errors": errs})
+	var se *ingest.StreamError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &se):
+		s.fail(c, errStatus(http.StatusBadRequest, se.Code, se.Message+stored))
+	case errors.As(err, &mbe):
+		s.fail(c, errStatus(http.StatusRequestEntityTooLarge, "too_large", "import body too large"+stored))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.Canceled):
+		s.fail(c, errStatus(http.StatusBadRequest, "truncated", fmt.Sprintf("the body ended early, after record %d%s", last, stored)))
+	default:
+		s.fail(c, badRequest("could not read the body"+stored))
+	}
 }
 
 func (s *Server) failImport(c *gin.Context, err error, line int, accepted int64) {
 	if errors.Is(err, models.ErrUnavailable) {
 		c.Header("Retry-After", "2")
 		writeError(c, http.StatusServiceUnavailable, "unavailable",
-			fmt.Sprintf("storage became unavailable at line %d; %d events before it were stored", line, accepted), "")
+			fmt.Sprintf("storage became unavailable at record %d; %d events before it were stored", line, accepted), "")
 		return
 	}
 	s.fail(c, err)

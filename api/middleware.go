@@ -130,7 +130,7 @@ func metricLabels(method, route string, status int) (string, string, string) {
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if strings.HasSuffix(c.FullPath(), "/import") {
-			c.Next() // imports stream NDJSON of any size, bounded line by line
+			c.Next() // imports stream files of any size, bounded record by record (ingest.NewSource)
 			return
 		}
 		if strings.HasPrefix(mediaType(c.Request), "multipart/") {

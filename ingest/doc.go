@@ -10,6 +10,13 @@
 // field, applies the project's excluded selectors, and counts every event it does not keep under
 // its drop reason (models.Reason*), so that a site owner sees loss instead of guessing at it.
 //
+// An import file is read by a Source (NewSource) one record at a time, in bounded memory: this
+// service's NDJSON, Matomo's Live.getLastVisitsDetails (a JSON array decoded one visit at a time)
+// or the rows of a GA4 BigQuery export. The readers decode only the fields they map (never an
+// address, a user agent or a user id), map the other tools' events to the contract's and put
+// them through the same checks and privacy pass as an NDJSON line; the other tools' visitor ids
+// become keyed hashes (Import.SourceVisitorID).
+//
 // The package never trusts the client and touches neither the network nor the database: the
 // site key, origin and rate checks before it are api's, and the group commit that stores its
 // batches is models'.

@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +162,81 @@ func FuzzImportLine(f *testing.F) {
 			t.Fatalf("kept the text %q of a form field", ev.ElText)
 		}
 	})
+}
+
+// fuzzSource reads body as an import file of format f to its end and checks what the privacy
+// pass promises of every record: the reader never panics and stops only on a *StreamError;
+// every rejection is a known drop reason with a message; every stored event is within the
+// retention window, of a device the contract names, with text PostgreSQL accepts and plain
+// goal names, and its visitor is a blind-index hash.
+func fuzzSource(t *testing.T, f Format, body []byte) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	index, err := privacy.NewBlindIndex([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := models.Project{ID: uuid.MustParse("00000000-0000-4000-8000-000000000003"), SampleRate: 1,
+		Retention: models.Retention{EventsDays: 30}}
+	src := NewSource(f, bytes.NewReader(body), NewImport(index, project, now))
+	for n := 0; ; n++ {
+		rec, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			var se *StreamError
+			if !errors.As(err, &se) || se.Code == "" || se.Message == "" {
+				t.Fatalf("error %T %v: not a stream error with a code and a message", err, err)
+			}
+			return
+		}
+		if n > len(body) {
+			t.Fatalf("%d records from %d bytes", n, len(body))
+		}
+		for _, rej := range rec.Rejected {
+			if !slices.Contains(models.DropReasons, rej.Reason) || rej.Message == "" || !utf8.ValidString(rej.Message) {
+				t.Fatalf("rejected as %q (%q): not a drop reason with a message", rej.Reason, rej.Message)
+			}
+		}
+		for _, ev := range rec.Events {
+			if age := now.Sub(ev.TS); age > 30*24*time.Hour || age < -eventMaxAhead {
+				t.Fatalf("stored an event %v old, outside the retention window", age)
+			}
+			switch ev.Device {
+			case "desktop", "mobile", "tablet", "other", "bot":
+			default:
+				t.Fatalf("stored device %q", ev.Device)
+			}
+			if len(ev.VisitorHash) != 32 || len(ev.SessionHash) != 32 {
+				t.Fatalf("visitor hash of %d bytes", len(ev.VisitorHash))
+			}
+			for _, v := range []string{ev.Path, ev.PathGroup, ev.Goal, ev.ElTag, ev.ElText, ev.Channel} {
+				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+					t.Fatalf("a text column would get %q, which PostgreSQL refuses", v)
+				}
+			}
+			if ev.Type == models.EventGoal && !identLike(ev.Goal) {
+				t.Fatalf("goal %q", ev.Goal)
+			}
+			if ev.Path != "" && !strings.HasPrefix(ev.Path, "/") {
+				t.Fatalf("path %q", ev.Path)
+			}
+		}
+	}
+}
+
+// FuzzMatomo feeds arbitrary files to the Matomo reader (Live.getLastVisitsDetails JSON).
+// Seeds live in testdata/fuzz/FuzzMatomo (one is a visit of the fixture).
+func FuzzMatomo(f *testing.F) {
+	f.Add([]byte(`[{"visitorId":"a","idVisit":1,"visitLocalTime":"23:59:59","firstActionTimestamp":1795300000,"actionDetails":[{"type":"action","url":"https://a.example/p/1?utm_source=x","timeSpent":"3","timestamp":1795300000},{"type":"goal","goalName":"Sign up!","timestamp":"1795300005"},{"type":"outlink","url":"mailto:a@b.c"}]}]`))
+	f.Add([]byte(`{"result":"error","message":"x"}`))
+	f.Fuzz(func(t *testing.T, body []byte) { fuzzSource(t, FormatMatomo, body) })
+}
+
+// FuzzGA4 feeds arbitrary files to the GA4 reader (BigQuery events_ rows as JSON lines).
+// Seeds live in testdata/fuzz/FuzzGA4 (one holds rows of the fixture).
+func FuzzGA4(f *testing.F) {
+	f.Add([]byte(`{"event_name":"scroll","event_timestamp":1795300000000000,"user_pseudo_id":"p","event_params":[{"key":"page_location","value":{"string_value":"https://a.example/"}},{"key":"percent_scrolled","value":{"double_value":"-1e308"}}]}` + "\n"))
+	f.Add([]byte(`{"event_name":"click","event_timestamp":"1795300000000000","user_pseudo_id":7,"event_params":[{"key":"page_location","value":{"string_value":"https://a.example/"}},{"key":"link_classes","value":{"string_value":"a b c"}}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) { fuzzSource(t, FormatGA4, body) })
 }

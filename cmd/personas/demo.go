@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -451,47 +450,6 @@ func demoPurchases(ctx context.Context, a *app, projectID uuid.UUID, bought map[
 		}
 	}
 	return nil
-}
-
-// bar is a progress bar on one line of stdout.
-type bar struct {
-	out        io.Writer
-	label      string
-	total      int
-	n          atomic.Int64
-	mu         sync.Mutex
-	lastFilled int
-	start      time.Time
-}
-
-func newBar(out io.Writer, label string, total int) *bar {
-	b := &bar{out: out, label: label, total: max(total, 1), lastFilled: -1, start: time.Now()}
-	b.draw()
-	return b
-}
-
-func (b *bar) add(n int) {
-	b.n.Add(int64(n))
-	b.draw()
-}
-
-func (b *bar) draw() {
-	const width = 30
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := min(int(b.n.Load()), b.total)
-	filled := n * width / b.total
-	if filled == b.lastFilled {
-		return
-	}
-	b.lastFilled = filled
-	fmt.Fprintf(b.out, "\r  [%s%s] %3d%%  %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), n*100/b.total, b.label)
-}
-
-func (b *bar) done() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	fmt.Fprintf(b.out, "  (%s)\n", time.Since(b.start).Round(100*time.Millisecond))
 }
 
 // csvVisitors turns sessions of the UCI online shoppers data set into import lines: page

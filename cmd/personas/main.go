@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.cmdAdmin(ctx, args[1:])
 	case "demo":
 		return env.cmdDemo(ctx, args[1:])
+	case "import":
+		return env.cmdImport(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "personas: unknown command %q\n\n", args[0])
 		printUsage(stderr)

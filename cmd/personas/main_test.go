@@ -111,12 +111,12 @@ func TestHelpListsEveryVariable(t *testing.T) {
 			t.Errorf("--help does not list %s", v.Name)
 		}
 	}
-	for _, cmd := range []string{"serve", "worker", "all", "migrate", "admin bootstrap", "demo"} {
+	for _, cmd := range []string{"serve", "worker", "all", "migrate", "admin bootstrap", "demo", "import --from matomo|ga4|ndjson"} {
 		if !strings.Contains(out.String(), "personas "+cmd) {
 			t.Errorf("--help does not mention %q", cmd)
 		}
 	}
-	for _, sub := range [][]string{{"serve", "--help"}, {"worker", "-h"}, {"migrate", "--help"}, {"admin", "bootstrap", "--help"}} {
+	for _, sub := range [][]string{{"serve", "--help"}, {"worker", "-h"}, {"migrate", "--help"}, {"admin", "bootstrap", "--help"}, {"import", "--help"}} {
 		var o bytes.Buffer
 		if err := run(context.Background(), sub, func(string) string { return "" }, nil, &o, &o); err != nil {
 			t.Errorf("%v: %v", sub, err)

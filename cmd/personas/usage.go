@@ -17,6 +17,10 @@ Usage:
   personas worker              job workers and the periodic scheduler only
   personas migrate [up|status] apply or show the database migrations (both databases)
   personas demo                create a populated demo project through the real API
+  personas import --from matomo|ga4|ndjson --project ID [--server URL] [--dry-run] [--json] FILE
+                               stream a Matomo, GA4 or NDJSON export to a running service's import
+                               API with the token in PERSONAS_TOKEN (--server: default
+                               PERSONAS_PUBLIC_URL); --dry-run reports and stores nothing
   personas admin bootstrap --email E --password-stdin --project NAME --origin URL [--json]
   personas admin create-token --email E [--name N] [--json]
   personas admin reset-password --email E [--json]
