@@ -64,12 +64,12 @@ func (n *PGNode) Addr(host string) string { return net.JoinHostPort(host, strcon
 // Monitor tuning for tests: a node that stops reporting is unhealthy after 3 s, and a primary
 // that cannot be reached is demoted without waiting the default 30 s.
 var fastFailover = map[string]string{
-	"pgautofailover.health_check_period":              "1000",
-	"pgautofailover.health_check_timeout":             "1000",
-	"pgautofailover.health_check_max_retries":         "1",
-	"pgautofailover.health_check_retry_delay":         "500",
+	"pgautofailover.health_check_period":               "1000",
+	"pgautofailover.health_check_timeout":              "1000",
+	"pgautofailover.health_check_max_retries":          "1",
+	"pgautofailover.health_check_retry_delay":          "500",
 	"pgautofailover.node_considered_unhealthy_timeout": "3000",
-	"pgautofailover.primary_demote_timeout":           "5000",
+	"pgautofailover.primary_demote_timeout":            "5000",
 }
 
 // pgBinDir finds the PostgreSQL whose lib directory holds the pg_auto_failover extension.
