@@ -24,6 +24,8 @@ type Store struct {
 	mu          sync.Mutex
 	dataKeys    map[uuid.UUID]cachedKeyring // unwrapped project keyrings, evicted on destruction
 	keyCacheTTL time.Duration               // how long a cached keyring is used before it is read again
+
+	listenHeartbeat time.Duration // idle time after which Listen checks its connection
 }
 
 // NewStore builds a Store. keyring wraps project data keys and seals account data; index keys
