@@ -62,11 +62,11 @@ var Vars = []Var{
 
 // Config is the parsed configuration.
 type Config struct {
-	Env             string
-	HTTPAddr        string
-	PublicURL       string
-	DatabaseURL     string
-	KeystoreURL     string
+	Env         string
+	HTTPAddr    string
+	PublicURL   string
+	DatabaseURL string
+	KeystoreURL string
 	// ReadDatabaseURL, when set, serves the report queries that may be stale (models.Store's
 	// read pool); empty: they read the primary.
 	ReadDatabaseURL string

@@ -27,7 +27,10 @@ func TestReportsReadTheReadPool(t *testing.T) {
 		exec   func(context.Context, string, ...any) error
 		events int
 	}{
-		{func(ctx context.Context, q string, a ...any) error { _, err := primary.Pool.Exec(ctx, q, a...); return err }, 7},
+		{func(ctx context.Context, q string, a ...any) error {
+			_, err := primary.Pool.Exec(ctx, q, a...)
+			return err
+		}, 7},
 		{func(ctx context.Context, q string, a ...any) error { _, err := standby.Exec(ctx, q, a...); return err }, 5},
 	} {
 		if err := db.exec(ctx, `INSERT INTO ingest_stats (project_id, day, reason, events) VALUES ($1, $2, 'stored', $3)`, project, day, db.events); err != nil {
