@@ -103,6 +103,8 @@ func (l *failoverLoad) ackedCount() int {
 func TestCollectSurvivesPrimaryFailover(t *testing.T) {
 	f := testenv.NewFormation(t, testenv.FormationOptions{Databases: []string{"personas", "personas_keys"}})
 	env := testenv.OnDatabases(t, f.URL("personas"), f.URL("personas_keys"))
+	read := testenv.Pool(t, f.ReadURL("personas")) // the reports' standby (PERSONAS_DATABASE_READ_URL)
+	env.Store.SetReadPool(read)
 	// The version check is the safety net for missed notifications: pushed out of the test's
 	// reach, so that only NOTIFY can bring the new model to classify.
 	srv := testserver.New(t, testserver.Options{Env: env,
@@ -115,6 +117,11 @@ func TestCollectSurvivesPrimaryFailover(t *testing.T) {
 	s.Site = testserver.Origin
 	if got := s.Classify(t, vs[0].ID); got.ModelVersion == nil || *got.ModelVersion != v1 {
 		t.Fatalf("classify before the failover: %+v, want model %d", got, v1)
+	}
+
+	var inRecovery bool
+	if err := read.QueryRow(context.Background(), `SELECT pg_is_in_recovery()`).Scan(&inRecovery); err != nil || !inRecovery {
+		t.Fatalf("the read pool is not on the standby (in recovery %v, %v)", inRecovery, err)
 	}
 
 	l := &failoverLoad{}
@@ -166,6 +173,23 @@ func TestCollectSurvivesPrimaryFailover(t *testing.T) {
 		t.Fatalf("the service's pool is on port %d (%v), want the new primary's %d", port, err, f.Nodes[1].Port)
 	}
 	checkAcked(t, env, a.ProjectID, acked) // counted in the new primary
+
+	// The report of stored events reads the read pool, which has no standby left: it answers
+	// from the new primary, every acknowledged event counted.
+	r := srv.Do(t, testserver.Request{Method: "GET", Path: "/v1/projects/" + a.ProjectID.String() + "/ingest-stats", Token: a.Token})
+	var stats struct {
+		Totals struct {
+			Stored int64 `json:"stored"`
+		} `json:"totals"`
+	}
+	if r.Status != http.StatusOK {
+		t.Fatalf("ingest-stats after the failover: status %d: %s", r.Status, r.Body)
+	}
+	r.JSON(t, &stats)
+	stored := stats.Totals.Stored
+	if stored < int64(2*len(acked)) { // a goal and a page view per acknowledged request
+		t.Errorf("ingest-stats counts %d stored events after the failover, want at least %d: %s", stored, 2*len(acked), r.Body)
+	}
 
 	// classify answers with the model of before, then with one published after the failover:
 	// its notification came through the listener's new connection.
