@@ -12,9 +12,9 @@ import (
 )
 
 // TestListenHeartbeat: an idle listener checks its connection every heartbeat and keeps
-// listening while the server answers; once the path to the server is cut, Listen returns an
-// error instead of waiting on a dead connection, and the next Listen (a new connection from
-// the pool) gets the notifications again.
+// listening while the server answers; when the server falls silent (frozen path) or the path
+// is cut, Listen returns an error instead of waiting on a dead connection, and the next Listen
+// (a new connection from the pool) gets the notifications again.
 func TestListenHeartbeat(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t)
@@ -67,6 +67,25 @@ func TestListenHeartbeat(t *testing.T) {
 	default:
 	}
 
+	// The server falls silent (its machine vanished: no FIN, no RST): the heartbeat notices.
+	proxy.Freeze()
+	t0 := time.Now()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Listen returned nil after its server fell silent")
+		}
+		t.Logf("silent server noticed after %s: %v", time.Since(t0).Round(time.Millisecond), err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listen still waits on a server that fell silent 10 s ago")
+	}
+	cancel()
+	proxy.Restore()
+	got, done, cancel = listen()
+	notify("again")
+	expect(got, "again")
+
+	// The path is cut (connections closed): Listen returns at once.
 	proxy.Cut()
 	select {
 	case err := <-done:
@@ -80,6 +99,6 @@ func TestListenHeartbeat(t *testing.T) {
 	proxy.Restore()
 	got, _, cancel = listen()
 	defer cancel()
-	notify("again")
-	expect(got, "again")
+	notify("after the cut")
+	expect(got, "after the cut")
 }
