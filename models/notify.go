@@ -74,10 +74,12 @@ const listenPingTimeout = 3 * time.Second
 // each notification's payload, in order, until ctx ends or the connection fails. It returns
 // once the connection is lost (the error says why) or ctx is done (ctx's error); onListening,
 // when not nil, is called once LISTEN took effect, before the first payload, so that a caller
-// can drop what it may have missed. A connection that failed is closed, never reused. The
-// connection is checked after every heartbeat (DefaultListenHeartbeat) without a notification, so that a server that
-// went away silently is noticed. A pool on a multi-host URL with target_session_attrs=read-write
-// gives the next call a connection to the new primary after a failover.
+// can drop what it may have missed. A connection that failed is closed, never reused. After
+// every heartbeat (DefaultListenHeartbeat) without a notification the connection is pinged, so
+// that a server that went away silently is noticed (a notification that arrives during the
+// ping is kept by pgx for the next wait). A pool on a multi-host URL with
+// target_session_attrs=read-write gives the next call a connection to the new primary after a
+// failover.
 func (s *Store) Listen(ctx context.Context, channel string, onListening func(), fn func(payload string)) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
