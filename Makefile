@@ -5,7 +5,7 @@ GOFLAGS_BUILD := -tags nomsgpack
 BIN := bin/personas
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: run test lint bench build services browser proxies tools clean
+.PHONY: run test lint bench build services browser proxies pgautofailover tools clean
 
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/personas
@@ -26,6 +26,13 @@ proxies:
 		echo "installing nginx and caddy from Debian's packages" >&2; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx caddy) >/dev/null; }
 
+# Debian's pg_auto_failover (monitor extension and pg_autoctl) runs the failover tests'
+# formations (internal/testenv.NewFormation); installed once, idempotently.
+pgautofailover:
+	@{ command -v pg_autoctl >/dev/null && ls /usr/lib/postgresql/*/lib/pgautofailover.so >/dev/null 2>&1; } || \
+		{ echo "installing pg_auto_failover from Debian's packages" >&2; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-auto-failover pg-auto-failover-cli) >/dev/null; }
+
 # The service answers on :8080 at once; the demo fills its project meanwhile (through its own
 # in-process API on a loopback port), so the dashboard is up before the demo data is in.
 run: services build
@@ -36,7 +43,7 @@ run: services build
 # The ground-truth tests of classifier and internal/quality train fewer seeds under -race (their
 # subject is numbers, and -race makes a training about thirty times slower): the last line runs
 # them on every seed without it.
-test: services browser proxies
+test: services browser proxies pgautofailover
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	$(GO) test $(GOFLAGS_BUILD) -race -count=1 -timeout 40m ./...
 	$(GO) test $(GOFLAGS_BUILD) -count=1 -run '^TestGroundTruth' ./classifier/ ./internal/quality/

@@ -20,8 +20,10 @@ func (s *Service) listen(ctx context.Context) {
 	for ctx.Err() == nil {
 		resync := !first
 		err := s.store.Listen(ctx, models.NotifyChannel, func() {
+			delay = 100 * time.Millisecond // connected again: the next loss starts the back-off anew
 			if resync {
 				s.dropCaches()
+				s.logger.Info("change listener listening again; caches dropped, since notifications may have been missed")
 			}
 		}, s.applyPayload)
 		first = false

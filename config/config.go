@@ -32,7 +32,8 @@ var Vars = []Var{
 	{"PERSONAS_ENV", "development", "development or production; production refuses development secrets", false},
 	{"PERSONAS_HTTP_ADDR", ":8080", "address the HTTP server listens on", false},
 	{"PERSONAS_PUBLIC_URL", "http://localhost:8080", "external base URL of the service (collector snippet, links)", false},
-	{"PERSONAS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable", "PostgreSQL data database", false},
+	{"PERSONAS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable", "PostgreSQL data database; several hosts (postgres://h1:5432,h2:5432/personas?target_session_attrs=read-write) follow a failover to the new primary", false},
+	{"PERSONAS_DATABASE_READ_URL", "(none: reports read the primary)", "PostgreSQL standby for the dashboard's reports, which may be a moment stale (events per day, drift); e.g. every node with target_session_attrs=prefer-standby", false},
 	{"PERSONAS_DATABASE_MAX_CONNS", "max(8, 4 x GOMAXPROCS)", "connections in the data database pool", false},
 	{"PERSONAS_KEYSTORE_URL", "(database URL with database name + _keys)", "PostgreSQL key store holding the wrapped project keys", false},
 	{"PERSONAS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for the job queues", false},
@@ -61,11 +62,14 @@ var Vars = []Var{
 
 // Config is the parsed configuration.
 type Config struct {
-	Env             string
-	HTTPAddr        string
-	PublicURL       string
-	DatabaseURL     string
-	KeystoreURL     string
+	Env         string
+	HTTPAddr    string
+	PublicURL   string
+	DatabaseURL string
+	KeystoreURL string
+	// ReadDatabaseURL, when set, serves the report queries that may be stale (models.Store's
+	// read pool); empty: they read the primary.
+	ReadDatabaseURL string
 	RedisURL        string
 	EncryptionKeys  string
 	IndexKey        []byte
@@ -171,8 +175,16 @@ func Load(getenv func(string) string) (Config, error) {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("PERSONAS_PUBLIC_URL", errors.New("want an absolute http(s) URL"))
 	}
-	if err := checkURL(c.DatabaseURL, "postgres", "postgresql"); err != nil {
+	if err := checkPostgresURL(c.DatabaseURL); err != nil {
 		bad("PERSONAS_DATABASE_URL", err)
+	}
+	c.ReadDatabaseURL = get("PERSONAS_DATABASE_READ_URL", "")
+	if c.ReadDatabaseURL != "" {
+		if err := checkURL(c.ReadDatabaseURL, "postgres", "postgresql"); err != nil {
+			bad("PERSONAS_DATABASE_READ_URL", err)
+		} else if !sameDatabaseName(c.ReadDatabaseURL, c.DatabaseURL) {
+			bad("PERSONAS_DATABASE_READ_URL", errors.New("must name the database of PERSONAS_DATABASE_URL (a standby of it)"))
+		}
 	}
 	if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
 		bad("PERSONAS_REDIS_URL", err)
@@ -181,7 +193,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.KeystoreURL == "" && len(errs) == 0 {
 		c.KeystoreURL = KeystoreURLFor(c.DatabaseURL)
 	} else if c.KeystoreURL != "" {
-		if err := checkURL(c.KeystoreURL, "postgres", "postgresql"); err != nil {
+		if err := checkPostgresURL(c.KeystoreURL); err != nil {
 			bad("PERSONAS_KEYSTORE_URL", err)
 		} else if sameDatabase(c.KeystoreURL, c.DatabaseURL) {
 			bad("PERSONAS_KEYSTORE_URL", errors.New("must name another database than PERSONAS_DATABASE_URL: a backup of the data must hold no key"))
@@ -524,6 +536,29 @@ func checkURL(s string, schemes ...string) error {
 		}
 	}
 	return fmt.Errorf("URL scheme must be %s", strings.Join(schemes, " or "))
+}
+
+// checkPostgresURL checks a URL of a database the service writes to: one naming several hosts
+// must ask for the one that accepts writes, or pgx would keep a standby it reached first.
+func checkPostgresURL(s string) error {
+	if err := checkURL(s, "postgres", "postgresql"); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	if strings.Contains(u.Host, ",") {
+		switch u.Query().Get("target_session_attrs") {
+		case "read-write", "primary":
+		default:
+			return errors.New("names several hosts: add target_session_attrs=read-write, so that only the primary is used")
+		}
+	}
+	return nil
+}
+
+func sameDatabaseName(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Path == ub.Path
 }
 
 // KeystoreURLFor derives the key store URL from the data database URL: same server, database

@@ -64,6 +64,13 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"database URL without host", "PERSONAS_DATABASE_URL", "postgres:///x"},
 		{"bad redis URL", "PERSONAS_REDIS_URL", "http://127.0.0.1:6379"},
 		{"keystore same as data", "PERSONAS_KEYSTORE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable"},
+		{"several hosts, any session", "PERSONAS_DATABASE_URL", "postgres://postgres@db1:5432,db2:5432/personas"},
+		{"several hosts, standby wanted", "PERSONAS_DATABASE_URL", "postgres://postgres@db1:5432,db2:5432/personas?target_session_attrs=standby"},
+		{"keystore on several hosts, any session", "PERSONAS_KEYSTORE_URL", "postgres://postgres@db1:5432,db2:5432/personas_keys?target_session_attrs=any"},
+		{"read URL not postgres", "PERSONAS_DATABASE_READ_URL", "redis://db2:5432/personas"},
+		{"read URL without host", "PERSONAS_DATABASE_READ_URL", "postgres:///personas"},
+		{"read URL of another database", "PERSONAS_DATABASE_READ_URL", "postgres://postgres@db2:5432/personas_keys"},
+		{"read URL not a URL", "PERSONAS_DATABASE_READ_URL", "postgres://db2:5432/%zz"},
 		{"bad log level", "PERSONAS_LOG_LEVEL", "loud"},
 		{"bad log format", "PERSONAS_LOG_FORMAT", "xml"},
 		{"bad shutdown timeout", "PERSONAS_SHUTDOWN_TIMEOUT", "soon"},
@@ -231,5 +238,36 @@ func TestTeamsSettings(t *testing.T) {
 		if !secret[n] {
 			t.Errorf("%s is not marked secret", n)
 		}
+	}
+}
+
+// TestFailoverURLs: a data database on several hosts keeps asking for the primary in the key
+// store URL derived from it, and the read URL is optional.
+func TestFailoverURLs(t *testing.T) {
+	t.Parallel()
+	keyFile := filepath.Join(t.TempDir(), "k.env")
+	multi := "postgres://postgres@db1:5432,db2:5432/personas?sslmode=disable&target_session_attrs=read-write"
+	c, err := config.Load(env(map[string]string{"PERSONAS_KEY_FILE": keyFile, "PERSONAS_DATABASE_URL": multi}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "postgres://postgres@db1:5432,db2:5432/personas_keys?sslmode=disable&target_session_attrs=read-write"; c.KeystoreURL != want {
+		t.Errorf("KeystoreURL = %q, want %q", c.KeystoreURL, want)
+	}
+	if c.ReadDatabaseURL != "" {
+		t.Errorf("ReadDatabaseURL = %q by default, want none", c.ReadDatabaseURL)
+	}
+	read := "postgres://postgres@db1:5432,db2:5432/personas?sslmode=disable&target_session_attrs=prefer-standby"
+	c, err = config.Load(env(map[string]string{"PERSONAS_KEY_FILE": keyFile, "PERSONAS_DATABASE_URL": multi,
+		"PERSONAS_DATABASE_READ_URL": read}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ReadDatabaseURL != read {
+		t.Errorf("ReadDatabaseURL = %q, want %q", c.ReadDatabaseURL, read)
+	}
+	if _, err := config.Load(env(map[string]string{"PERSONAS_KEY_FILE": keyFile,
+		"PERSONAS_DATABASE_URL": strings.Replace(multi, "read-write", "primary", 1)})); err != nil {
+		t.Errorf("target_session_attrs=primary: %v", err)
 	}
 }

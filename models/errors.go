@@ -59,7 +59,9 @@ func translate(err error) error {
 		case "23514", "22P02", "22001":
 			return &ValidationError{Message: "value rejected by the database (" + pgErr.ConstraintName + ")"}
 		}
-		if strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P03" {
+		// 25006: a write reached a server that became a standby (a failover demoted it); the
+		// pool's next connection finds the new primary, so the caller may retry.
+		if strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P03" || pgErr.Code == "25006" {
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 		return err

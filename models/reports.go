@@ -17,17 +17,19 @@ type IngestStat struct {
 }
 
 // IngestStats lists a project's delivery counters between two days (inclusive), by day and
-// reason.
+// reason. A report: read on the standby when there is one (SetReadPool).
 func (s *Store) IngestStats(ctx context.Context, projectID uuid.UUID, from, to time.Time) ([]IngestStat, error) {
-	rows, _ := s.pool.Query(ctx, `/* Store.IngestStats */
-		SELECT day, reason, events FROM ingest_stats
-		WHERE project_id = $1 AND day BETWEEN $2::date AND $3::date ORDER BY day, reason`,
-		projectID, from.Format(time.DateOnly), to.Format(time.DateOnly))
-	stats, err := pgx.CollectRows(rows, pgx.RowToStructByPos[IngestStat])
-	if err != nil {
-		return nil, fmt.Errorf("read ingest stats: %w", translate(err))
-	}
-	return stats, nil
+	return report(s, func(q querier) ([]IngestStat, error) {
+		rows, _ := q.Query(ctx, `/* Store.IngestStats */
+			SELECT day, reason, events FROM ingest_stats
+			WHERE project_id = $1 AND day BETWEEN $2::date AND $3::date ORDER BY day, reason`,
+			projectID, from.Format(time.DateOnly), to.Format(time.DateOnly))
+		stats, err := pgx.CollectRows(rows, pgx.RowToStructByPos[IngestStat])
+		if err != nil {
+			return nil, fmt.Errorf("read ingest stats: %w", translate(err))
+		}
+		return stats, nil
+	})
 }
 
 // PersonaNames maps every persona of a project, current or retired, to its name (for the drift
@@ -115,9 +117,10 @@ type Transition struct {
 // the earlier version went: per persona of the later version, their visitors known in both.
 // Only those personas' members are joined (by visitor, against the later version's primary
 // key), so the cost follows the personas asked about, not the whole population. A pruned
-// version has no members and answers nothing.
+// version has no members and answers nothing. A report: read on the standby when there is one.
 func (s *Store) PersonaTransitions(ctx context.Context, projectID uuid.UUID, from, to int, personas []uuid.UUID) ([]Transition, error) {
-	rows, _ := s.pool.Query(ctx, `/* Store.PersonaTransitions */
+	return report(s, func(q querier) ([]Transition, error) {
+		rows, _ := q.Query(ctx, `/* Store.PersonaTransitions */
 		WITH gone AS (
 			SELECT cluster, persona_id FROM persona_history
 			WHERE project_id = $1 AND model_version = $2 AND persona_id = ANY($4::uuid[])),
@@ -131,9 +134,10 @@ func (s *Store) PersonaTransitions(ctx context.Context, projectID uuid.UUID, fro
 		JOIN gone g ON g.cluster = t.ca
 		JOIN persona_history hb ON hb.project_id = $1 AND hb.model_version = $3 AND hb.cluster = t.cb
 		ORDER BY 1, 3 DESC, 2`, projectID, from, to, personas)
-	ts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Transition])
-	if err != nil {
-		return nil, fmt.Errorf("read persona transitions v%d to v%d: %w", from, to, translate(err))
-	}
-	return ts, nil
+		ts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Transition])
+		if err != nil {
+			return nil, fmt.Errorf("read persona transitions v%d to v%d: %w", from, to, translate(err))
+		}
+		return ts, nil
+	})
 }

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 // Store is the repository of every table. It is built once in main and shared.
 type Store struct {
 	pool    *pgxpool.Pool
+	read    *pgxpool.Pool // a standby for the reports that may be stale; nil: pool
 	keys    *pgxpool.Pool // key store database: project data keys, wrapped
 	keyring *privacy.Keyring
 	index   *privacy.BlindIndex
@@ -24,6 +26,8 @@ type Store struct {
 	mu          sync.Mutex
 	dataKeys    map[uuid.UUID]cachedKeyring // unwrapped project keyrings, evicted on destruction
 	keyCacheTTL time.Duration               // how long a cached keyring is used before it is read again
+
+	listenHeartbeat time.Duration // idle time after which Listen checks its connection
 }
 
 // NewStore builds a Store. keyring wraps project data keys and seals account data; index keys
@@ -50,6 +54,32 @@ func (s *Store) Now() time.Time { return s.now() }
 
 // Pool is the data database pool, for components that run their own SQL (the ingester).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// SetReadPool gives the store a pool on a standby (PERSONAS_DATABASE_READ_URL) for the report
+// queries that may be a moment stale: IngestStats (events per day, drops) and
+// PersonaTransitions (where a retired persona's visitors went). Nothing that writes, decides or
+// deletes reads it — collect, classify, training, deletions, auth — nor PersonaHistory, which
+// the management API answers together with a model row just read from the primary. A query on
+// the read pool that finds no server falls back to the primary.
+func (s *Store) SetReadPool(read *pgxpool.Pool) { s.read = read }
+
+// ReadPool is the pool of the stale-tolerant reports: the standby's, or the primary's.
+func (s *Store) ReadPool() *pgxpool.Pool {
+	if s.read != nil {
+		return s.read
+	}
+	return s.pool
+}
+
+// report runs a stale-tolerant read on the read pool, and on the primary when the standby
+// cannot be reached.
+func report[T any](s *Store, read func(q querier) (T, error)) (T, error) {
+	v, err := read(s.ReadPool())
+	if err != nil && s.read != nil && errors.Is(err, ErrUnavailable) {
+		return read(s.pool)
+	}
+	return v, err
+}
 
 // KeyPool is the key store pool.
 func (s *Store) KeyPool() *pgxpool.Pool { return s.keys }

@@ -32,6 +32,7 @@ type app struct {
 	logger *slog.Logger
 	pool   *pgxpool.Pool
 	keys   *pgxpool.Pool
+	read   *pgxpool.Pool // the reports' standby; nil without PERSONAS_DATABASE_READ_URL
 	store  *models.Store
 	redis  *redis.Client
 	jobs   *queue.Client
@@ -83,14 +84,29 @@ func (e *environment) load(ctx context.Context) (*app, error) {
 		pool.Close()
 		return nil, fmt.Errorf("configuration: PERSONAS_KEYSTORE_URL: %w", err)
 	}
+	var read *pgxpool.Pool
+	if cfg.ReadDatabaseURL != "" {
+		if read, err = models.OpenPool(ctx, cfg.ReadDatabaseURL, 4); err != nil {
+			pool.Close()
+			keys.Close()
+			return nil, fmt.Errorf("configuration: PERSONAS_DATABASE_READ_URL: %w", err)
+		}
+	}
 	rdb, err := queue.NewRedis(cfg.RedisURL)
 	if err != nil {
 		pool.Close()
 		keys.Close()
+		if read != nil {
+			read.Close()
+		}
 		return nil, fmt.Errorf("configuration: PERSONAS_REDIS_URL: %w", err)
 	}
-	return &app{cfg: cfg, logger: logger, pool: pool, keys: keys,
-		store: models.NewStore(pool, keys, keyring, index), redis: rdb, jobs: queue.NewClient(rdb), signer: signer}, nil
+	store := models.NewStore(pool, keys, keyring, index)
+	if read != nil {
+		store.SetReadPool(read)
+	}
+	return &app{cfg: cfg, logger: logger, pool: pool, keys: keys, read: read,
+		store: store, redis: rdb, jobs: queue.NewClient(rdb), signer: signer}, nil
 }
 
 // enricher builds the persona enricher: Azure OpenAI when configured, the rule-based namer
@@ -108,6 +124,9 @@ func (a *app) close() {
 	a.redis.Close()
 	a.pool.Close()
 	a.keys.Close()
+	if a.read != nil {
+		a.read.Close()
+	}
 }
 
 // migrate creates both databases if needed and applies their migrations.

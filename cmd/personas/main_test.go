@@ -188,6 +188,8 @@ func TestMigrateFromEmptyThenServe(t *testing.T) {
 	if strings.Count(out.String(), "(up to date)") != 2 {
 		t.Errorf("migrate status after up: %q", out.String())
 	}
+	// With a read URL (here the primary itself stands in for a standby) the service serves too.
+	env["PERSONAS_DATABASE_READ_URL"] = dataURL
 	r := start(t, env, "serve")
 	body := waitStatus(t, r.base+"/readyz", http.StatusOK, 30*time.Second, r)
 	if !strings.Contains(body, `"schema":"ok"`) {

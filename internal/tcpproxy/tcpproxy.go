@@ -3,10 +3,11 @@
 package tcpproxy
 
 import (
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy forwards connections from its address to a target while enabled.
@@ -18,6 +19,7 @@ type Proxy struct {
 	enabled bool
 	conns   map[net.Conn]struct{}
 	wg      sync.WaitGroup
+	frozen  atomic.Bool
 }
 
 // New starts a proxy to target on a free loopback port; it stops at test cleanup.
@@ -47,12 +49,17 @@ func (p *Proxy) Cut() {
 	p.mu.Unlock()
 }
 
-// Restore accepts connections again.
+// Restore accepts connections again and ends a Freeze.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.enabled = true
 	p.mu.Unlock()
+	p.frozen.Store(false)
 }
+
+// Freeze stops forwarding bytes without closing anything, as a peer whose machine vanished:
+// open connections see silence, never an end, until Restore or Cut.
+func (p *Proxy) Freeze() { p.frozen.Store(true) }
 
 // Close stops the proxy.
 func (p *Proxy) Close() {
@@ -103,9 +110,40 @@ func (p *Proxy) accept() {
 			}
 			defer p.untrack(up)
 			done := make(chan struct{}, 2)
-			go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
-			go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+			go func() { p.copy(up, c); done <- struct{}{} }()
+			go func() { p.copy(c, up); done <- struct{}{} }()
 			<-done
 		}()
 	}
+}
+
+// copy forwards src to dst until either fails, holding what it read while frozen.
+func (p *Proxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		for n > 0 && p.frozen.Load() {
+			if !p.open(src) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// open reports whether the proxy still forwards c: not once the connection ended (untracked)
+// or the proxy was cut or closed.
+func (p *Proxy) open(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.conns[c]
+	return ok && p.enabled
 }

@@ -131,6 +131,13 @@ func New(t testing.TB) *Env {
 	t.Helper()
 	e := &Env{Secrets: NewSecrets(t)}
 	e.DataURL, e.KeysURL = Databases(t)
+	e.open(t)
+	return e
+}
+
+// open builds the pools, keyring, blind index and Store of e's databases.
+func (e *Env) open(t testing.TB) {
+	t.Helper()
 	e.Pool, e.Keys = Pool(t, e.DataURL), pool(t, e.KeysURL, keysConns)
 	var err error
 	if e.Keyring, err = privacy.ParseKeyring(e.Secrets.EncryptionKeys); err != nil {
@@ -140,7 +147,6 @@ func New(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	e.Store = models.NewStore(e.Pool, e.Keys, e.Keyring, e.Index)
-	return e
 }
 
 // Tally runs a query of two columns, a name and a count (a GROUP BY), on the test's data
@@ -204,4 +210,21 @@ func Redis(t testing.TB) (*redis.Client, string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// OnDatabases builds a test environment on databases that already exist (a formation's, say):
+// both are migrated, and the pools, secrets and Store are the test's own.
+func OnDatabases(t testing.TB, dataURL, keysURL string) *Env {
+	t.Helper()
+	e := &Env{Secrets: NewSecrets(t), DataURL: dataURL, KeysURL: keysURL}
+	e.open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := models.DataSchema.Migrate(ctx, e.Pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := models.KeystoreSchema.Migrate(ctx, e.Keys); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -178,6 +178,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if stored != res.ackedAll*int64(o.batch) {
 		return fmt.Errorf("%d events acknowledged but %d stored", res.ackedAll*int64(o.batch), stored)
 	}
+	if err := printDisk(ctx, out, pool, stored); err != nil {
+		return err
+	}
 	// The bare CopyFrom's rate varies from run to run (checkpoints, autovacuum after the load):
 	// the best of three rounds is the ceiling the ingester is compared with.
 	var copyRates []float64
@@ -400,4 +403,23 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// printDisk prints the disk the stored events and their visitors' aggregates take, indexes and
+// TOAST included, after a VACUUM ANALYZE (the sizing figures of docs/deploy.md).
+func printDisk(ctx context.Context, out io.Writer, pool *pgxpool.Pool, events int64) error {
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		return err
+	}
+	var eventsBytes, featuresBytes, statsBytes, visitors int64
+	if err := pool.QueryRow(ctx, `
+		SELECT (SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree('events')),
+		       pg_total_relation_size('visitor_features'), pg_total_relation_size('ingest_stats'),
+		       (SELECT count(*) FROM visitor_features)`).Scan(&eventsBytes, &featuresBytes, &statsBytes, &visitors); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "disk: events %.1f MB (%.0f bytes/event, %.0f MB per million events), visitor_features %.1f MB for %d visitors (%.0f bytes/visitor), ingest_stats %.2f MB\n",
+		float64(eventsBytes)/1e6, float64(eventsBytes)/float64(max(events, 1)), float64(eventsBytes)/float64(max(events, 1)),
+		float64(featuresBytes)/1e6, visitors, float64(featuresBytes)/float64(max(visitors, 1)), float64(statsBytes)/1e6)
+	return nil
 }
