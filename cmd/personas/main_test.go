@@ -327,5 +327,7 @@ func dropDatabases(t *testing.T, names ...string) {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(m.Run())
+	code := m.Run()
+	_ = os.RemoveAll(binDir())
+	os.Exit(code)
 }
