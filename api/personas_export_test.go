@@ -456,8 +456,9 @@ func TestPersonasExport(t *testing.T) {
 }
 
 // TestPersonasExportFromTheDashboard follows the personas page's download links with a viewer's
-// dashboard session: both download, and the viewer cannot export a project they are not a
-// member of (404). A project without a model offers no download.
+// dashboard session, over HTTP and then from the page in Chromium: both download, and the
+// viewer cannot export a project they are not a member of (404). A project without a model
+// offers no download.
 func TestPersonasExportFromTheDashboard(t *testing.T) {
 	srv := testserver.New(t, testserver.Options{})
 	acct := srv.NewAccount(t, "owner@dash.example", false)
@@ -530,5 +531,27 @@ func TestPersonasExportFromTheDashboard(t *testing.T) {
 	cookie, _, _ = session(t, srv, "owner@elsewhere.example")
 	if status, _, page := get("/projects/" + other.ProjectID.String()); status != http.StatusOK || link.Match(page) {
 		t.Errorf("the page of a project without a model: %d, download links %q", status, link.FindAll(page, -1))
+	}
+
+	// In a browser: the viewer signs in, and the page's links answer the downloads with the
+	// browser's own session (fetched from the page, as a click would send them).
+	u := newShots(t).open(t, newBrowser(t), srv.URL, "viewer")
+	u.login("viewer@dash.example")
+	u.visit("/projects/"+acct.ProjectID.String(), "#download-csv", "personas with downloads")
+	got := eval[string](u, `(async () => {
+		const out = [];
+		for (const a of document.querySelectorAll('#downloads a')) {
+			const r = await fetch(a.href, {credentials: 'same-origin'});
+			const body = await r.text();
+			out.push([a.textContent.trim(), r.status, r.headers.get('Content-Disposition').split(';')[0],
+				body.replace(/^\ufeff/, '').slice(0, 9)].join(' '));
+		}
+		const foreign = await fetch(document.querySelector('#download-csv').href.replace('`+acct.ProjectID.String()+`', '`+other.ProjectID.String()+`'));
+		out.push('foreign ' + foreign.status);
+		return out.join('\n');
+	})()`)
+	want := "Download CSV 200 attachment section,m\nDownload JSON 200 attachment {\n  \"proj\nforeign 404"
+	if got != want {
+		t.Errorf("the downloads fetched in the browser:\n%s\nwant:\n%s", got, want)
 	}
 }
