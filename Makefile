@@ -7,8 +7,16 @@ STATICCHECK_VERSION := v0.8.2
 
 .PHONY: run test lint bench build services browser proxies pgautofailover tools clean
 
+# `personas --version` reads these (the go command stamps no VCS information in a git worktree
+# or under GOFLAGS=-buildvcs=false); outside a git checkout the version is "devel".
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT_TIME ?= $(shell git log -1 --format=%cI 2>/dev/null)
+MODIFIED ?= $(shell git rev-parse HEAD >/dev/null 2>&1 && { test -z "$$(git status --porcelain 2>/dev/null)" && echo false || echo true; })
+LDFLAGS_VERSION = -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.commitTime=$(COMMIT_TIME) -X main.modified=$(MODIFIED)
+
 build:
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/personas
+	$(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS_VERSION)" -o $(BIN) ./cmd/personas
 
 services:
 	@bash scripts/services.sh

@@ -25,6 +25,7 @@ const (
 const (
 	actReadProject       action = "read_project"       // the project, its snippet, page labels, settings page
 	actReadPersonas      action = "read_personas"      // models, training runs, personas
+	actExportPersonas    action = "export_personas"    // the personas export (CSV, JSON)
 	actReadStats         action = "read_stats"         // ingest statistics, the health page
 	actEditSettings      action = "edit_settings"      // capture settings, page labels
 	actEditContext       action = "edit_context"       // the business context (read and write)
@@ -71,6 +72,7 @@ var policies = map[action]policy{
 
 	actReadProject:       {member, models.RoleViewer},
 	actReadPersonas:      {member, models.RoleViewer},
+	actExportPersonas:    {member, models.RoleViewer},
 	actReadStats:         {member, models.RoleViewer},
 	actEditSettings:      {member, models.RoleEditor},
 	actEditContext:       {member, models.RoleEditor},

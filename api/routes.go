@@ -96,6 +96,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/projects/:id/training-runs/:run_id", actReadPersonas, s.getTrainingRun},
 		{"GET", "/v1/projects/:id/personas", actReadPersonas, s.listPersonas},
 		{"GET", "/v1/projects/:id/personas/history", actReadPersonas, s.personaHistory},
+		{"GET", "/v1/projects/:id/personas/export", actExportPersonas, s.exportPersonas},
 		{"GET", "/v1/projects/:id/personas/:pid", actReadPersonas, s.getPersona},
 		{"PATCH", "/v1/projects/:id/personas/:pid", actEditPersonas, s.renamePersona},
 		{"POST", "/v1/projects/:id/personas/:pid/enrich", actEditPersonas, s.enrichPersona},

@@ -112,8 +112,16 @@ func (w *Worker) Shutdown() {
 // existing one (every option, TLS included), for an asynq component that closes what it uses.
 type ownConnection struct{ opts *redis.Options }
 
-// MakeRedisClient opens the client.
-func (o ownConnection) MakeRedisClient() any { return redis.NewClient(o.opts) }
+// MakeRedisClient opens the client. go-redis writes the push-notification processor it made
+// for a client back into that client's Options: a client built from them as they are would
+// share the processor, fail to register its own handlers on it and print "failed to
+// initialize maintnotifications" on the process's stderr at every start. The copy leaves it
+// out, so the new client makes its own.
+func (o ownConnection) MakeRedisClient() any {
+	opts := *o.opts
+	opts.PushNotificationProcessor = nil
+	return redis.NewClient(&opts)
+}
 
 // asynqLogger adapts slog to asynq's logger interface.
 type asynqLogger struct{ l *slog.Logger }

@@ -329,5 +329,7 @@ func dropDatabases(t *testing.T, names ...string) {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(m.Run())
+	code := m.Run()
+	_ = os.RemoveAll(binDir())
+	os.Exit(code)
 }

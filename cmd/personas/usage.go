@@ -27,6 +27,7 @@ Usage:
   personas admin rotate-keys [--data [--grace 45s]]
   personas admin verify-receipt [--public-key HEX | --server URL] FILE
   personas admin retention [--dry-run]
+  personas version             version, commit and Go version of this binary (also --version)
 
 Each command takes --help.
 
