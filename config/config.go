@@ -35,7 +35,7 @@ var Vars = []Var{
 	{"PERSONAS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable", "PostgreSQL data database", false},
 	{"PERSONAS_DATABASE_MAX_CONNS", "max(8, 4 x GOMAXPROCS)", "connections in the data database pool", false},
 	{"PERSONAS_KEYSTORE_URL", "(database URL with database name + _keys)", "PostgreSQL key store holding the wrapped project keys", false},
-	{"PERSONAS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for the job queues", false},
+	{"PERSONAS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for the job queues: redis[s]://[user:pass@]host:port/db, redis[s]+cluster://[user:pass@]h1:p1,h2:p2,... (Redis Cluster), redis[s]+sentinel://[user:pass@]s1:p1,s2:p2,.../master[?db=N&sentinel_username=...&sentinel_password=...] (Sentinel)", true},
 	{"PERSONAS_ENCRYPTION_KEYS", "(development key file)", "key-encryption keys \"id:base64,...\"; the first wraps, all unwrap", true},
 	{"PERSONAS_INDEX_KEY", "(development key file)", "base64 key (>= 32 bytes) of the blind indexes", true},
 	{"PERSONAS_SIGNING_KEY", "(development key file)", "base64 Ed25519 seed (32 bytes) that signs deletion receipts", true},
@@ -67,6 +67,8 @@ type Config struct {
 	DatabaseURL     string
 	KeystoreURL     string
 	RedisURL        string
+	// Redis is RedisURL parsed: one server, a cluster or a Sentinel-watched master.
+	Redis Redis
 	EncryptionKeys  string
 	IndexKey        []byte
 	SigningKey      []byte
@@ -174,7 +176,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := checkURL(c.DatabaseURL, "postgres", "postgresql"); err != nil {
 		bad("PERSONAS_DATABASE_URL", err)
 	}
-	if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
+	var err error
+	if c.Redis, err = ParseRedisURL(c.RedisURL); err != nil {
 		bad("PERSONAS_REDIS_URL", err)
 	}
 	c.KeystoreURL = get("PERSONAS_KEYSTORE_URL", "")

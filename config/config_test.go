@@ -63,6 +63,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"bad database URL", "PERSONAS_DATABASE_URL", "mysql://x/y"},
 		{"database URL without host", "PERSONAS_DATABASE_URL", "postgres:///x"},
 		{"bad redis URL", "PERSONAS_REDIS_URL", "http://127.0.0.1:6379"},
+		{"redis URL list", "PERSONAS_REDIS_URL", "redis://a:1,redis://b:2"},
+		{"sentinel URL without master", "PERSONAS_REDIS_URL", "redis+sentinel://s1:26379,s2:26379"},
 		{"keystore same as data", "PERSONAS_KEYSTORE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable"},
 		{"bad log level", "PERSONAS_LOG_LEVEL", "loud"},
 		{"bad log format", "PERSONAS_LOG_FORMAT", "xml"},
