@@ -61,14 +61,14 @@ var Vars = []Var{
 
 // Config is the parsed configuration.
 type Config struct {
-	Env             string
-	HTTPAddr        string
-	PublicURL       string
-	DatabaseURL     string
-	KeystoreURL     string
-	RedisURL        string
+	Env         string
+	HTTPAddr    string
+	PublicURL   string
+	DatabaseURL string
+	KeystoreURL string
+	RedisURL    string
 	// Redis is RedisURL parsed: one server, a cluster or a Sentinel-watched master.
-	Redis Redis
+	Redis           Redis
 	EncryptionKeys  string
 	IndexKey        []byte
 	SigningKey      []byte
