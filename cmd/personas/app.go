@@ -13,6 +13,7 @@ import (
 
 	"personas/config"
 	"personas/enrichment"
+	"personas/internal/wiring"
 	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
@@ -33,7 +34,7 @@ type app struct {
 	pool   *pgxpool.Pool
 	keys   *pgxpool.Pool
 	store  *models.Store
-	redis  *redis.Client
+	redis  redis.UniversalClient
 	jobs   *queue.Client
 	signer *privacy.Signer
 }
@@ -83,12 +84,7 @@ func (e *environment) load(ctx context.Context) (*app, error) {
 		pool.Close()
 		return nil, fmt.Errorf("configuration: PERSONAS_KEYSTORE_URL: %w", err)
 	}
-	rdb, err := queue.NewRedis(cfg.RedisURL)
-	if err != nil {
-		pool.Close()
-		keys.Close()
-		return nil, fmt.Errorf("configuration: PERSONAS_REDIS_URL: %w", err)
-	}
+	rdb := queue.NewRedis(wiring.RedisOptions(cfg.Redis))
 	return &app{cfg: cfg, logger: logger, pool: pool, keys: keys,
 		store: models.NewStore(pool, keys, keyring, index), redis: rdb, jobs: queue.NewClient(rdb), signer: signer}, nil
 }
