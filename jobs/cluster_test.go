@@ -139,7 +139,7 @@ func TestKeysOnTheirSlots(t *testing.T) {
 				continue
 			}
 			slot := cc.ClusterKeySlot(ctx, k).Val()
-			if owner := slotOwner(t, cc, slot); owner != addr {
+			if owner := cluster.MasterOf(t, k).Addr; owner != addr {
 				t.Errorf("key %q (slot %d) is on %s, but %s serves the slot", k, slot, addr, owner)
 			}
 			if rule == "queue" {
@@ -195,19 +195,4 @@ func formatKeys(m map[string][]string) string {
 		b.WriteString(a + ": " + strings.Join(ks, " ") + "\n")
 	}
 	return b.String()
-}
-
-// slotOwner is the address of the master serving slot.
-func slotOwner(t *testing.T, cc *redis.ClusterClient, slot int64) string {
-	t.Helper()
-	ranges, err := cc.ClusterSlots(context.Background()).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range ranges {
-		if int64(r.Start) <= slot && slot <= int64(r.End) {
-			return r.Nodes[0].Addr
-		}
-	}
-	return ""
 }

@@ -254,6 +254,15 @@ func (c *Cluster) Node(addr string) *RedisNode {
 // MasterOf returns the master that serves key's slot now, as the live nodes see it.
 func (c *Cluster) MasterOf(t testing.TB, key string) *RedisNode {
 	t.Helper()
+	m := c.masterOf(key)
+	if m == nil {
+		t.Fatalf("no live node knows an online master of %q", key)
+	}
+	return m
+}
+
+// masterOf is MasterOf, nil when no live node names an online master of the slot.
+func (c *Cluster) masterOf(key string) *RedisNode {
 	ctx := context.Background()
 	for _, n := range c.alive() {
 		cl := n.Client()
@@ -262,20 +271,27 @@ func (c *Cluster) MasterOf(t testing.TB, key string) *RedisNode {
 			cl.Close()
 			continue
 		}
-		ranges, err := cl.ClusterSlots(ctx).Result()
+		shards, err := cl.ClusterShards(ctx).Result()
 		cl.Close()
 		if err != nil {
 			continue
 		}
-		for _, r := range ranges {
-			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
-				if m := c.Node(r.Nodes[0].Addr); m != nil {
-					return m
+		for _, sh := range shards {
+			for _, r := range sh.Slots {
+				if r.Start > slot || slot > r.End {
+					continue
+				}
+				for _, node := range sh.Nodes {
+					if node.Role != "master" || node.Health != "online" {
+						continue
+					}
+					if m := c.Node(net.JoinHostPort(node.IP, strconv.FormatInt(node.Port, 10))); m != nil {
+						return m
+					}
 				}
 			}
 		}
 	}
-	t.Fatalf("no live node knows the master of %q", key)
 	return nil
 }
 
@@ -345,7 +361,7 @@ func (c *Cluster) WaitFailover(t testing.TB, key string, killed *RedisNode, with
 			ok = ok && err == nil && strings.Contains(s, "cluster_state:ok")
 		}
 		if ok {
-			if m := c.MasterOf(t, key); m != killed {
+			if m := c.masterOf(key); m != nil && m != killed {
 				return m
 			}
 		}
