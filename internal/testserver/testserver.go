@@ -1,6 +1,7 @@
 // Package testserver runs the whole service in-process for tests, built by internal/wiring as
 // cmd/personas builds it: a real Store on fresh databases, the group-commit ingester, the API on
-// a loopback port, and the job workers on a Redis database of the test's own. The test-only
+// a loopback port, and the job workers on a Redis database of the test's own (or on the Redis
+// Cluster or Sentinel set the test started, Options.RedisURL). The test-only
 // settings are options (rate limits off, a short poll interval, log capture, no worker).
 // Everything stops in t.Cleanup.
 package testserver
