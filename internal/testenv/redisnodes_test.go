@@ -15,7 +15,9 @@ import (
 // failover.
 func TestRedisClusterFailsOver(t *testing.T) {
 	t.Parallel()
+	began := time.Now()
 	c := testenv.RedisCluster(t, 3, 1)
+	t.Logf("six nodes up, the cluster created and healthy in %s", time.Since(began).Round(10*time.Millisecond))
 	if len(c.Nodes) != 6 || len(c.Masters(t)) != 3 {
 		t.Fatalf("%d nodes, %d masters; want 6 and 3", len(c.Nodes), len(c.Masters(t)))
 	}
@@ -46,7 +48,9 @@ func TestRedisClusterFailsOver(t *testing.T) {
 // and a failover client follows them.
 func TestRedisSentinelFailsOver(t *testing.T) {
 	t.Parallel()
+	began := time.Now()
 	s := testenv.RedisSentinel(t)
+	t.Logf("master, replica and three sentinels ready in %s", time.Since(began).Round(10*time.Millisecond))
 	ctx := context.Background()
 	old := s.Master(ctx)
 	if old != s.Data[0].Addr {
