@@ -22,7 +22,7 @@ import (
 func TestRedisClusterFailover(t *testing.T) {
 	t.Parallel()
 	c := testenv.RedisCluster(t, 3, 1)
-	checkFailover(t, c.URL, func(t *testing.T) func() {
+	srv := checkFailover(t, c.URL, func(t *testing.T) func() {
 		old := c.MasterOf(t, "{critical}")
 		old.Kill()
 		return func() {
@@ -30,6 +30,19 @@ func TestRedisClusterFailover(t *testing.T) {
 			t.Logf("cluster: %s took over the critical queue from %s", now.Addr, old.Addr)
 		}
 	})
+	// The whole cluster gone: the instance stays ready (collect and classify need no Redis)
+	// and says Redis is unreachable.
+	for _, n := range c.Nodes {
+		n.Kill()
+	}
+	r := srv.Do(t, testserver.Request{Method: "GET", Path: "/readyz"})
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"redis":"unreachable"`) {
+		t.Errorf("/readyz without the cluster: %d %s, want 200 with redis unreachable", r.Status, r.Body)
+	}
+	r = srv.Do(t, testserver.Request{Method: "GET", Path: "/metrics"})
+	if !strings.Contains(string(r.Body), `personas_dependency_up{dependency="redis"} 0`) {
+		t.Errorf("/metrics without the cluster lacks personas_dependency_up{dependency=\"redis\"} 0")
+	}
 }
 
 // TestRedisSentinelFailover runs the whole service on a master, a replica and three
@@ -53,7 +66,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 // the safety net enqueues it again), and once the returned wait says the switch is done,
 // that deletion finishes with its counts, a retraining publishes a newer model version, the
 // retention sweep removes expired rows again, and /readyz and /metrics report Redis up.
-func checkFailover(t *testing.T, redisURL string, kill func(*testing.T) (wait func())) {
+func checkFailover(t *testing.T, redisURL string, kill func(*testing.T) (wait func())) *testserver.Server {
 	ctx := context.Background()
 	env := testenv.New(t)
 	// The safety net re-enqueues deletions open for two minutes; the test moves the service's
@@ -125,6 +138,7 @@ func checkFailover(t *testing.T, redisURL string, kill func(*testing.T) (wait fu
 			t.Errorf("/metrics after the failover lacks %s", want)
 		}
 	}
+	return srv
 }
 
 // newerModel waits until the project's model version is above v and returns it.
