@@ -29,6 +29,9 @@ func TestLoadDefaultsCreateDevKeys(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.Env != "development" {
 		t.Errorf("defaults: addr %q env %q", c.HTTPAddr, c.Env)
 	}
+	if c.Redis.Kind != config.RedisServer || len(c.Redis.Addrs) != 1 || c.Redis.Addrs[0] != "127.0.0.1:6379" || c.Redis.DB != 0 {
+		t.Errorf("default Redis = %s, want the server 127.0.0.1:6379, database 0", c.Redis.Redacted())
+	}
 	if c.KeystoreURL != "postgres://postgres@127.0.0.1:5432/personas_keys?sslmode=disable" {
 		t.Errorf("KeystoreURL = %q, want the data database name + _keys", c.KeystoreURL)
 	}
