@@ -80,7 +80,7 @@ type Deps struct {
 	Store    *models.Store
 	Ingester *models.Ingester
 	Jobs     *queue.Client
-	Redis    *redis.Client
+	Redis    redis.UniversalClient
 	Logger   *slog.Logger
 	Signer   *privacy.Signer
 	Accounts *accounts.Service    // teams: invitations, resets, two-factor, single sign-on; nil: off
@@ -94,7 +94,7 @@ type Deps struct {
 type Server struct {
 	store   *models.Store
 	jobs    *queue.Client
-	redis   *redis.Client
+	redis   redis.UniversalClient
 	logger  *slog.Logger
 	cfg     Config
 	metrics *metrics

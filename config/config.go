@@ -36,7 +36,7 @@ var Vars = []Var{
 	{"PERSONAS_DATABASE_READ_URL", "(none: reports read the primary)", "PostgreSQL standby for the dashboard's reports, which may be a moment stale (events per day, drift); e.g. every node with target_session_attrs=prefer-standby", false},
 	{"PERSONAS_DATABASE_MAX_CONNS", "max(8, 4 x GOMAXPROCS)", "connections in the data database pool", false},
 	{"PERSONAS_KEYSTORE_URL", "(database URL with database name + _keys)", "PostgreSQL key store holding the wrapped project keys", false},
-	{"PERSONAS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for the job queues", false},
+	{"PERSONAS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for the job queues: redis[s]://[user:pass@]host:port/db, redis[s]+cluster://[user:pass@]h1:p1,h2:p2,... (Redis Cluster), redis[s]+sentinel://[user:pass@]s1:p1,s2:p2,.../master[?db=N&sentinel_username=...&sentinel_password=...] (Sentinel)", true},
 	{"PERSONAS_ENCRYPTION_KEYS", "(development key file)", "key-encryption keys \"id:base64,...\"; the first wraps, all unwrap", true},
 	{"PERSONAS_INDEX_KEY", "(development key file)", "base64 key (>= 32 bytes) of the blind indexes", true},
 	{"PERSONAS_SIGNING_KEY", "(development key file)", "base64 Ed25519 seed (32 bytes) that signs deletion receipts", true},
@@ -71,6 +71,8 @@ type Config struct {
 	// read pool); empty: they read the primary.
 	ReadDatabaseURL string
 	RedisURL        string
+	// Redis is RedisURL parsed: one server, a cluster or a Sentinel-watched master.
+	Redis           Redis
 	EncryptionKeys  string
 	IndexKey        []byte
 	SigningKey      []byte
@@ -186,7 +188,8 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("PERSONAS_DATABASE_READ_URL", errors.New("must name the database of PERSONAS_DATABASE_URL (a standby of it)"))
 		}
 	}
-	if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
+	var err error
+	if c.Redis, err = ParseRedisURL(c.RedisURL); err != nil {
 		bad("PERSONAS_REDIS_URL", err)
 	}
 	c.KeystoreURL = get("PERSONAS_KEYSTORE_URL", "")

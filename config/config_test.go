@@ -29,6 +29,9 @@ func TestLoadDefaultsCreateDevKeys(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.Env != "development" {
 		t.Errorf("defaults: addr %q env %q", c.HTTPAddr, c.Env)
 	}
+	if c.Redis.Kind != config.RedisServer || len(c.Redis.Addrs) != 1 || c.Redis.Addrs[0] != "127.0.0.1:6379" || c.Redis.DB != 0 {
+		t.Errorf("default Redis = %s, want the server 127.0.0.1:6379, database 0", c.Redis.Redacted())
+	}
 	if c.KeystoreURL != "postgres://postgres@127.0.0.1:5432/personas_keys?sslmode=disable" {
 		t.Errorf("KeystoreURL = %q, want the data database name + _keys", c.KeystoreURL)
 	}
@@ -63,6 +66,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"bad database URL", "PERSONAS_DATABASE_URL", "mysql://x/y"},
 		{"database URL without host", "PERSONAS_DATABASE_URL", "postgres:///x"},
 		{"bad redis URL", "PERSONAS_REDIS_URL", "http://127.0.0.1:6379"},
+		{"redis URL list", "PERSONAS_REDIS_URL", "redis://a:1,redis://b:2"},
+		{"sentinel URL without master", "PERSONAS_REDIS_URL", "redis+sentinel://s1:26379,s2:26379"},
 		{"keystore same as data", "PERSONAS_KEYSTORE_URL", "postgres://postgres@127.0.0.1:5432/personas?sslmode=disable"},
 		{"several hosts, any session", "PERSONAS_DATABASE_URL", "postgres://postgres@db1:5432,db2:5432/personas"},
 		{"several hosts, standby wanted", "PERSONAS_DATABASE_URL", "postgres://postgres@db1:5432,db2:5432/personas?target_session_attrs=standby"},

@@ -20,7 +20,7 @@ import (
 // Deleter runs deletion cascades.
 type Deleter struct {
 	Store  *models.Store
-	Redis  *redis.Client
+	Redis  redis.UniversalClient
 	Client *queue.Client
 	Signer *receipt.Signer
 	Logger *slog.Logger

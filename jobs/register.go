@@ -19,7 +19,7 @@ import (
 type Deps struct {
 	Store    *models.Store
 	Client   *queue.Client
-	Redis    *redis.Client
+	Redis    redis.UniversalClient
 	Signer   *receipt.Signer
 	Enricher *enrichment.Enricher
 	Logger   *slog.Logger

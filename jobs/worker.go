@@ -40,7 +40,7 @@ type Periodic struct {
 }
 
 // NewWorker builds a worker serving the weighted queues. Register handlers on Mux before Start.
-func NewWorker(rdb *redis.Client, cfg WorkerConfig, logger *slog.Logger) *Worker {
+func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, logger *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
 	}
@@ -65,9 +65,9 @@ func NewWorker(rdb *redis.Client, cfg WorkerConfig, logger *slog.Logger) *Worker
 			l.Error("task failed", "type", t.Type(), "retry", retried, "max_retry", maxRetry, "err", err.Error())
 		}),
 	})
-	// The scheduler gets a connection of its own: asynq's scheduler closes its client on
-	// Shutdown and logs an ERROR for a shared one on every clean stop.
-	sched := asynq.NewScheduler(ownConnection{rdb.Options()}, &asynq.SchedulerOpts{
+	// asynq's scheduler closes its client on Shutdown (and logs an ERROR for one it was
+	// lent): it gets the shared client with Close made a no-op; the owner closes it.
+	sched := asynq.NewScheduler(lent{rdb}, &asynq.SchedulerOpts{
 		Logger:   asynqLogger{l},
 		LogLevel: asynq.WarnLevel,
 		Location: time.UTC,
@@ -108,20 +108,19 @@ func (w *Worker) Shutdown() {
 	w.srv.Shutdown()
 }
 
-// ownConnection is an asynq.RedisConnOpt that opens a new client with the options of an
-// existing one (every option, TLS included), for an asynq component that closes what it uses.
-type ownConnection struct{ opts *redis.Options }
+// lent is an asynq.RedisConnOpt that hands an asynq component a shared client (one server,
+// cluster or Sentinel alike) that it cannot close: the component closes what it is given, and
+// the client is its owner's.
+type lent struct{ redis.UniversalClient }
 
-// MakeRedisClient opens the client. go-redis writes the push-notification processor it made
-// for a client back into that client's Options: a client built from them as they are would
-// share the processor, fail to register its own handlers on it and print "failed to
-// initialize maintnotifications" on the process's stderr at every start. The copy leaves it
-// out, so the new client makes its own.
-func (o ownConnection) MakeRedisClient() any {
-	opts := *o.opts
-	opts.PushNotificationProcessor = nil
-	return redis.NewClient(&opts)
-}
+// MakeRedisClient returns the shared client behind a no-op Close.
+func (l lent) MakeRedisClient() any { return unclosable(l) }
+
+// unclosable is a client whose Close does nothing.
+type unclosable struct{ redis.UniversalClient }
+
+// Close leaves the shared client open.
+func (unclosable) Close() error { return nil }
 
 // asynqLogger adapts slog to asynq's logger interface.
 type asynqLogger struct{ l *slog.Logger }

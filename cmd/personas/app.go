@@ -13,6 +13,7 @@ import (
 
 	"personas/config"
 	"personas/enrichment"
+	"personas/internal/wiring"
 	"personas/jobs/queue"
 	"personas/models"
 	"personas/privacy"
@@ -34,7 +35,7 @@ type app struct {
 	keys   *pgxpool.Pool
 	read   *pgxpool.Pool // the reports' standby; nil without PERSONAS_DATABASE_READ_URL
 	store  *models.Store
-	redis  *redis.Client
+	redis  redis.UniversalClient
 	jobs   *queue.Client
 	signer *privacy.Signer
 }
@@ -92,15 +93,7 @@ func (e *environment) load(ctx context.Context) (*app, error) {
 			return nil, fmt.Errorf("configuration: PERSONAS_DATABASE_READ_URL: %w", err)
 		}
 	}
-	rdb, err := queue.NewRedis(cfg.RedisURL)
-	if err != nil {
-		pool.Close()
-		keys.Close()
-		if read != nil {
-			read.Close()
-		}
-		return nil, fmt.Errorf("configuration: PERSONAS_REDIS_URL: %w", err)
-	}
+	rdb := queue.NewRedis(wiring.RedisOptions(cfg.Redis))
 	store := models.NewStore(pool, keys, keyring, index)
 	if read != nil {
 		store.SetReadPool(read)

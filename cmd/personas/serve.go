@@ -96,7 +96,7 @@ func (e *environment) cmdServe(ctx context.Context, args []string, httpOn, worke
 			if err := w.Start(); err != nil {
 				return err
 			}
-			a.logger.Info("worker started")
+			a.logger.Info("worker started", "redis", a.cfg.Redis.Redacted())
 			<-gctx.Done()
 			done := make(chan struct{})
 			go func() { w.Shutdown(); close(done) }()

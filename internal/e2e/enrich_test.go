@@ -127,7 +127,7 @@ func importLines(t *testing.T, srv *testserver.Server, token string, projectID u
 // redisDump reads every key of the Redis database with its value, by type: strings, hashes,
 // lists, sets, sorted sets and streams (asynq keeps tasks in hashes, queues in lists and sorted
 // sets).
-func redisDump(t *testing.T, rdb *redis.Client) string {
+func redisDump(t *testing.T, rdb redis.UniversalClient) string {
 	t.Helper()
 	ctx := context.Background()
 	var b strings.Builder

@@ -1,6 +1,7 @@
 // Package testserver runs the whole service in-process for tests, built by internal/wiring as
 // cmd/personas builds it: a real Store on fresh databases, the group-commit ingester, the API on
-// a loopback port, and the job workers on a Redis database of the test's own. The test-only
+// a loopback port, and the job workers on a Redis database of the test's own (or on the Redis
+// Cluster or Sentinel set the test started, Options.RedisURL). The test-only
 // settings are options (rate limits off, a short poll interval, log capture, no worker).
 // Everything stops in t.Cleanup.
 package testserver
@@ -26,6 +27,7 @@ import (
 	"personas/accounts"
 	"personas/api"
 	"personas/classifier"
+	"personas/config"
 	"personas/enrichment"
 	"personas/internal/testenv"
 	"personas/internal/wiring"
@@ -43,14 +45,20 @@ type Options struct {
 	Enricher *enrichment.Enricher
 	// Env reuses databases and secrets (a second instance on the same databases).
 	Env *testenv.Env
-	// RedisURL reuses a Redis database (with Env, for a second instance).
-	Redis *redis.Client
+	// Redis reuses a Redis client (with Env, for a second instance).
+	Redis redis.UniversalClient
+	// RedisURL, when set (and Redis is not), is a PERSONAS_REDIS_URL the test runs Redis at (a
+	// private cluster or Sentinel set of internal/testenv): parsed and opened as the binary
+	// does, closed when the test ends.
+	RedisURL string
 	// TrainOptions tune the classifier for small test populations.
 	TrainOptions classifier.TrainOptions
 	// RetrainDelay of the debounced retrain after erasures.
 	RetrainDelay time.Duration
 	// SafetyNetInterval of the scheduler's safety net (automatic training); default a minute.
 	SafetyNetInterval time.Duration
+	// RetentionInterval of the scheduler's retention sweep; default an hour.
+	RetentionInterval time.Duration
 	// APIConfig overrides parts of the API configuration.
 	APIConfig api.Config
 	// LogOutput, when set, receives the service's logs at the production level (info) instead of
@@ -70,7 +78,7 @@ type Server struct {
 	URL      string
 	HTTP     *httptest.Server
 	API      *api.Server
-	Redis    *redis.Client
+	Redis    redis.UniversalClient
 	Jobs     *queue.Client
 	Signer   *privacy.Signer
 	Logs     *SyncBuffer
@@ -110,7 +118,16 @@ func New(t testing.TB, opts Options) *Server {
 		env = testenv.New(t)
 	}
 	rdb := opts.Redis
-	if rdb == nil {
+	switch {
+	case rdb != nil:
+	case opts.RedisURL != "":
+		r, err := config.ParseRedisURL(opts.RedisURL)
+		if err != nil {
+			t.Fatalf("PERSONAS_REDIS_URL of the test: %v", err)
+		}
+		rdb = queue.NewRedis(wiring.RedisOptions(r))
+		t.Cleanup(func() { _ = rdb.Close() })
+	default:
 		rdb, _ = testenv.Redis(t)
 	}
 	signer, err := privacy.NewSigner(env.Secrets.SigningKey)
@@ -164,7 +181,8 @@ func New(t testing.TB, opts Options) *Server {
 		}
 		w, err := svc.Worker(wiring.WorkerOptions{
 			Worker:   jobs.WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second},
-			Enricher: opts.Enricher, TrainOptions: to, RetrainDelay: opts.RetrainDelay, SafetyNetInterval: opts.SafetyNetInterval})
+			Enricher: opts.Enricher, TrainOptions: to, RetrainDelay: opts.RetrainDelay, SafetyNetInterval: opts.SafetyNetInterval,
+			RetentionInterval: opts.RetentionInterval})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ package wiring
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"personas/accounts"
 	"personas/api"
 	"personas/classifier"
+	"personas/config"
 	"personas/enrichment"
 	"personas/jobs"
 	"personas/jobs/queue"
@@ -25,7 +27,7 @@ import (
 // Service holds what every part of the service is built from.
 type Service struct {
 	Store  *models.Store
-	Redis  *redis.Client
+	Redis  redis.UniversalClient
 	Jobs   *queue.Client
 	Signer *privacy.Signer
 	Logger *slog.Logger
@@ -56,6 +58,7 @@ type WorkerOptions struct {
 	TrainOptions      classifier.TrainOptions
 	RetrainDelay      time.Duration
 	SafetyNetInterval time.Duration
+	RetentionInterval time.Duration
 }
 
 // Worker builds the job worker with every task handler and periodic task registered; the
@@ -64,8 +67,28 @@ func (s Service) Worker(o WorkerOptions) (*jobs.Worker, error) {
 	w := jobs.NewWorker(s.Redis, o.Worker, s.Logger)
 	if err := jobs.Register(w, jobs.Deps{Store: s.Store, Client: s.Jobs, Redis: s.Redis, Signer: s.Signer,
 		Enricher: o.Enricher, Logger: s.Logger, TrainOptions: o.TrainOptions, RetrainDelay: o.RetrainDelay,
-		SafetyNetInterval: o.SafetyNetInterval}); err != nil {
+		SafetyNetInterval: o.SafetyNetInterval, RetentionInterval: o.RetentionInterval}); err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// RedisOptions are go-redis's options for the Redis that PERSONAS_REDIS_URL names: one
+// server, a Redis Cluster (its seed nodes; the client learns the rest and follows failovers
+// through MOVED answers) or the sentinels of a master (the client asks them for the master
+// and follows their switch-master messages). queue.NewRedis opens the client.
+func RedisOptions(r config.Redis) *redis.UniversalOptions {
+	o := &redis.UniversalOptions{Addrs: r.Addrs, Username: r.Username, Password: r.Password, DB: r.DB}
+	if r.TLS {
+		// The server name is each node's host (crypto/tls takes it from the address).
+		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	switch r.Kind {
+	case config.RedisCluster:
+		o.IsClusterMode = true
+	case config.RedisSentinel:
+		o.MasterName = r.MasterName
+		o.SentinelUsername, o.SentinelPassword = r.SentinelUsername, r.SentinelPassword
+	}
+	return o
 }

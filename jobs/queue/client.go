@@ -17,18 +17,32 @@ const (
 	QueueLow      = "low"
 )
 
-// NewRedis opens a go-redis client from a redis:// URL. It does not wait for the server.
-func NewRedis(redisURL string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(redisURL)
-	if err != nil {
-		return nil, fmt.Errorf("parse Redis URL: %w", err)
+// NewRedis opens the go-redis client of the job queues: one server, a Redis Cluster
+// (opts.IsClusterMode) or a master found through Sentinel (opts.MasterName), with the
+// queues' timeouts. It does not wait for Redis. asynq hash-tags every key of a queue
+// (asynq:{critical}:…), so each queue's multi-key scripts run on one cluster slot.
+func NewRedis(opts *redis.UniversalOptions) redis.UniversalClient {
+	o := *opts
+	o.DialTimeout = 2 * time.Second
+	o.ReadTimeout = 3 * time.Second
+	o.WriteTimeout = 3 * time.Second
+	// One retry rides out a dropped connection; a cluster or Sentinel failover takes seconds,
+	// which asynq's own loops (and the safety net for deletions) wait out instead.
+	o.MaxRetries = 1
+	if o.IsClusterMode && o.MasterName == "" {
+		c := o.Cluster()
+		// go-redis re-reads the slot map on MOVED answers, which a killed master never
+		// sends, and otherwise once a minute: a shorter interval finds the replica that took
+		// over within seconds (one CLUSTER SLOTS per interval, and only while commands flow).
+		c.ClusterStateReloadInterval = ClusterStateReloadInterval
+		return redis.NewClusterClient(c)
 	}
-	opt.DialTimeout = 2 * time.Second
-	opt.ReadTimeout = 3 * time.Second
-	opt.WriteTimeout = 3 * time.Second
-	opt.MaxRetries = 1
-	return redis.NewClient(opt), nil
+	return redis.NewUniversalClient(&o)
 }
+
+// ClusterStateReloadInterval is how often a cluster client re-reads the slot map while it
+// sends commands.
+const ClusterStateReloadInterval = 2 * time.Second
 
 // Client enqueues tasks. It is safe for concurrent use.
 type Client struct {
@@ -36,7 +50,7 @@ type Client struct {
 }
 
 // NewClient wraps an asynq client sharing rdb's connections.
-func NewClient(rdb *redis.Client) *Client {
+func NewClient(rdb redis.UniversalClient) *Client {
 	return &Client{c: asynq.NewClientFromRedisClient(rdb)}
 }
 

@@ -16,7 +16,7 @@ type queueCollector struct {
 	size      *prometheus.Desc
 }
 
-func Collector(rdb *redis.Client) prometheus.Collector {
+func Collector(rdb redis.UniversalClient) prometheus.Collector {
 	in := asynq.NewInspectorFromRedisClient(rdb)
 	return &queueCollector{inspector: in, size: prometheus.NewDesc("personas_queue_tasks",
 		"asynq tasks by queue and state.", []string{"queue", "state"}, nil)}
