@@ -41,6 +41,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/healthz", actPublic, s.healthz},
 		{"GET", "/readyz", actPublic, s.readyz},
 		{"GET", "/metrics", actPublic, s.metricsHandler()},
+		{"GET", "/v1/openapi.yaml", actPublic, s.openAPI},
 
 		// The collector's script, and its API on the customers' pages (site key and origin
 		// checked per request by the handlers).

@@ -1,0 +1,206 @@
+// Package openapitest checks a server's answers against the service's OpenAPI document
+// (docs/openapi.yaml, as embedded in package docs): every request and answer that goes through
+// a checked handler is matched to its operation, and the answer's status, content type and body
+// are validated with kin-openapi. Requests are not validated: hostile-input tests send bad
+// ones on purpose. Violations fail the test at its end, each with the method, path, status and
+// the validator's message, so a drift between the code and the document fails CI.
+package openapitest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"personas/docs"
+)
+
+// maxBody is the most of an answer's body kept for validation; a longer body (a large export)
+// has its status and content type checked, not its body.
+const maxBody = 8 << 20
+
+// Contract is the loaded document with its router.
+type Contract struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+// load parses and validates the embedded document once per test binary.
+var load = sync.OnceValues(func() (*Contract, error) { return Parse(docs.OpenAPI) })
+
+// Load returns the service's contract, the embedded docs/openapi.yaml.
+func Load() (*Contract, error) { return load() }
+
+// Parse loads a document (for the test that proves a drift fails).
+func Parse(data []byte) (*Contract, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(data)
+	if err != nil {
+		return nil, fmt.Errorf("load the OpenAPI document: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("the OpenAPI document is invalid: %w", err)
+	}
+	// Match paths alone: the test servers listen on other hosts and ports than servers[0].
+	doc.Servers = nil
+	r, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("route the OpenAPI document: %w", err)
+	}
+	return &Contract{doc: doc, router: r}, nil
+}
+
+// ErrUndocumented is returned for a request whose method and path no operation of the
+// document matches.
+var ErrUndocumented = errors.New("no operation of the document matches")
+
+// Validate checks one answer to req against the document: its status must be one the
+// operation documents, its content type one that status documents, and its body must match
+// that content's schema.
+func (c *Contract) Validate(req *http.Request, status int, header http.Header, body []byte) error {
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUndocumented, err)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+		Status: status,
+		Header: header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true,
+			ExcludeResponseBody: body == nil},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
+		return err
+	}
+	if req.Method == http.MethodHead {
+		// kin-openapi skips HEAD: check at least that the status is documented.
+		if op := route.PathItem.GetOperation(http.MethodHead); op == nil || op.Responses.Status(status) == nil {
+			return fmt.Errorf("HEAD answered %d, which the document does not list", status)
+		}
+	}
+	return nil
+}
+
+// Handler wraps h so that every answer it writes is validated against the service's contract;
+// the violations fail t when it ends (a Cleanup registered now, so it runs after the cleanups
+// registered later, such as the server's stop). Requests that match no operation (unknown
+// routes, wrong methods) are not checked here: the router test holds the document and the
+// route table equal.
+func Handler(t testing.TB, h http.Handler) http.Handler {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := &checker{c: c, h: h}
+	t.Cleanup(func() {
+		ck.mu.Lock()
+		defer ck.mu.Unlock()
+		sort.Strings(ck.violations)
+		for _, v := range ck.violations {
+			t.Errorf("answer not as docs/openapi.yaml says: %s", v)
+		}
+	})
+	return ck
+}
+
+type checker struct {
+	c          *Contract
+	h          http.Handler
+	mu         sync.Mutex
+	violations []string
+	seen       map[string]bool
+}
+
+func (ck *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{ResponseWriter: w}
+	// The router and the handlers may rewrite r.URL; validate against what the client sent.
+	orig := r.Clone(r.Context())
+	ck.h.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	var body []byte
+	if !rec.overflow {
+		body = rec.body.Bytes()
+		if body == nil {
+			body = []byte{}
+		}
+	}
+	err := ck.c.Validate(orig, rec.status, w.Header(), body)
+	if err == nil || errors.Is(err, ErrUndocumented) {
+		return
+	}
+	msg := fmt.Sprintf("%s %s → %d (%s): %v", orig.Method, orig.URL.Path, rec.status, w.Header().Get("Content-Type"),
+		strings.ReplaceAll(err.Error(), "\n", " | "))
+	ck.mu.Lock()
+	defer ck.mu.Unlock()
+	if ck.seen == nil {
+		ck.seen = map[string]bool{}
+	}
+	if !ck.seen[msg] && len(ck.violations) < 50 { // bounded: a load test repeats the same answer
+		ck.seen[msg] = true
+		ck.violations = append(ck.violations, msg)
+	}
+}
+
+// recorder passes an answer through and keeps its status and (up to maxBody of) its body.
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	body     bytes.Buffer
+	overflow bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if !r.overflow {
+		if r.body.Len()+len(p) > maxBody {
+			r.overflow = true
+			r.body = bytes.Buffer{}
+		} else {
+			r.body.Write(p)
+		}
+	}
+	return r.ResponseWriter.Write(p)
+}
+
+// Flush passes a flush on (gin's writer asserts http.Flusher).
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Hijack passes a hijack on.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijack not supported")
+	}
+	return h.Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
