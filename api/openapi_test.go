@@ -17,10 +17,9 @@ import (
 )
 
 // documented says whether the OpenAPI document must describe a route. The rule: every route
-// the router registers (the API, the operational endpoints, the collector script and the
-// dashboard's pages and forms) except HEAD routes: the collector script answers HEAD for caches
-// with the headers of its GET, which is the route documented.
-func documented(method string) bool { return method != "HEAD" }
+// the router registers (the API, the operational endpoints, the collector script and its HEAD,
+// and the dashboard's pages and forms).
+func documented(string) bool { return true }
 
 // collectorTemplate is the collector script's route as the document writes it: the router
 // registers the current version's path.

@@ -33,7 +33,7 @@ func TestValidatorCatchesDrift(t *testing.T) {
 			`{"ready":"yes","checks":{"postgres":"ok","keystore":"ok","redis":"ok","schema":"ok"}}`, "doesn't match schema"},
 		{"missing field", "GET", "/readyz", 200, jsonCT, `{"checks":{}}`, "doesn't match schema"},
 		{"undocumented status", "GET", "/readyz", 418, jsonCT, `{}`, "status is not supported"},
-		{"other content type", "GET", "/readyz", 200, http.Header{"Content-Type": {"text/html"}}, `<p>`, "content type"},
+		{"other content type", "GET", "/readyz", 200, http.Header{"Content-Type": {"text/html"}}, `<p>`, "Content-Type"},
 		{"error body drift", "GET", "/v1/me", 401, jsonCT, `{"message":"no"}`, "doesn't match schema"},
 		{"error body", "GET", "/v1/me", 401, jsonCT, `{"error":{"code":"unauthenticated","message":"no"}}`, ""},
 		{"unknown field in a closed object", "GET", "/v1/receipt-key", 200, jsonCT,
