@@ -4,8 +4,13 @@ GO ?= go
 GOFLAGS_BUILD := -tags nomsgpack
 BIN := bin/personas
 STATICCHECK_VERSION := v0.8.2
+# Redocly's CLI lints docs/openapi.yaml (redocly.yaml: the recommended ruleset); pinned, in a
+# project-local directory.
+REDOCLY_VERSION := 2.77.0
+REDOCLY_DIR := .tools/redocly
+REDOCLY := $(REDOCLY_DIR)/node_modules/.bin/redocly
 
-.PHONY: run test lint bench build services browser tools clean
+.PHONY: run test lint bench build services browser tools clean redocly lint-openapi
 
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/personas
@@ -28,15 +33,29 @@ run: services build
 # The ground-truth tests of classifier and internal/quality train fewer seeds under -race (their
 # subject is numbers, and -race makes a training about thirty times slower): the last line runs
 # them on every seed without it.
-test: services browser
+test: services browser lint-openapi
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	$(GO) test $(GOFLAGS_BUILD) -race -count=1 -timeout 40m ./...
 	$(GO) test $(GOFLAGS_BUILD) -count=1 -run '^TestGroundTruth' ./classifier/ ./internal/quality/
 
+# Redocly's CLI from the npm registry, once per version (Node and npm from Debian if missing).
+redocly:
+	@command -v npm >/dev/null || { echo "installing nodejs and npm from Debian's packages" >&2; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) >/dev/null; }
+	@test "$$($(REDOCLY) --version 2>/dev/null)" = "$(REDOCLY_VERSION)" || \
+		npm install --prefix $(REDOCLY_DIR) --no-audit --no-fund --silent @redocly/cli@$(REDOCLY_VERSION)
+
+# The OpenAPI document lints clean: no error and no warning (the build fails on either).
+lint-openapi: redocly
+	@out=$$($(REDOCLY) lint --config redocly.yaml --max-problems 100 2>&1); rc=$$?; \
+		out=$$(echo "$$out" | grep -v '[║╔╚]'); echo "$$out"; \
+		if [ $$rc -ne 0 ] || echo "$$out" | grep -q 'You have [0-9]* warning'; then \
+			echo "docs/openapi.yaml: Redocly reports errors or warnings (make lint-openapi)" >&2; exit 1; fi
+
 tools:
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-lint: tools
+lint: tools lint-openapi
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck -tags nomsgpack ./...

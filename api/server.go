@@ -105,7 +105,8 @@ type Server struct {
 	router  *gin.Engine
 	handler http.Handler // the router, wrapped by Deps.Wrap
 	signer  *privacy.Signer
-	dash    *dashboard // the dashboard's parsed pages
+	dash    *dashboard  // the dashboard's parsed pages
+	apiDocs apiDocsView // the API reference page, read from the embedded OpenAPI document
 
 	ingester     *models.Ingester
 	classifySvc  *classify.Service // live classification: models, aggregates, assignments

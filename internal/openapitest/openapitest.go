@@ -31,6 +31,9 @@ import (
 // has its status and content type checked, not its body.
 const maxBody = 8 << 20
 
+// maxMessage bounds a violation's message: the validator quotes the whole value.
+const maxMessage = 1200
+
 // Contract is the loaded document with its router.
 type Contract struct {
 	doc    *openapi3.T
@@ -129,6 +132,9 @@ func (ck *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The router and the handlers may rewrite r.URL; validate against what the client sent.
 	orig := r.Clone(r.Context())
 	ck.h.ServeHTTP(rec, r)
+	if rec.status == 0 && r.Context().Err() != nil {
+		return // the client went away before anything was answered
+	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
@@ -143,8 +149,11 @@ func (ck *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil || errors.Is(err, ErrUndocumented) {
 		return
 	}
-	msg := fmt.Sprintf("%s %s → %d (%s): %v", orig.Method, orig.URL.Path, rec.status, w.Header().Get("Content-Type"),
-		strings.ReplaceAll(err.Error(), "\n", " | "))
+	why := strings.Join(strings.Fields(err.Error()), " ")
+	if len(why) > maxMessage {
+		why = why[:maxMessage] + "…"
+	}
+	msg := fmt.Sprintf("%s %s → %d (%s): %s", orig.Method, orig.URL.Path, rec.status, w.Header().Get("Content-Type"), why)
 	ck.mu.Lock()
 	defer ck.mu.Unlock()
 	if ck.seen == nil {
