@@ -115,7 +115,7 @@ func TestOpenAPIDocumentIsServed(t *testing.T) {
 	}
 	page := w.Body.String()
 	var doc struct {
-		Paths map[string]map[string]any `yaml:"paths"`
+		Paths      map[string]map[string]any `yaml:"paths"`
 		Components struct {
 			Schemas map[string]any `yaml:"schemas"`
 		} `yaml:"components"`
