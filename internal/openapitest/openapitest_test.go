@@ -36,6 +36,15 @@ func TestValidatorCatchesDrift(t *testing.T) {
 		{"other content type", "GET", "/readyz", 200, http.Header{"Content-Type": {"text/html"}}, `<p>`, "Content-Type"},
 		{"error body drift", "GET", "/v1/me", 401, jsonCT, `{"message":"no"}`, "doesn't match schema"},
 		{"error body", "GET", "/v1/me", 401, jsonCT, `{"error":{"code":"unauthenticated","message":"no"}}`, ""},
+		{"null where the document allows it", "POST", "/v1/classify", 200, jsonCT,
+			`{"persona":null,"confidence":0,"probabilities":[],"model_version":null,"reason":"no_model"}`, ""},
+		{"a reason the document does not name", "POST", "/v1/classify", 200, jsonCT,
+			`{"persona":null,"confidence":0,"probabilities":[],"model_version":null,"reason":"disabled"}`, "doesn't match schema"},
+		{"a string for a nullable integer", "POST", "/v1/classify", 200, jsonCT,
+			`{"persona":null,"confidence":0,"probabilities":[],"model_version":"3","reason":"no_model"}`, "doesn't match schema"},
+		{"a body where none is documented", "POST", "/v1/collect", 204, http.Header{}, `{}`, "without a body"},
+		{"HTML page", "GET", "/login", 200, http.Header{"Content-Type": {"text/html; charset=utf-8"}}, `<!doctype html>`, ""},
+		{"JSON where the page is HTML", "GET", "/login", 200, jsonCT, `{}`, "Content-Type"},
 		{"unknown field in a closed object", "GET", "/v1/receipt-key", 200, jsonCT,
 			`{"algorithm":"ed25519","public_key":"` + strings.Repeat("ab", 32) + `","key_id":"k","extra":1}`, "doesn't match schema"},
 	}
@@ -95,5 +104,24 @@ func (r *recordingTB) Cleanup(f func()) { r.cleanups = append(r.cleanups, f) }
 func (r *recordingTB) cleanup() {
 	for i := len(r.cleanups) - 1; i >= 0; i-- {
 		r.cleanups[i]()
+	}
+}
+
+// BenchmarkValidate is the check's cost on one answer: a classify answer with three
+// probabilities, the most frequent answer of the load tests.
+func BenchmarkValidate(b *testing.B) {
+	c, err := openapitest.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"persona":{"id":"0ed596fc-b5ee-40c1-9eb4-f68b848f7c6d","name":"Deal Hunters","type":"deal_seeker"},` +
+		`"confidence":0.83,"probabilities":[{"persona_id":"0ed596fc-b5ee-40c1-9eb4-f68b848f7c6d","p":0.83},` +
+		`{"persona_id":"3e7f9be8-9af5-4ede-a16a-6f73622800c3","p":0.12},{"persona_id":"8f0749b6-ca00-4b1b-bb57-16c9759b550b","p":0.05}],` +
+		`"model_version":3,"reason":"ok"}`)
+	h := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+	for b.Loop() {
+		if err := c.Validate(httptest.NewRequest("POST", "/v1/classify", nil), 200, h, body); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
