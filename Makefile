@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # project-local directory.
 REDOCLY_VERSION := 2.77.0
 REDOCLY_DIR := .tools/redocly
-REDOCLY := $(REDOCLY_DIR)/node_modules/.bin/redocly
+REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY_DIR)/node_modules/.bin/redocly
 
 .PHONY: run test lint bench build services browser tools clean redocly lint-openapi
 
@@ -42,7 +42,7 @@ test: services browser lint-openapi
 redocly:
 	@command -v npm >/dev/null || { echo "installing nodejs and npm from Debian's packages" >&2; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) >/dev/null; }
-	@test "$$($(REDOCLY) --version 2>/dev/null)" = "$(REDOCLY_VERSION)" || \
+	@grep -qs '"version": "$(REDOCLY_VERSION)"' $(REDOCLY_DIR)/node_modules/@redocly/cli/package.json || \
 		npm install --prefix $(REDOCLY_DIR) --no-audit --no-fund --silent @redocly/cli@$(REDOCLY_VERSION)
 
 # The OpenAPI document lints clean: no error and no warning (the build fails on either).
