@@ -4,8 +4,13 @@ GO ?= go
 GOFLAGS_BUILD := -tags nomsgpack
 BIN := bin/personas
 STATICCHECK_VERSION := v0.8.2
+# Redocly's CLI lints docs/openapi.yaml (redocly.yaml: the recommended ruleset); pinned, in a
+# project-local directory.
+REDOCLY_VERSION := 2.77.0
+REDOCLY_DIR := .tools/redocly
+REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY_DIR)/node_modules/.bin/redocly
 
-.PHONY: run test lint bench build services browser proxies pgautofailover tools clean
+.PHONY: run test lint bench build services browser proxies pgautofailover tools clean redocly lint-openapi
 
 # `personas --version` reads these (the go command stamps no VCS information in a git worktree
 # or under GOFLAGS=-buildvcs=false); outside a git checkout the version is "devel".
@@ -51,15 +56,29 @@ run: services build
 # The ground-truth tests of classifier and internal/quality train fewer seeds under -race (their
 # subject is numbers, and -race makes a training about thirty times slower): the last line runs
 # them on every seed without it.
-test: services browser proxies pgautofailover
+test: services browser proxies pgautofailover lint-openapi
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	$(GO) test $(GOFLAGS_BUILD) -race -count=1 -timeout 40m ./...
 	$(GO) test $(GOFLAGS_BUILD) -count=1 -run '^TestGroundTruth' ./classifier/ ./internal/quality/
 
+# Redocly's CLI from the npm registry, once per version (Node and npm from Debian if missing).
+redocly:
+	@command -v npm >/dev/null || { echo "installing nodejs and npm from Debian's packages" >&2; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) >/dev/null; }
+	@grep -qs '"version": "$(REDOCLY_VERSION)"' $(REDOCLY_DIR)/node_modules/@redocly/cli/package.json || \
+		npm install --prefix $(REDOCLY_DIR) --no-audit --no-fund --silent @redocly/cli@$(REDOCLY_VERSION)
+
+# The OpenAPI document lints clean: no error and no warning (the build fails on either).
+lint-openapi: redocly
+	@out=$$($(REDOCLY) lint --config redocly.yaml --max-problems 100 2>&1); rc=$$?; \
+		out=$$(echo "$$out" | grep -v '[║╔╚]'); echo "$$out"; \
+		if [ $$rc -ne 0 ] || echo "$$out" | grep -q 'You have [0-9]* warning'; then \
+			echo "docs/openapi.yaml: Redocly reports errors or warnings (make lint-openapi)" >&2; exit 1; fi
+
 tools:
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-lint: tools
+lint: tools lint-openapi
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck -tags nomsgpack ./...

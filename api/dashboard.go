@@ -28,7 +28,7 @@ var webFS embed.FS
 
 // dashboardPages are the page templates, each parsed with the layout.
 var dashboardPages = append([]string{"login", "projects", "overview", "persona", "settings", "audit", "deletions",
-	"deletion", "health", "error"}, teamsPages...)
+	"deletion", "health", "error", "apidocs"}, teamsPages...)
 
 // dashboardCSP keeps pages to their own scripts and styles; inline SVG needs no exception.
 const dashboardCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +

@@ -99,6 +99,10 @@ func TestEveryTemplateRenders(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	personas := samplePersonas(t)
+	apiDocs, err := buildAPIDocs()
+	if err != nil {
+		t.Fatal(err)
+	}
 	project := models.Project{ID: uuid.New(), Name: "Demo shop", SiteKey: "pk_test", AllowedOrigins: []string{"https://shop.example"},
 		ExcludedSelectors: []string{"#pay"}, SampleRate: 1, RespectGPC: true, CreatedAt: now}
 	install := installView{Snippet: `<script src="x" integrity="sha384-abc"></script>`, ScriptURL: "http://x/c.js", Integrity: "sha384-abc", SiteKey: "pk_test",
@@ -158,6 +162,7 @@ func TestEveryTemplateRenders(t *testing.T) {
 			[]string{"whole project", "1,200", "20 Nov 2026, 10:00 UTC", `http-equiv="refresh"`}},
 		{"health", health, []string{"more than 1 %", "from a site not in the allowed origins", "940", "on the day they happened"}},
 		{"health", healthReport(nil, now, 30), []string{"Nothing was offered"}},
+		{"apidocs", apiDocs, []string{"API reference", `id="op-getProject"`, `href="#schema-Project"`, "/v1/openapi.yaml"}},
 		{"error", errorView{Status: 403, Heading: "Not allowed", Message: "Your role"}, []string{"Not allowed", "Error 403"}},
 	}
 	for i, pe := range personas {

@@ -44,7 +44,14 @@ func (s *Server) listModels(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"models": ms, "model_version": p.ModelVersion, "training_runs": runs})
+	out := make([]modelBody, len(ms))
+	for i, m := range ms {
+		out[i] = modelBody{ModelInfo: m, Metrics: metricsAnswer(m.Metrics)}
+	}
+	if runs == nil {
+		runs = []models.TrainingRun{}
+	}
+	c.JSON(http.StatusOK, gin.H{"models": out, "model_version": p.ModelVersion, "training_runs": runs})
 }
 
 func (s *Server) getModel(c *gin.Context) {
@@ -70,7 +77,7 @@ func (s *Server) getModel(c *gin.Context) {
 			personas = append(personas, h)
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"version": m.Version, "k": m.K, "n_visitors": m.NVisitors, "metrics": m.Metrics,
+	c.JSON(http.StatusOK, gin.H{"version": m.Version, "k": m.K, "n_visitors": m.NVisitors, "metrics": metricsAnswer(m.Metrics),
 		"trained_at": m.TrainedAt, "stale_since": m.StaleSince, "replaced_by": m.ReplacedBy, "current": m.Current,
 		"personas": personas})
 }
@@ -80,6 +87,9 @@ func (s *Server) listTrainingRuns(c *gin.Context) {
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	if runs == nil {
+		runs = []models.TrainingRun{}
 	}
 	c.JSON(http.StatusOK, gin.H{"training_runs": runs})
 }
@@ -108,6 +118,7 @@ func (s *Server) withPicture(projectID uuid.UUID, p models.Persona) models.Perso
 // per goal its conversion against all visitors.
 type personaBody struct {
 	models.Persona
+	Traits    traitsBody `json:"traits"`
 	GoalsLift []goalLift `json:"goals_lift"`
 }
 
@@ -137,7 +148,7 @@ type storedGoalLifts struct {
 // personaAnswer is p as the API answers it. A persona of a model trained before goal lifts
 // were computed answers an empty list.
 func (s *Server) personaAnswer(projectID uuid.UUID, p models.Persona) personaBody {
-	b := personaBody{Persona: s.withPicture(projectID, p), GoalsLift: []goalLift{}}
+	b := personaBody{Persona: s.withPicture(projectID, p), Traits: traitsAnswer(p.Traits), GoalsLift: []goalLift{}}
 	var st storedGoalLifts
 	if len(p.Traits) == 0 || json.Unmarshal(p.Traits, &st) != nil {
 		return b

@@ -208,7 +208,7 @@ func probeStatus(method, template string) (int, bool) {
 var publicRoutes = map[string]bool{
 	"POST /v1/session": true, "POST /v1/collect": true, "OPTIONS /v1/collect": true, "GET /v1/config": true,
 	"POST /v1/forget": true, "OPTIONS /v1/forget": true, "POST /v1/classify": true, "OPTIONS /v1/classify": true,
-	"GET /v1/receipt-key": true,
+	"GET /v1/receipt-key": true, "GET /v1/openapi.yaml": true,
 }
 
 // accountRoutes need any valid token and act on the caller's own account.

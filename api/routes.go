@@ -41,6 +41,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/healthz", actPublic, s.healthz},
 		{"GET", "/readyz", actPublic, s.readyz},
 		{"GET", "/metrics", actPublic, s.metricsHandler()},
+		{"GET", "/v1/openapi.yaml", actPublic, s.openAPI},
 
 		// The collector's script, and its API on the customers' pages (site key and origin
 		// checked per request by the handlers).
@@ -110,6 +111,7 @@ func (s *Server) routeTable() []route {
 		// The dashboard: sign-in and assets.
 		{"GET", "/static/*file", actPublic, s.staticFile},
 		{"GET", "/login", actPublic, s.loginPage},
+		{"GET", "/docs/api", actPublic, s.html(s.apiDocsPage)},
 		{"POST", "/login", actSignIn, s.loginForm},
 		{"GET", "/", actSignedIn, s.html(s.projectsPage)},
 		{"POST", "/logout", actSignedIn, s.html(s.logoutForm)},
@@ -152,6 +154,9 @@ func (s *Server) routes() *gin.Engine {
 		panic(err) // the templates are embedded: a parse error is a build error, caught by the tests
 	}
 	s.dash = d
+	if s.apiDocs, err = buildAPIDocs(); err != nil {
+		panic(err) // the document is embedded: an invalid one is a build error, caught by the tests
+	}
 
 	r := gin.New()
 	// ClientIP is the peer address, unless the peer is a trusted proxy: then X-Forwarded-For is

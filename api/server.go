@@ -88,6 +88,9 @@ type Deps struct {
 	Config   Config
 	// SchemaCheck reports whether the data schema is current (readiness).
 	SchemaCheck func(context.Context) error
+	// Wrap, when set, wraps the router in Handler and Serve: the tests check every answer
+	// against the OpenAPI document there (internal/openapitest).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Server is the HTTP API and dashboard.
@@ -100,8 +103,10 @@ type Server struct {
 	metrics *metrics
 	schema  func(context.Context) error
 	router  *gin.Engine
+	handler http.Handler // the router, wrapped by Deps.Wrap
 	signer  *privacy.Signer
-	dash    *dashboard // the dashboard's parsed pages
+	dash    *dashboard  // the dashboard's parsed pages
+	apiDocs apiDocsView // the API reference page, read from the embedded OpenAPI document
 
 	ingester     *models.Ingester
 	classifySvc  *classify.Service // live classification: models, aggregates, assignments
@@ -153,11 +158,15 @@ func NewServer(d Deps) *Server {
 		"1 when a dependency answers a ping at scrape time, 0 when not: postgres (data), keystore, redis.",
 		[]string{"dependency"}, nil)})
 	s.router = s.routes()
+	s.handler = s.router
+	if d.Wrap != nil {
+		s.handler = d.Wrap(s.router)
+	}
 	return s
 }
 
 // Handler is the server's http.Handler.
-func (s *Server) Handler() http.Handler { return s.router }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Routes lists the registered method and path templates, for the OpenAPI agreement test.
 func (s *Server) Routes() []gin.RouteInfo { return s.router.Routes() }
@@ -166,7 +175,7 @@ func (s *Server) Routes() []gin.RouteInfo { return s.router.Routes() }
 // up to grace, and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	hs := &http.Server{
-		Handler:           s.router,
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,

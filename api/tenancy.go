@@ -234,10 +234,11 @@ func (s *Server) listProjects(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if ps == nil {
-		ps = []models.Project{}
+	out := make([]models.Project, len(ps))
+	for i, p := range ps {
+		out[i] = projectBody(p, p.Role)
 	}
-	c.JSON(http.StatusOK, gin.H{"projects": ps})
+	c.JSON(http.StatusOK, gin.H{"projects": out})
 }
 
 type createProjectRequest struct {
@@ -260,14 +261,20 @@ func (s *Server) createProject(c *gin.Context) {
 		return
 	}
 	s.audit(c, p.ID, "project.create", p.ID.String(), nil)
-	p.Role = models.RoleOwner
-	c.JSON(http.StatusCreated, p)
+	c.JSON(http.StatusCreated, projectBody(p, models.RoleOwner))
 }
 
 func (s *Server) getProject(c *gin.Context) {
-	p := projectFrom(c)
-	p.Role = roleFrom(c)
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, projectBody(projectFrom(c), roleFrom(c)))
+}
+
+// projectBody is a project as the API answers it: the caller's role, and the retention in
+// effect, each period filled with its default when the project keeps it (as the dashboard
+// shows it).
+func projectBody(p models.Project, role models.Role) models.Project {
+	p.Role = role
+	p.Retention = p.Retention.Effective()
+	return p
 }
 
 // updateProject changes settings: capture settings for editors, origins and retention for
@@ -291,8 +298,7 @@ func (s *Server) updateProject(c *gin.Context) {
 		return
 	}
 	s.audit(c, p.ID, "project.update", p.ID.String(), map[string]any{"fields": set.Fields()})
-	p.Role = roleFrom(c)
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, projectBody(p, roleFrom(c)))
 }
 
 func (s *Server) listMembers(c *gin.Context) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"personas/internal/openapitest"
 	"personas/internal/testenv"
 )
 
@@ -94,7 +95,7 @@ func (a *APIRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/config":
 		if a.ConfigStatus != 0 {
-			http.Error(w, `{"error":{"code":"forbidden","message":"no"}}`, a.ConfigStatus)
+			writeAPIError(w, a.ConfigStatus)
 			return
 		}
 		h.Set("Content-Type", "application/json")
@@ -114,6 +115,10 @@ func (a *APIRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 			h.Set("Retry-After", a.RetryAfter)
 		}
+		if status >= 400 {
+			writeAPIError(w, status)
+			return
+		}
 		w.WriteHeader(status)
 	case "/v1/classify":
 		if a.Hang != nil {
@@ -126,11 +131,20 @@ func (a *APIRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(a.Classify))
 	case "/v1/forget":
+		h.Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"id":"00000000-0000-4000-8000-000000000001","status":"queued"}`))
 	default: // the sentinel page, and anything unexpected, which the tests then see
 		h.Set("Content-Type", "text/html")
 		_, _ = w.Write([]byte("<!doctype html><title>sentinel</title>"))
 	}
+}
+
+// writeAPIError answers an error as the service does: its JSON error body with the status.
+func writeAPIError(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"error":{"code":"test","message":"the test's answer %d"}}`, status)
 }
 
 // collectIndex counts the collect requests among the first n recorded ones, less one.
@@ -302,7 +316,9 @@ func NewEnv(t *testing.T, browser context.Context, o EnvOptions) *Env {
 	if e.API == nil {
 		e.API = DefaultAPI()
 	}
-	api := httptest.NewServer(e.API)
+	// The double's answers are held to docs/openapi.yaml like the service's: the script is
+	// tested against the contract, not against what the double happens to say.
+	api := httptest.NewServer(openapitest.Handler(t, e.API))
 	t.Cleanup(api.Close)
 	if e.API.Hang != nil {
 		t.Cleanup(func() { close(e.API.Hang) }) // before api.Close, which waits for handlers

@@ -342,7 +342,7 @@
   // classify asks once per page load, after the first page view went out, with what is
   // still unsent; a cached answer younger than a minute saves the request.
   const classify = async first => {
-    if (C.classify === false) return settle(none('disabled'));
+    if (C.classify === false) return settle(none('not_collected'));
     const c = sess.get('p'), old = c && c.v === vid ? c.a : null;
     if (old && now() - c.t < MIN) return settle(old);
     const g = gen;

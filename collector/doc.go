@@ -116,7 +116,7 @@
 //     the first page view went out, with the still unsent events inline, and cached in
 //     sessionStorage for a minute. It never rejects: a visitor who is not collected gets
 //     {"persona": null, "reason": "not_collected"} without any request, a project with
-//     classify turned off "disabled", and a failed call "unavailable" (or the last cached
+//     classify turned off "not_collected" too, and a failed call "unavailable" (or the last cached
 //     answer).
 //   - forget(): sends POST {endpoint}/v1/forget, resolves on 202 (rejects otherwise; the
 //     request is then retried on the next page), and at once clears the ids and queued events

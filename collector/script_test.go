@@ -290,6 +290,19 @@ func TestScriptInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("classify off: persona() answers not_collected without asking", func(t *testing.T) {
+		api := DefaultAPI()
+		api.Config = strings.Replace(testConfig, `"classify":true`, `"classify":false`, 1)
+		e := NewEnv(t, browser, EnvOptions{API: api, Pages: map[string]string{"/": `<p>p</p>`}})
+		e.Open(t, "/")
+		if got := testenv.Eval[string](t, e.Tab, `personas.persona().then(a => a.reason)`); got != "not_collected" {
+			t.Errorf("persona().reason with classify off = %q, want not_collected (a reason the page API documents)", got)
+		}
+		if slices.Contains(Paths(e.Quiesce(t)), "/v1/classify") {
+			t.Errorf("persona() asked /v1/classify of a project with classify off")
+		}
+	})
+
 	t.Run("cookie-less mode keeps the id in sessionStorage only", func(t *testing.T) {
 		api := DefaultAPI()
 		api.Config = strings.Replace(testConfig, `"cookieless":false`, `"cookieless":true`, 1)

@@ -29,6 +29,7 @@ import (
 	"personas/classifier"
 	"personas/config"
 	"personas/enrichment"
+	"personas/internal/openapitest"
 	"personas/internal/testenv"
 	"personas/internal/wiring"
 	"personas/jobs"
@@ -171,6 +172,8 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	s.Accounts = accounts.New(env.Store, ao)
 	svc.Accounts, svc.Hashes = s.Accounts, hashes
+	// Every answer of the service is checked against docs/openapi.yaml; a drift fails the test.
+	svc.WrapHTTP = func(h http.Handler) http.Handler { return openapitest.Handler(t, h) }
 	s.API = svc.API(s.Ingester, cfg, nil)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = s.API.Serve(ctx, ln, 5*time.Second) }()

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,6 +36,8 @@ type Service struct {
 	Accounts *accounts.Service
 	// Hashes are the argon2id slots that sign-in shares with Accounts; nil: the API's own.
 	Hashes *privacy.HashLimiter
+	// WrapHTTP, when set, wraps the API's router (the tests' OpenAPI check).
+	WrapHTTP func(http.Handler) http.Handler
 }
 
 // Ingester builds the group-commit ingester that collect and import submit to; the caller runs
@@ -47,7 +50,7 @@ func (s Service) Ingester() *models.Ingester {
 // readiness check of the schema.
 func (s Service) API(in *models.Ingester, cfg api.Config, schemaCheck func(context.Context) error) *api.Server {
 	return api.NewServer(api.Deps{Store: s.Store, Ingester: in, Jobs: s.Jobs, Redis: s.Redis, Logger: s.Logger,
-		Signer: s.Signer, Config: cfg, SchemaCheck: schemaCheck, Accounts: s.Accounts, Hashes: s.Hashes})
+		Signer: s.Signer, Config: cfg, SchemaCheck: schemaCheck, Accounts: s.Accounts, Hashes: s.Hashes, Wrap: s.WrapHTTP})
 }
 
 // WorkerOptions tune the job worker; zero values are production's defaults.
