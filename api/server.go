@@ -48,6 +48,9 @@ type Config struct {
 	// 5 s). Past it, the last known project still serves while PostgreSQL is unavailable, so
 	// drops stay counted.
 	SiteCacheTTL time.Duration
+	// VisitorTTL is how long a visitor's aggregates are cached (classify.Config.VisitorTTL,
+	// default 1 s); tests lengthen it so that only a notification can refresh them.
+	VisitorTTL time.Duration
 }
 
 func (c Config) siteCacheTTL() time.Duration {
@@ -127,6 +130,7 @@ func NewServer(d Deps) *Server {
 	s := &Server{store: d.Store, jobs: d.Jobs, redis: d.Redis, logger: d.Logger, cfg: d.Config,
 		metrics: newMetrics(), schema: d.SchemaCheck, signer: d.Signer, accounts: d.Accounts, ingester: d.Ingester, sites: newSiteCache(d.Config.siteCacheTTL())}
 	s.classifySvc = classify.New(classify.Config{Store: d.Store, Logger: d.Logger, VersionCheck: d.Config.versionCheckInterval(),
+		VisitorTTL: d.Config.VisitorTTL,
 		Metrics: classify.Metrics{ModelErrors: s.metrics.modelErrors, Reasons: s.metrics.classifyReasons,
 			AssignmentDrops: s.metrics.assignmentDrops, AssignmentSkips: s.metrics.assignmentSkips,
 			Notifications: s.metrics.notifications},

@@ -119,7 +119,7 @@ func TestKeysOnTheirSlots(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The keys of a running worker (servers, workers, scheduler entries) are there now.
+	// The keys of a running worker (servers, workers, the periodic tasks of each slot) are there now.
 	keys := scanMasters(t, cc)
 	w.Shutdown()
 	stopped = true

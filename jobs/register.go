@@ -34,13 +34,12 @@ type Deps struct {
 	RetentionInterval time.Duration
 }
 
-// every is the scheduler's spec for an interval (default def), at least a second.
-func every(d, def time.Duration) (string, time.Duration) {
+// every is the scheduler's period for an interval (default def), at least a second.
+func every(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		d = def
 	}
-	d = max(d.Round(time.Second), time.Second)
-	return "@every " + d.String(), d
+	return max(d.Round(time.Second), time.Second)
 }
 
 // uniqueFor keeps a periodic task from being queued twice within one interval: a run still
@@ -71,11 +70,11 @@ func Register(w *Worker, d Deps) error {
 	if err != nil {
 		return err
 	}
-	sweepSpec, sweepEvery := every(d.RetentionInterval, time.Hour)
-	netSpec, netEvery := every(d.SafetyNetInterval, time.Minute)
+	sweepEvery := every(d.RetentionInterval, time.Hour)
+	netEvery := every(d.SafetyNetInterval, time.Minute)
 	return w.Schedule(
-		Periodic{Cron: sweepSpec, Task: sweep, Opts: []asynq.Option{asynq.Unique(uniqueFor(sweepEvery))}},
-		Periodic{Cron: netSpec, Task: net, Opts: []asynq.Option{asynq.Unique(uniqueFor(netEvery))}},
+		Periodic{Every: sweepEvery, Task: sweep, Opts: []asynq.Option{asynq.Unique(uniqueFor(sweepEvery))}},
+		Periodic{Every: netEvery, Task: net, Opts: []asynq.Option{asynq.Unique(uniqueFor(netEvery))}},
 	)
 }
 

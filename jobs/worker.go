@@ -2,8 +2,11 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -26,17 +29,21 @@ type WorkerConfig struct {
 
 // Worker runs the asynq server and the periodic scheduler in-process.
 type Worker struct {
-	srv       *asynq.Server
-	scheduler *asynq.Scheduler
-	mux       *asynq.ServeMux
-	logger    *slog.Logger
+	srv      *asynq.Server
+	client   *asynq.Client
+	mux      *asynq.ServeMux
+	logger   *slog.Logger
+	periodic []Periodic
+	stop     context.CancelFunc
+	done     sync.WaitGroup
 }
 
-// Periodic is one scheduled task.
+// Periodic is one scheduled task, queued once per period of Every: periods are slots of the
+// wall clock (multiples of Every since the Unix epoch), the same on every host.
 type Periodic struct {
-	Cron string
-	Task *asynq.Task
-	Opts []asynq.Option
+	Every time.Duration
+	Task  *asynq.Task
+	Opts  []asynq.Option
 }
 
 // NewWorker builds a worker serving the weighted queues. Register handlers on Mux before Start.
@@ -65,62 +72,95 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, logger *slog.Logger)
 			l.Error("task failed", "type", t.Type(), "retry", retried, "max_retry", maxRetry, "err", err.Error())
 		}),
 	})
-	// asynq's scheduler closes its client on Shutdown (and logs an ERROR for one it was
-	// lent): it gets the shared client with Close made a no-op; the owner closes it.
-	sched := asynq.NewScheduler(lent{rdb}, &asynq.SchedulerOpts{
-		Logger:   asynqLogger{l},
-		LogLevel: asynq.WarnLevel,
-		Location: time.UTC,
-	})
-	return &Worker{srv: srv, scheduler: sched, mux: asynq.NewServeMux(), logger: l}
+	// A client made from a shared connection never closes it: the owner does.
+	return &Worker{srv: srv, client: asynq.NewClientFromRedisClient(rdb), mux: asynq.NewServeMux(), logger: l}
 }
 
 // Handle registers the handler of a task type.
 func (w *Worker) Handle(taskType string, h asynq.Handler) { w.mux.Handle(taskType, h) }
 
-// Schedule registers periodic tasks with the scheduler.
+// Schedule registers periodic tasks (before Start); a period is at least a second.
 func (w *Worker) Schedule(ps ...Periodic) error {
 	for _, p := range ps {
-		if _, err := w.scheduler.Register(p.Cron, p.Task, p.Opts...); err != nil {
-			return fmt.Errorf("schedule %s: %w", p.Task.Type(), err)
+		if p.Every < time.Second || p.Task == nil {
+			return fmt.Errorf("schedule: a periodic task needs a task and a period of a second or more, got %v", p.Every)
 		}
+		w.periodic = append(w.periodic, p)
 	}
 	return nil
 }
 
 // Start starts processing and the scheduler; it returns at once.
+//
+// Every worker process schedules, and still each periodic task runs once per period whatever
+// the number of workers on one Redis: each process queues the task at the start of a slot
+// with the slot's task id (type:slot-start), so the second process's enqueue of the same slot
+// is refused by asynq (ErrTaskIDConflict), and the finished task is kept (Retention) until
+// the slot is over. asynq's own Scheduler would not do: it counts its periods from its own
+// start and its uniqueness lock is released when the task succeeds, so two workers ran each
+// task twice per period.
 func (w *Worker) Start() error {
 	if err := w.srv.Start(w.mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	if err := w.scheduler.Start(); err != nil {
-		w.srv.Shutdown()
-		return fmt.Errorf("start scheduler: %w", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	for _, p := range w.periodic {
+		w.done.Add(1)
+		go func() {
+			defer w.done.Done()
+			w.schedule(ctx, p)
+		}()
 	}
 	return nil
 }
 
-// Shutdown stops taking tasks, waits for running ones (bounded by the configured timeout) and
-// stops the scheduler.
+// schedule queues p at the start of each slot until ctx ends.
+func (w *Worker) schedule(ctx context.Context, p Periodic) {
+	for {
+		next := time.Now().Truncate(p.Every).Add(p.Every)
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		w.enqueueSlot(ctx, p, next)
+	}
+}
+
+// enqueueSlot queues p for the slot starting at slot, once across every worker.
+func (w *Worker) enqueueSlot(ctx context.Context, p Periodic, slot time.Time) {
+	opts := append(slices.Clone(p.Opts), asynq.TaskID(SlotTaskID(p.Task.Type(), slot)), asynq.Retention(p.Every))
+	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := w.client.EnqueueContext(ectx, p.Task, opts...)
+	switch {
+	case err == nil:
+	case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
+		// Another worker queued this slot, or the previous run is still busy.
+	case ctx.Err() != nil:
+	default:
+		w.logger.Warn("enqueue periodic task", "type", p.Task.Type(), "err", err.Error())
+	}
+}
+
+// SlotTaskID is the task id of a periodic task's run for the slot starting at slot.
+func SlotTaskID(taskType string, slot time.Time) string {
+	return fmt.Sprintf("%s:%d", taskType, slot.Unix())
+}
+
+// Shutdown stops the scheduler, stops taking tasks and waits for running ones (bounded by the
+// configured timeout).
 func (w *Worker) Shutdown() {
-	w.scheduler.Shutdown()
+	if w.stop != nil {
+		w.stop()
+		w.done.Wait()
+	}
 	w.srv.Stop()
 	w.srv.Shutdown()
 }
-
-// lent is an asynq.RedisConnOpt that hands an asynq component a shared client (one server,
-// cluster or Sentinel alike) that it cannot close: the component closes what it is given, and
-// the client is its owner's.
-type lent struct{ redis.UniversalClient }
-
-// MakeRedisClient returns the shared client behind a no-op Close.
-func (l lent) MakeRedisClient() any { return unclosable(l) }
-
-// unclosable is a client whose Close does nothing.
-type unclosable struct{ redis.UniversalClient }
-
-// Close leaves the shared client open.
-func (unclosable) Close() error { return nil }
 
 // asynqLogger adapts slog to asynq's logger interface.
 type asynqLogger struct{ l *slog.Logger }

@@ -70,7 +70,7 @@ func TestCleanShutdownLogsNoWarning(t *testing.T) {
 	w := NewWorker(rdb, WorkerConfig{PollInterval: 10 * time.Millisecond, ShutdownTimeout: 5 * time.Second},
 		slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	w.Handle("test:tick", asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
-	if err := w.Schedule(Periodic{Cron: "@every 1h", Task: asynq.NewTask("test:tick", nil)}); err != nil {
+	if err := w.Schedule(Periodic{Every: time.Hour, Task: asynq.NewTask("test:tick", nil)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Start(); err != nil {
