@@ -46,12 +46,13 @@ const ClusterStateReloadInterval = 2 * time.Second
 
 // Client enqueues tasks. It is safe for concurrent use.
 type Client struct {
-	c *asynq.Client
+	c  *asynq.Client
+	in *asynq.Inspector
 }
 
-// NewClient wraps an asynq client sharing rdb's connections.
+// NewClient wraps an asynq client and inspector sharing rdb's connections.
 func NewClient(rdb redis.UniversalClient) *Client {
-	return &Client{c: asynq.NewClientFromRedisClient(rdb)}
+	return &Client{c: asynq.NewClientFromRedisClient(rdb), in: asynq.NewInspectorFromRedisClient(rdb)}
 }
 
 // Enqueue sends t. A task whose id is already queued or running counts as enqueued: the caller

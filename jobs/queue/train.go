@@ -3,6 +3,9 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,8 +51,12 @@ func NewRetrain(projectID uuid.UUID, delay time.Duration) (*asynq.Task, error) {
 	}
 	return asynq.NewTask(TypeTrainModel, b,
 		asynq.Queue(QueueDefault), asynq.ProcessIn(delay), asynq.Unique(delay+30*time.Minute),
-		asynq.Timeout(20*time.Minute), asynq.MaxRetry(5)), nil
+		asynq.TaskID(RetrainTaskID(projectID)), asynq.Timeout(20*time.Minute), asynq.MaxRetry(5)), nil
 }
+
+// RetrainTaskID is the id of a project's debounced retrain, so that a training asked for
+// meanwhile can find it and run it at once.
+func RetrainTaskID(projectID uuid.UUID) string { return "retrain:" + projectID.String() }
 
 // NewReclassify builds the task that writes every visitor's persona under the newest model:
 // low queue, one at a time per project.
@@ -62,10 +69,30 @@ func NewReclassify(projectID uuid.UUID) (*asynq.Task, error) {
 		asynq.Queue(QueueLow), asynq.Unique(30*time.Minute), asynq.Timeout(30*time.Minute)), nil
 }
 
-// EnqueueTrain asks for a training of the project now.
+// EnqueueTrain asks for a training of the project now. A training of the project already
+// queued or running does it; when that is the debounced retrain after an erasure, waiting for
+// its delay (hours in production), it is run at once: the training asked for shares its
+// uniqueness (one training of a project at a time), and would otherwise wait as long.
 func (c *Client) EnqueueTrain(ctx context.Context, projectID uuid.UUID) error {
 	t, err := NewTrain(projectID)
-	return c.enqueue(ctx, t, err)
+	if err != nil {
+		return err
+	}
+	_, err = c.c.EnqueueContext(ctx, t)
+	switch {
+	case errors.Is(err, asynq.ErrDuplicateTask):
+		err = c.in.RunTask(QueueDefault, RetrainTaskID(projectID))
+		if err == nil || errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			return nil // run now, or the training in the way is not the retrain: it is pending or running
+		}
+		if strings.Contains(err.Error(), "already in pending state") || strings.Contains(err.Error(), "already running") {
+			return nil
+		}
+		return fmt.Errorf("run the scheduled retrain now: %w", err)
+	case err != nil:
+		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
 }
 
 // EnqueueRetrain schedules the debounced retrain after visitor erasures (NewRetrain).
