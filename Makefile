@@ -5,7 +5,7 @@ GOFLAGS_BUILD := -tags nomsgpack
 BIN := bin/personas
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: run test lint bench build services browser proxies pgautofailover tools clean
+.PHONY: run test test-hosts lint bench build services browser proxies pgautofailover tools clean
 
 # `personas --version` reads these (the go command stamps no VCS information in a git worktree
 # or under GOFLAGS=-buildvcs=false); outside a git checkout the version is "devel".
@@ -55,6 +55,14 @@ test: services browser proxies pgautofailover
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	$(GO) test $(GOFLAGS_BUILD) -race -count=1 -timeout 40m ./...
 	$(GO) test $(GOFLAGS_BUILD) -count=1 -run '^TestGroundTruth' ./classifier/ ./internal/quality/
+	$(MAKE) test-hosts
+
+# The separate-hosts topology of issue 21 (internal/e2e/hosts_test.go): every node in a network
+# namespace of its own on a private bridge. Needs root and iproute2; about a minute.
+test-hosts: services pgautofailover
+	@command -v ip >/dev/null || { echo "installing iproute2 from Debian's packages" >&2; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2) >/dev/null; }
+	$(GO) test -tags 'nomsgpack hosts' -count=1 -timeout 10m -run '^TestSeparateHosts$$' ./internal/e2e/
 
 tools:
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
