@@ -21,9 +21,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
 	"personas/internal/demodata"
 	"personas/internal/testenv"
 	"personas/internal/testserver"
+	"personas/jobs/queue"
+	"personas/models"
 )
 
 // proc is one `personas` process on a host of the network.
@@ -272,6 +277,7 @@ func TestSeparateHosts(t *testing.T) {
 		})
 	}
 	crossHost("after the PostgreSQL failover", shops[1], shops[0])
+	t.Run("RedisMasterKilled", func(t *testing.T) { redisFailover(t, top, acct, vs) })
 	t.Logf("whole test body %s", time.Since(started).Round(time.Millisecond))
 }
 
@@ -373,4 +379,136 @@ func pgFailover(t *testing.T, top *topology, siteKey string, acct testserver.Acc
 		default:
 		}
 	}
+}
+
+// redisFailover kills the Redis master of the deletions' queue ({critical}) hard: a deletion
+// asked for during the switch still finishes (the safety net may enqueue it again), and
+// training, deletion and retention tasks run on the worker hosts once a replica has taken over.
+func redisFailover(t *testing.T, top *topology, acct testserver.Account, vs []demodata.Visitor) {
+	ctx := context.Background()
+	jobs := queue.NewClient(top.redis.Client(t))
+	// Trainings run on a project of their own: a visitor deletion schedules the project's
+	// debounced retrain (six hours out in production), whose uniqueness lock holds back any
+	// training asked for meanwhile.
+	other := top.api[0].NewAccount(t, "trainer@hosts.example", false)
+	trainers := []*shop{{Srv: top.api[0], Acct: other, Site: testserver.Origin}, {Srv: top.api[1], Acct: other, Site: testserver.Origin}}
+	trainers[1].importVisitors(t, vs)
+	v0 := trainers[1].train(t)
+	// Before: a deletion and a retention sweep (the test stands in for the hourly scheduler).
+	d := deleteAndWait(t, top.api[0], acct, map[string]string{"scope": "visitor", "visitor_id": vs[10].ID})
+	if d.Counts["visitor_features"] != 1 || d.Counts["events"] == 0 {
+		t.Errorf("deletion before the failover: counts %v, want one visitor and their events", d.Counts)
+	}
+	sweep(t, top, jobs, acct.ProjectID, "before")
+
+	old := top.redis.MasterOf(t, "{critical}")
+	old.Kill()
+	killed := time.Now()
+	r := top.api[1].Do(t, testserver.Request{Method: "POST", Path: "/v1/projects/" + acct.ProjectID.String() + "/deletions", Token: acct.Token,
+		Body: map[string]string{"scope": "visitor", "visitor_id": vs[11].ID}})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("POST deletions while Redis fails over: %d %s, want 202 (the row is the request)", r.Status, r.Body)
+	}
+	var acc struct {
+		ID uuid.UUID `json:"id"`
+	}
+	r.JSON(t, &acc)
+	answered := time.Since(killed)
+	now := top.redis.WaitFailover(t, "{critical}", old, 30*time.Second)
+	switched := time.Since(killed)
+	t.Logf("Redis: %s took over the critical queue from %s %s after the kill; the deletion asked for meanwhile was accepted after %s",
+		now.Addr, old.Addr, switched.Round(10*time.Millisecond), answered.Round(time.Millisecond))
+
+	// The deletion's enqueue may have failed or died with the master: then the safety net
+	// re-enqueues it once it is two minutes old. The test ages the request instead of waiting.
+	var during models.Deletion
+	deadline := time.Now().Add(90 * time.Second)
+	aged := false
+	for {
+		var err error
+		if during, err = top.env.Store.Deletion(ctx, acc.ID); err != nil {
+			t.Fatal(err)
+		}
+		if during.Status == models.DeletionDone || during.Status == models.DeletionFailed {
+			break
+		}
+		if !aged && time.Since(killed) > switched+5*time.Second {
+			aged = true
+			if _, err := top.env.Pool.Exec(ctx, `UPDATE deletion_requests SET created_at = created_at - interval '3 minutes' WHERE id = $1`, acc.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := jobs.Enqueue(ctx, mustTask(t)(queue.NewSafetyNet())); err != nil {
+				t.Fatalf("enqueue the safety net after the switch: %v", err)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deletion asked for during the switch is %s after 90 s", during.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the deletion asked for during the switch is %s %s after the kill (picked up by the safety net: %v)",
+		during.Status, time.Since(killed).Round(10*time.Millisecond), aged)
+	if during.Status != models.DeletionDone || during.Counts["visitor_features"] != 1 || during.Counts["events"] == 0 {
+		t.Errorf("deletion during the failover: status %s, counts %v, want done with one visitor and their events", during.Status, during.Counts)
+	}
+	left := scanVisitor(t, top.api[0], acct.ProjectID, vs[11].ID)
+	delete(left, "deletion_requests") // the request itself stays, as proof
+	if left.Total() != 0 {
+		t.Errorf("rows of the visitor erased during the failover are left: %v", left)
+	}
+
+	// After: a deletion, a training through each API host, a retention sweep.
+	d = deleteAndWait(t, top.api[1], acct, map[string]string{"scope": "visitor", "visitor_id": vs[12].ID})
+	if d.Counts["visitor_features"] != 1 {
+		t.Errorf("deletion after the failover: counts %v, want one visitor", d.Counts)
+	}
+	v1 := trainers[0].train(t)
+	v2 := trainers[1].train(t)
+	if v0 >= v1 || v1 >= v2 {
+		t.Errorf("trainings before and after the Redis failover published versions %d, %d, %d", v0, v1, v2)
+	}
+	sweep(t, top, jobs, acct.ProjectID, "after")
+	for i, a := range top.api {
+		r := a.Do(t, testserver.Request{Method: "GET", Path: "/readyz"})
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"redis":"ok"`) {
+			t.Errorf("/readyz of API host %d after the Redis failover: %d %s, want 200 with redis ok", i+1, r.Status, r.Body)
+		}
+	}
+}
+
+func mustTask(t *testing.T) func(task *asynq.Task, err error) *asynq.Task {
+	return func(task *asynq.Task, err error) *asynq.Task {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task
+	}
+}
+
+// sweep inserts a visitor last seen 400 days ago, enqueues retention sweeps (once a second, as
+// the scheduler of a worker host would every hour) and waits until one has removed it.
+func sweep(t *testing.T, top *topology, jobs *queue.Client, projectID uuid.UUID, tag string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := top.env.Pool.Exec(ctx, `INSERT INTO visitor_features (project_id, visitor_hash, visits, pageviews, first_seen, last_seen, last_day, cur_session)
+		SELECT $1::uuid, sha256(convert_to($1::uuid::text || $2::text, 'UTF8')), 1, 1, $3, $3, ($3::timestamptz)::date, '\x00'`,
+		projectID, "expired-"+tag, time.Now().AddDate(0, 0, -400)); err != nil {
+		t.Fatal(err)
+	}
+	var last time.Time
+	testserver.Eventually(t, 60*time.Second, "a retention sweep removed the expired visitor ("+tag+" the Redis failover)", func() bool {
+		if time.Since(last) > time.Second {
+			last = time.Now()
+			if _, err := jobs.Enqueue(ctx, mustTask(t)(queue.NewRetentionSweep())); err != nil {
+				t.Logf("enqueue a retention sweep: %v", err)
+			}
+		}
+		var n int
+		if err := top.env.Pool.QueryRow(ctx, `SELECT count(*) FROM visitor_features WHERE project_id = $1 AND last_seen < now() - interval '300 days'`,
+			projectID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 0
+	})
 }
