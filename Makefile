@@ -58,11 +58,12 @@ test: services browser proxies pgautofailover
 	$(MAKE) test-hosts
 
 # The separate-hosts topology of issue 21 (internal/e2e/hosts_test.go): every node in a network
-# namespace of its own on a private bridge. Needs root and iproute2; about a minute.
+# namespace of its own on a private bridge (testenv.NewNetwork, TestNetwork). Needs root and iproute2;
+# about a minute.
 test-hosts: services pgautofailover
 	@command -v ip >/dev/null || { echo "installing iproute2 from Debian's packages" >&2; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2) >/dev/null; }
-	$(GO) test -tags 'nomsgpack hosts' -count=1 -timeout 10m -run '^TestSeparateHosts$$' ./internal/e2e/
+	$(GO) test -tags 'nomsgpack hosts' -race -count=1 -timeout 10m -run '^(TestNetwork|TestSeparateHosts)$$' ./internal/testenv/ ./internal/e2e/
 
 tools:
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

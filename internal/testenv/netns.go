@@ -5,11 +5,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Network is a private layer-2 network of separate hosts for one test: a Linux bridge in the
@@ -54,9 +58,16 @@ func NewNetwork(t testing.TB) *Network {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatal("iproute2's ip is not on PATH (apt-get install -y iproute2)")
 	}
+	removeOrphans(t)
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
 	n := &Network{id: hex.EncodeToString(b)}
+	if err := os.MkdirAll(netStateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(netStateDir, n.id), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	n.Bridge = "br-" + n.id
 	routes, err := exec.Command("ip", "-4", "route", "show", "table", "all").Output()
 	if err != nil {
@@ -135,5 +146,46 @@ func (n *Network) remove(t testing.TB) {
 	}
 	if out, err := exec.Command("ip", "link", "del", n.Bridge).CombinedOutput(); err != nil {
 		t.Errorf("ip link del %s: %v: %s", n.Bridge, err, out)
+	}
+	_ = os.Remove(filepath.Join(netStateDir, n.id))
+}
+
+// netStateDir records which process owns each network (a file per network id holding the
+// pid), so that the networks of a test process killed before its cleanup ran are removed by
+// the next test that makes one.
+const netStateDir = "/run/personas-testnet"
+
+// removeOrphans removes the networks whose owner process is gone: SIGKILL to every process
+// left in their namespaces, then the namespaces, veths and bridge.
+func removeOrphans(t testing.TB) {
+	entries, _ := os.ReadDir(netStateDir)
+	for _, e := range entries {
+		id := e.Name()
+		b, err := os.ReadFile(filepath.Join(netStateDir, id))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 0 && syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // its test still runs
+		}
+		out, _ := exec.Command("ip", "netns", "list").Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 0 || !strings.HasPrefix(f[0], "pt"+id+"-") {
+				continue
+			}
+			pids, _ := exec.Command("ip", "netns", "pids", f[0]).Output()
+			for _, p := range strings.Fields(string(pids)) {
+				if n, err := strconv.Atoi(p); err == nil && n > 1 {
+					_ = syscall.Kill(n, syscall.SIGKILL)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			_ = exec.Command("ip", "netns", "del", f[0]).Run()
+		}
+		_ = exec.Command("ip", "link", "del", "br-"+id).Run()
+		_ = os.Remove(filepath.Join(netStateDir, id))
+		t.Logf("removed the test network %s of a test process that is gone (pid %d)", id, pid)
 	}
 }
