@@ -253,12 +253,14 @@ func TestSeparateHosts(t *testing.T) {
 	shops := []*shop{{Srv: top.api[0], Acct: acct, Site: testserver.Origin}, {Srv: top.api[1], Acct: acct, Site: testserver.Origin}}
 	vs := demodata.Generate(demodata.Config{Visitors: 300, Days: 14, End: time.Now().Add(-time.Hour), Site: testserver.Origin, Seed: 12})
 	shops[0].importVisitors(t, vs)
-	// A model published through one API host is answered by the other within a second.
-	crossHost := func(when string, from, to *shop) int {
+	// A model published through one API host is answered by the other within a second (within
+	// five after the PostgreSQL failover: there it took 0.4 s to over 1 s here, see
+	// docs/perf.md).
+	crossHost := func(when string, from, to *shop, within time.Duration) int {
 		t.Helper()
 		v := from.train(t)
 		published := time.Now()
-		testserver.Eventually(t, time.Second, when+": the other API host answers with model "+fmt.Sprint(v), func() bool {
+		testserver.Eventually(t, within, when+": the other API host answers with model "+fmt.Sprint(v), func() bool {
 			got := to.Classify(t, vs[0].ID)
 			return got.ModelVersion != nil && *got.ModelVersion == v
 		})
@@ -266,7 +268,7 @@ func TestSeparateHosts(t *testing.T) {
 			time.Since(published).Round(time.Millisecond))
 		return v
 	}
-	crossHost("before the failover", shops[0], shops[1])
+	crossHost("before the failover", shops[0], shops[1], time.Second)
 
 	t.Run("PostgresPrimaryKilled", func(t *testing.T) { pgFailover(t, top, acct.SiteKey, acct) })
 	// The model's notification reaches an API host through its change listener, which
@@ -276,7 +278,7 @@ func TestSeparateHosts(t *testing.T) {
 			return strings.Contains(p.logs(), "change listener listening again")
 		})
 	}
-	crossHost("after the PostgreSQL failover", shops[1], shops[0])
+	crossHost("after the PostgreSQL failover", shops[1], shops[0], 5*time.Second)
 	t.Run("RedisMasterKilled", func(t *testing.T) { redisFailover(t, top, acct, vs) })
 	t.Logf("whole test body %s", time.Since(started).Round(time.Millisecond))
 }
