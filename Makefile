@@ -10,7 +10,7 @@ REDOCLY_VERSION := 2.77.0
 REDOCLY_DIR := .tools/redocly
 REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY_DIR)/node_modules/.bin/redocly
 
-.PHONY: run test lint bench build services browser proxies pgautofailover tools clean redocly lint-openapi
+.PHONY: run test test-hosts lint bench build services browser proxies pgautofailover tools clean redocly lint-openapi
 
 # `personas --version` reads these (the go command stamps no VCS information in a git worktree
 # or under GOFLAGS=-buildvcs=false); outside a git checkout the version is "devel".
@@ -60,6 +60,15 @@ test: services browser proxies pgautofailover lint-openapi
 	$(GO) vet $(GOFLAGS_BUILD) ./...
 	$(GO) test $(GOFLAGS_BUILD) -race -count=1 -timeout 40m ./...
 	$(GO) test $(GOFLAGS_BUILD) -count=1 -run '^TestGroundTruth' ./classifier/ ./internal/quality/
+	$(MAKE) test-hosts
+
+# The separate-hosts topology of issue 21 (internal/e2e/hosts_test.go): every node in a network
+# namespace of its own on a private bridge (testenv.NewNetwork, TestNetwork). Needs root and iproute2;
+# about a minute.
+test-hosts: services pgautofailover
+	@command -v ip >/dev/null || { echo "installing iproute2 from Debian's packages" >&2; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2) >/dev/null; }
+	$(GO) test -tags 'nomsgpack hosts' -race -count=1 -timeout 10m -run '^(TestNetwork|TestSeparateHosts)$$' ./internal/testenv/ ./internal/e2e/
 
 # Redocly's CLI from the npm registry, once per version (Node and npm from Debian if missing).
 redocly:

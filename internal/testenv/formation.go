@@ -26,6 +26,18 @@ import (
 type FormationOptions struct {
 	// Host every node listens on and is reached at; default 127.0.0.1.
 	Host string
+	// Hosts, when set, place the monitor, node1 and node2 on addresses of their own (in
+	// this order), instead of all on Host.
+	Hosts []string
+	// Wrap, when set, rewrites the command line of each pg_autoctl process to run it on the
+	// host of its node (host is the node's address): a test with network namespaces returns
+	// "ip netns exec NS" + argv. argv already drops to the postgres user when the test runs
+	// as root.
+	Wrap func(host string, argv []string) []string
+	// TrustCIDR, when set, is a network (10.1.2.0/24) whose clients every node trusts for
+	// any database and replication: the hosts' subnet of a test network, where the test
+	// process connects from the bridge's address.
+	TrustCIDR string
 	// Databases created on the primary (and replicated to the standby); default "personas".
 	Databases []string
 	// DefaultTimeouts keeps pg_auto_failover's own health-check timings (a failover then takes
@@ -43,6 +55,8 @@ type Formation struct {
 	dir     string
 	env     []string
 	cred    *syscall.Credential
+	wrap    func(host string, argv []string) []string
+	trust   string
 	bin     string // directory of pg_ctl and postgres
 	mu      sync.Mutex
 }
@@ -50,6 +64,7 @@ type Formation struct {
 // PGNode is one pg_autoctl-managed PostgreSQL instance.
 type PGNode struct {
 	Name   string
+	Host   string // the address it listens on and is reached at
 	Port   int
 	PGData string
 	log    string
@@ -100,7 +115,16 @@ func NewFormation(t testing.TB, opts FormationOptions) *Formation {
 	if len(opts.Databases) == 0 {
 		opts.Databases = []string{"personas"}
 	}
-	f := &Formation{Host: opts.Host, bin: bin}
+	if opts.Hosts != nil && len(opts.Hosts) != 3 {
+		t.Fatalf("FormationOptions.Hosts names %d hosts, want 3 (monitor, node1, node2)", len(opts.Hosts))
+	}
+	hostOf := func(i int) string {
+		if opts.Hosts != nil {
+			return opts.Hosts[i]
+		}
+		return opts.Host
+	}
+	f := &Formation{Host: opts.Host, bin: bin, wrap: opts.Wrap, trust: opts.TrustCIDR}
 	f.dir = f.ownDir(t)
 	f.env = []string{"HOME=" + f.dir, "XDG_CONFIG_HOME=" + filepath.Join(f.dir, "config"),
 		"XDG_DATA_HOME=" + filepath.Join(f.dir, "share"), "XDG_RUNTIME_DIR=" + filepath.Join(f.dir, "run"),
@@ -109,7 +133,7 @@ func NewFormation(t testing.TB, opts FormationOptions) *Formation {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	f.Monitor = &PGNode{Name: "monitor", Port: FreePort(t), PGData: filepath.Join(f.dir, "monitor")}
+	f.Monitor = &PGNode{Name: "monitor", Host: hostOf(0), Port: FreePort(t), PGData: filepath.Join(f.dir, "monitor")}
 	f.create(t, ctx, f.Monitor, "monitor")
 	f.start(t, f.Monitor)
 	f.waitSQL(t, ctx, f.MonitorURL(), "the monitor accepts connections")
@@ -126,7 +150,7 @@ func NewFormation(t testing.TB, opts FormationOptions) *Formation {
 		conn.Close(ctx)
 	}
 	for i := 1; i <= 2; i++ {
-		n := &PGNode{Name: fmt.Sprintf("node%d", i), Port: FreePort(t), PGData: filepath.Join(f.dir, fmt.Sprintf("node%d", i))}
+		n := &PGNode{Name: fmt.Sprintf("node%d", i), Host: hostOf(i), Port: FreePort(t), PGData: filepath.Join(f.dir, fmt.Sprintf("node%d", i))}
 		f.Nodes = append(f.Nodes, n)
 		f.create(t, ctx, n, "postgres")
 		f.start(t, n)
@@ -188,22 +212,36 @@ func (f *Formation) ownDir(t testing.TB) string {
 	return dir
 }
 
-func (f *Formation) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "pg_autoctl", args...)
+func (f *Formation) command(ctx context.Context, n *PGNode, args ...string) *exec.Cmd {
+	if f.wrap == nil {
+		cmd := exec.CommandContext(ctx, "pg_autoctl", args...)
+		cmd.Env = f.env
+		cmd.Dir = f.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: f.cred}
+		return cmd
+	}
+	// The wrapper (ip netns exec) needs root: the drop to the postgres user comes after it.
+	argv := append([]string{"pg_autoctl"}, args...)
+	if f.cred != nil {
+		argv = append([]string{"setpriv", "--reuid=" + strconv.Itoa(int(f.cred.Uid)), "--regid=" + strconv.Itoa(int(f.cred.Gid)),
+			"--clear-groups", "--"}, argv...)
+	}
+	argv = f.wrap(n.Host, argv)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = f.env
 	cmd.Dir = f.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: f.cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
 }
 
 // MonitorURL is the monitor's connection URL.
 func (f *Formation) MonitorURL() string {
-	return "postgres://autoctl_node@" + f.Monitor.Addr(f.Host) + "/pg_auto_failover?sslmode=disable"
+	return "postgres://autoctl_node@" + f.Monitor.Addr(f.Monitor.Host) + "/pg_auto_failover?sslmode=disable"
 }
 
 // NodeURL is the URL of one node's database, whatever its role.
 func (f *Formation) NodeURL(n *PGNode, db string) string {
-	return "postgres://postgres@" + n.Addr(f.Host) + "/" + url.PathEscape(db) + "?sslmode=disable"
+	return "postgres://postgres@" + n.Addr(n.Host) + "/" + url.PathEscape(db) + "?sslmode=disable"
 }
 
 // URL is the multi-host URL of the formation's primary, as the service is given it: pgx tries
@@ -211,7 +249,7 @@ func (f *Formation) NodeURL(n *PGNode, db string) string {
 func (f *Formation) URL(db string) string {
 	hosts := make([]string, len(f.Nodes))
 	for i, n := range f.Nodes {
-		hosts[i] = n.Addr(f.Host)
+		hosts[i] = n.Addr(n.Host)
 	}
 	return "postgres://postgres@" + strings.Join(hosts, ",") + "/" + url.PathEscape(db) +
 		"?sslmode=disable&target_session_attrs=read-write&connect_timeout=2"
@@ -226,13 +264,25 @@ func (f *Formation) ReadURL(db string) string {
 func (f *Formation) create(t testing.TB, ctx context.Context, n *PGNode, kind string) {
 	t.Helper()
 	args := []string{"create", kind, "--pgdata", n.PGData, "--pgport", strconv.Itoa(n.Port),
-		"--hostname", f.Host, "--auth", "trust", "--no-ssl", "--pgctl", filepath.Join(f.bin, "pg_ctl")}
+		"--hostname", n.Host, "--auth", "trust", "--no-ssl", "--pgctl", filepath.Join(f.bin, "pg_ctl")}
 	if kind == "postgres" {
-		args = append(args, "--listen", f.Host, "--name", n.Name, "--dbname", "postgres", "--monitor", f.MonitorURL())
+		args = append(args, "--listen", n.Host, "--name", n.Name, "--dbname", "postgres", "--monitor", f.MonitorURL())
 	}
-	out, err := f.command(ctx, args...).CombinedOutput()
+	out, err := f.command(ctx, n, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pg_autoctl create %s %s: %v\n%s", kind, n.Name, err, tail(string(out), 30))
+	}
+	if f.trust != "" {
+		hba, err := os.OpenFile(filepath.Join(n.PGData, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err == nil {
+			_, err = fmt.Fprintf(hba, "host all all %[1]s trust\nhost replication all %[1]s trust\n", f.trust)
+			if cerr := hba.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Fatalf("trust %s on %s: %v", f.trust, n.Name, err)
+		}
 	}
 }
 
@@ -245,7 +295,7 @@ func (f *Formation) start(t testing.TB, n *PGNode) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := f.command(context.Background(), "run", "--pgdata", n.PGData)
+	cmd := f.command(context.Background(), n, "run", "--pgdata", n.PGData)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("pg_autoctl run %s: %v", n.Name, err)
