@@ -169,11 +169,14 @@ func (sc *siteCache) shrink() {
 }
 
 // invalidate makes every entry stale: it is read again on next use, and serves meanwhile only
-// as the last known mapping while storage is unavailable.
+// as the last known mapping while storage is unavailable. It also ends the back-off of a refresh
+// that failed a moment ago: the change notification (or resync) that invalidates comes from a
+// storage that answers again, and says the mapping changed; kept, the back-off answered the old
+// mapping (a model version already replaced) for up to the TTL after a failover.
 func (sc *siteCache) invalidate() {
 	sc.mu.Lock()
 	for k, e := range sc.m {
-		e.at = time.Time{}
+		e.at, e.failed = time.Time{}, time.Time{}
 		sc.m[k] = e
 	}
 	sc.mu.Unlock()
