@@ -52,11 +52,11 @@ func TestOneSchedulerAcrossWorkers(t *testing.T) {
 	}
 	stopped := time.Now()
 	// The slots are counted from the clocks read, not from the sleeps (a loaded machine
-	// oversleeps): at least every boundary between the first start and the shutdown ran, at most
-	// those up to the end of the shutdown and the slot the first worker started in. Once per
-	// worker, the bug, is about three times that.
+	// oversleeps): at least every boundary from one period after the first start (a worker
+	// leaves the first period after its start out) to the shutdown ran, at most every boundary
+	// up to the end of the shutdown. Once per worker, the bug, is about three times that.
 	boundaries := func(from, to time.Time) int { return int(to.Truncate(period).Sub(from.Truncate(period)) / period) }
-	least, most := boundaries(first, stopping), boundaries(first, stopped)+1
+	least, most := boundaries(first.Add(period), stopping), boundaries(first, stopped)
 	ts, err := env.Store.PeriodicTasks(ctx)
 	if err != nil {
 		t.Fatal(err)

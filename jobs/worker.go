@@ -115,10 +115,12 @@ func (w *Worker) Start() error {
 	return nil
 }
 
-// schedule queues p at the start of each slot until ctx ends.
+// schedule queues p at the start of each slot until ctx ends. The first slot it queues begins
+// at least one period after the start, as asynq's scheduler did: a process that just started
+// (a deploy, `make run`'s import of the demo history) is not trained or swept at once.
 func (w *Worker) schedule(ctx context.Context, p Periodic) {
-	for {
-		next := time.Now().Truncate(p.Every).Add(p.Every)
+	next := time.Now().Add(p.Every).Truncate(p.Every).Add(p.Every)
+	for ; ; next = time.Now().Truncate(p.Every).Add(p.Every) {
 		t := time.NewTimer(time.Until(next))
 		select {
 		case <-ctx.Done():
