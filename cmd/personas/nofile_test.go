@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,49 +40,12 @@ func TestProductionTouchesNoFile(t *testing.T) {
 	if os.Geteuid() == 0 {
 		p.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	}
-	out := &testenv.Buffer{}
-	p.Stdout, p.Stderr = out, out
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- p.Wait() }()
-	t.Cleanup(func() {
-		if p.ProcessState == nil {
-			_ = p.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for code, _ := get(env["PERSONAS_PUBLIC_URL"] + "/readyz"); code != http.StatusOK; code, _ = get(env["PERSONAS_PUBLIC_URL"] + "/readyz") {
-		select {
-		case err := <-exited:
-			t.Fatalf("personas all in production, read-only directories: exited (%v) before serving; output:\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz did not answer 200 within 30 s; output:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for !strings.Contains(out.String(), `"msg":"worker started"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker did not start within 30 s; output:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	proc := startProc(t, "personas all in production, read-only directories", p)
+	proc.waitReady(t, env["PERSONAS_PUBLIC_URL"])
+	proc.waitWorker(t)
 	time.Sleep(1500 * time.Millisecond) // the worker's first heartbeats and polls
-	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("personas all after SIGTERM: %v; output:\n%s", err, out.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("personas all did not stop within 30 s of SIGTERM; output:\n%s", out.String())
-	}
+	proc.stop(t)
+	out := proc.out
 	if s := out.String(); strings.Contains(s, `"level":"ERROR"`) || strings.Contains(s, `"level":"WARN"`) {
 		t.Errorf("a production run in read-only directories logged a warning or an error:\n%s", s)
 	}

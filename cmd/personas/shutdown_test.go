@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,47 +32,14 @@ func TestCleanShutdownLogsNoErrors(t *testing.T) {
 			for k, v := range env {
 				p.Env = append(p.Env, k+"="+v)
 			}
-			out := &testenv.Buffer{}
-			p.Stdout, p.Stderr = out, out
-			if err := p.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- p.Wait() }()
-			t.Cleanup(func() {
-				if p.ProcessState == nil {
-					_ = p.Process.Kill()
-					<-exited
-				}
-			})
+			proc := startProc(t, "personas "+cmd, p)
 			if cmd == "all" {
-				deadline := time.Now().Add(30 * time.Second)
-				for code, _ := get(env["PERSONAS_PUBLIC_URL"] + "/readyz"); code != http.StatusOK; code, _ = get(env["PERSONAS_PUBLIC_URL"] + "/readyz") {
-					if time.Now().After(deadline) {
-						t.Fatalf("/readyz did not answer 200 within 30 s; output:\n%s", out.String())
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
+				proc.waitReady(t, env["PERSONAS_PUBLIC_URL"])
 			}
-			deadline := time.Now().Add(30 * time.Second)
-			for !strings.Contains(out.String(), `"msg":"worker started"`) {
-				if time.Now().After(deadline) {
-					t.Fatalf("the worker did not start within 30 s; output:\n%s", out.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			proc.waitWorker(t)
 			time.Sleep(1500 * time.Millisecond) // the scheduler's and the server's first heartbeats
-			if err := p.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-exited:
-				if err != nil {
-					t.Fatalf("personas %s after SIGTERM: %v; output:\n%s", cmd, err, out.String())
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("personas %s did not stop within 30 s of SIGTERM; output:\n%s", cmd, out.String())
-			}
+			proc.stop(t)
+			out := proc.out
 			lines := bytes.Split(bytes.TrimSpace([]byte(out.String())), []byte("\n"))
 			for _, line := range lines {
 				var rec struct {

@@ -16,10 +16,12 @@ import (
 	"personas/internal/testserver"
 )
 
-// failoverLoad posts goal batches from clients, at most perClient requests each, and records
+// failoverLoad posts goal batches from clients, at most perClient requests each (every marker
+// prefixed by prefix, the API host's name where there are several), and records
 // every answer: the markers acknowledged with 204, the time of each status, and whether every
 // 503 carried Retry-After.
 type failoverLoad struct {
+	prefix       string
 	mu           sync.Mutex
 	acked        map[string]bool
 	status       map[int]int
@@ -45,7 +47,7 @@ func (l *failoverLoad) run(url, origin, siteKey string, clients, perClient int, 
 					return
 				default:
 				}
-				m := marker(c, i)
+				m := l.prefix + marker(c, i)
 				req, _ := http.NewRequest(http.MethodPost, url+"/v1/collect", bytes.NewReader(goalBody(siteKey, m)))
 				req.Header.Set("Content-Type", "text/plain")
 				req.Header.Set("Origin", origin)
@@ -59,6 +61,7 @@ func (l *failoverLoad) run(url, origin, siteKey string, clients, perClient int, 
 					l.status[0]++
 					l.other = append(l.other, err.Error())
 					l.mu.Unlock()
+					time.Sleep(50 * time.Millisecond) // the host is unreachable: no busy loop
 					continue
 				}
 				body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

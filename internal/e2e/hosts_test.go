@@ -7,10 +7,8 @@ package e2e
 // test-hosts`, the last step of `make test`, runs it.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -86,87 +84,6 @@ func lastKB(b []byte, n int) []byte {
 func (p *proc) logs() string {
 	b, _ := os.ReadFile(p.log)
 	return string(b)
-}
-
-// hostLoad posts goal batches to one API host, every marker prefixed by the host's name, and
-// records the answers as failoverLoad does.
-type hostLoad struct {
-	name         string
-	mu           sync.Mutex
-	acked        map[string]bool
-	status       map[int]int
-	noRetryAfter int
-	other        []string
-	after        time.Time // when the primary was killed
-	first204     time.Time // answer to the first request sent after `after` that got 204
-	in503        int       // 503s to requests sent after `after`, before first204
-}
-
-func (l *hostLoad) run(url, siteKey string, clients int, stop <-chan struct{}) *sync.WaitGroup {
-	l.acked, l.status = map[string]bool{}, map[int]int{}
-	client := &http.Client{Timeout: 30 * time.Second}
-	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 100000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				m := l.name + marker(c, i)
-				req, _ := http.NewRequest(http.MethodPost, url+"/v1/collect", bytes.NewReader(goalBody(siteKey, m)))
-				req.Header.Set("Content-Type", "text/plain")
-				req.Header.Set("Origin", testserver.Origin)
-				l.mu.Lock()
-				sentAfter := !l.after.IsZero() && time.Now().After(l.after)
-				l.mu.Unlock()
-				resp, err := client.Do(req)
-				now := time.Now()
-				if err != nil {
-					l.mu.Lock()
-					l.status[0]++
-					l.other = append(l.other, err.Error())
-					l.mu.Unlock()
-					time.Sleep(50 * time.Millisecond)
-					continue
-				}
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-				resp.Body.Close()
-				l.mu.Lock()
-				l.status[resp.StatusCode]++
-				switch resp.StatusCode {
-				case http.StatusNoContent:
-					l.acked[m] = true
-					if sentAfter && l.first204.IsZero() {
-						l.first204 = now
-					}
-				case http.StatusServiceUnavailable:
-					if sentAfter && l.first204.IsZero() {
-						l.in503++
-					}
-					if resp.Header.Get("Retry-After") == "" {
-						l.noRetryAfter++
-					}
-				default:
-					l.other = append(l.other, resp.Status+": "+strings.TrimSpace(string(body)))
-				}
-				l.mu.Unlock()
-				if resp.StatusCode == http.StatusServiceUnavailable {
-					time.Sleep(50 * time.Millisecond) // a client honours Retry-After, in short
-				}
-			}
-		}()
-	}
-	return &wg
-}
-
-func (l *hostLoad) ackedCount() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.acked)
 }
 
 // topology is the running formation of hosts.
@@ -305,11 +222,11 @@ func ready(t *testing.T, url string, p *proc) {
 // acknowledged event is lost, the requests in the gap get 503 with Retry-After, and both hosts
 // answer 204 again, without a restart, once the standby is promoted.
 func pgFailover(t *testing.T, top *topology, siteKey string, acct testserver.Account) {
-	loads := []*hostLoad{{name: "a1"}, {name: "a2"}}
+	loads := []*failoverLoad{{prefix: "a1"}, {prefix: "a2"}}
 	stop := make(chan struct{})
 	var wgs []*sync.WaitGroup
 	for i, l := range loads {
-		wgs = append(wgs, l.run(top.api[i].URL, siteKey, 4, stop))
+		wgs = append(wgs, l.run(top.api[i].URL, testserver.Origin, siteKey, 4, 100000, stop))
 	}
 	stopped := false
 	halt := func() {
@@ -323,7 +240,7 @@ func pgFailover(t *testing.T, top *topology, siteKey string, acct testserver.Acc
 	}
 	defer halt()
 	for _, l := range loads {
-		testserver.Eventually(t, 30*time.Second, l.name+" load is acknowledged", func() bool { return l.ackedCount() >= 200 })
+		testserver.Eventually(t, 30*time.Second, l.prefix+" load is acknowledged", func() bool { return l.ackedCount() >= 200 })
 	}
 	killed := time.Now()
 	top.pg.Kill(t, top.pg.Nodes[0])
@@ -334,7 +251,7 @@ func pgFailover(t *testing.T, top *topology, siteKey string, acct testserver.Acc
 		l.mu.Unlock()
 	}
 	for _, l := range loads {
-		testserver.Eventually(t, 90*time.Second, l.name+": collect answers 204 again", func() bool {
+		testserver.Eventually(t, 90*time.Second, l.prefix+": collect answers 204 again", func() bool {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			return !l.first204.IsZero()
@@ -342,7 +259,7 @@ func pgFailover(t *testing.T, top *topology, siteKey string, acct testserver.Acc
 	}
 	for _, l := range loads {
 		before := l.ackedCount()
-		testserver.Eventually(t, 30*time.Second, l.name+": load is acknowledged again", func() bool { return l.ackedCount() >= before+100 })
+		testserver.Eventually(t, 30*time.Second, l.prefix+": load is acknowledged again", func() bool { return l.ackedCount() >= before+100 })
 	}
 	halt()
 	for i, l := range loads {
