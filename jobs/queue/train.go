@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,14 +80,20 @@ func (c *Client) EnqueueTrain(ctx context.Context, projectID uuid.UUID) error {
 	_, err = c.c.EnqueueContext(ctx, t)
 	switch {
 	case errors.Is(err, asynq.ErrDuplicateTask):
-		err = c.in.RunTask(QueueDefault, RetrainTaskID(projectID))
-		if err == nil || errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-			return nil // run now, or the training in the way is not the retrain: it is pending or running
+		info, err := c.in.GetTaskInfo(QueueDefault, RetrainTaskID(projectID))
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			return nil // the training in the way is not the retrain: it is pending or running
 		}
-		if strings.Contains(err.Error(), "already in pending state") || strings.Contains(err.Error(), "already running") {
-			return nil
+		if err != nil {
+			return fmt.Errorf("look up the scheduled retrain: %w", err)
 		}
-		return fmt.Errorf("run the scheduled retrain now: %w", err)
+		if info.State != asynq.TaskStateScheduled && info.State != asynq.TaskStateRetry {
+			return nil // the retrain is pending or running already
+		}
+		if err := c.in.RunTask(QueueDefault, info.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return fmt.Errorf("run the scheduled retrain now: %w", err)
+		}
+		return nil
 	case err != nil:
 		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
 	}
