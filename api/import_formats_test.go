@@ -15,27 +15,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"personas/api"
 	"personas/ingest"
 	"personas/internal/residue"
 	"personas/internal/testenv"
 	"personas/internal/testserver"
 	"personas/models"
 )
-
-// formatReport is the import's answer with the fields the formats add.
-type formatReport struct {
-	Format           string           `json:"format"`
-	DryRun           bool             `json:"dry_run"`
-	Records          int64            `json:"records"`
-	Accepted         int64            `json:"accepted"`
-	Rejected         int64            `json:"rejected"`
-	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
-	Skipped          int64            `json:"skipped"`
-	Errors           []struct {
-		Line   int    `json:"line"`
-		Reason string `json:"reason"`
-	} `json:"errors"`
-}
 
 // importFile posts body to the import endpoint with query (format, dry_run).
 func importFile(t *testing.T, srv *testserver.Server, a testserver.Account, query, body string) testserver.Response {
@@ -142,15 +128,15 @@ func TestImportMatomoAndGA4(t *testing.T) {
 	a := srv.NewAccount(t, "owner@example.com", false)
 	tests := []struct {
 		format, file string
-		want         formatReport
+		want         api.ImportReport
 		source       string
 		visitors     []string
 	}{
 		{format: "matomo", file: "matomo-visits.json", source: "matomo", visitors: []string{"a1b2c3d4e5f60718", "0f9e8d7c6b5a4321"},
-			want: formatReport{Format: "matomo", Records: 5, Accepted: 16, Rejected: 4, Skipped: 2,
+			want: api.ImportReport{Format: "matomo", Records: 5, Accepted: 16, Rejected: 4, Skipped: 2,
 				RejectedByReason: map[string]int64{models.ReasonBadShape: 3, models.ReasonTooOld: 1}}},
 		{format: "ga4", file: "ga4-events.jsonl", source: "ga4", visitors: []string{"987654321.1600000000", "555.1600000000"},
-			want: formatReport{Format: "ga4", Records: 14, Accepted: 9, Rejected: 3, Skipped: 2,
+			want: api.ImportReport{Format: "ga4", Records: 14, Accepted: 9, Rejected: 3, Skipped: 2,
 				RejectedByReason: map[string]int64{models.ReasonBadShape: 2, models.ReasonTooOld: 1}}},
 	}
 	stored := int64(0)
@@ -161,7 +147,7 @@ func TestImportMatomoAndGA4(t *testing.T) {
 		if r.Status != http.StatusOK {
 			t.Fatalf("%s dry run: %d %s", tt.format, r.Status, r.Body)
 		}
-		var dry formatReport
+		var dry api.ImportReport
 		r.JSON(t, &dry)
 		want := tt.want
 		want.DryRun = true
@@ -176,7 +162,7 @@ func TestImportMatomoAndGA4(t *testing.T) {
 		if r.Status != http.StatusOK {
 			t.Fatalf("%s import: %d %s", tt.format, r.Status, r.Body)
 		}
-		var got formatReport
+		var got api.ImportReport
 		r.JSON(t, &got)
 		if diff := cmp.Diff(tt.want, got, cmpIgnoreErrors); diff != "" {
 			t.Errorf("%s import (-want +got):\n%s", tt.format, diff)

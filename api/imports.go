@@ -22,13 +22,15 @@ const (
 	importIdleTimeout = 60 * time.Second
 )
 
-type importError struct {
+// ImportError is one rejected record of an import: personas import prints them.
+type ImportError struct {
 	Line   int    `json:"line"` // the line (ndjson, ga4) or the visit (matomo), from 1
 	Reason string `json:"reason"`
 }
 
-// importReport is the answer of an import, and of its dry run.
-type importReport struct {
+// ImportReport is the answer of an import, and of its dry run (docs/openapi.yaml, ImportReport);
+// personas import and the tests read it.
+type ImportReport struct {
 	Format           ingest.Format    `json:"format"`
 	DryRun           bool             `json:"dry_run"`
 	Records          int64            `json:"records"`
@@ -36,7 +38,7 @@ type importReport struct {
 	Rejected         int64            `json:"rejected"`
 	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
 	Skipped          int64            `json:"skipped"`
-	Errors           []importError    `json:"errors"`
+	Errors           []ImportError    `json:"errors"`
 }
 
 // importEvents streams an import file (?format=ndjson, the default, matomo or ga4) through
@@ -70,7 +72,7 @@ func (s *Server) importEvents(c *gin.Context) {
 		_ = rc.SetWriteDeadline(time.Now().Add(2 * importIdleTimeout))
 	}
 	extend()
-	rep := importReport{Format: format, DryRun: dryRun, RejectedByReason: map[string]int64{}, Errors: []importError{}}
+	rep := ImportReport{Format: format, DryRun: dryRun, RejectedByReason: map[string]int64{}, Errors: []ImportError{}}
 	newBatch := func() *models.Batch {
 		return &models.Batch{ProjectID: p.ID, Day: now, Dropped: map[string]int64{}, ByEventDay: true}
 	}
@@ -111,7 +113,7 @@ func (s *Server) importEvents(c *gin.Context) {
 			rep.RejectedByReason[r.Reason]++
 			batch.Dropped[r.Reason]++
 			if len(rep.Errors) < maxImportErrors {
-				rep.Errors = append(rep.Errors, importError{rec.N, r.Message})
+				rep.Errors = append(rep.Errors, ImportError{rec.N, r.Message})
 			}
 		}
 		batch.Events = append(batch.Events, rec.Events...)

@@ -15,22 +15,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-)
 
-// importReport is the answer of POST /v1/projects/{id}/import.
-type importReport struct {
-	Format           string           `json:"format"`
-	DryRun           bool             `json:"dry_run"`
-	Records          int64            `json:"records"`
-	Accepted         int64            `json:"accepted"`
-	Rejected         int64            `json:"rejected"`
-	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
-	Skipped          int64            `json:"skipped"`
-	Errors           []struct {
-		Line   int    `json:"line"`
-		Reason string `json:"reason"`
-	} `json:"errors"`
-}
+	"personas/api"
+)
 
 // cmdImport streams a file to a running service's import API (POST /v1/projects/{id}/import)
 // with an API token, like any other client: the import goes through the same authentication,
@@ -155,7 +142,7 @@ reports what would be accepted and rejected, by reason, and stores nothing.
 		_, err := e.stdout.Write(append(raw, '\n'))
 		return err
 	}
-	var rep importReport
+	var rep api.ImportReport
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return fmt.Errorf("import: the answer is not a report: %w", err)
 	}
@@ -163,7 +150,7 @@ reports what would be accepted and rejected, by reason, and stores nothing.
 	return nil
 }
 
-func printImportReport(w io.Writer, rep *importReport) {
+func printImportReport(w io.Writer, rep *api.ImportReport) {
 	verb := "stored"
 	if rep.DryRun {
 		verb = "would be stored (dry run: nothing was stored)"

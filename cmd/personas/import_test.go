@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"personas/api"
 	"personas/internal/testserver"
 )
 
@@ -101,7 +102,7 @@ func TestImportCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ga4 --json: %v\n%s", err, errOut)
 	}
-	var rep importReport
+	var rep api.ImportReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Format != "ga4" || rep.Accepted != 9 || rep.Rejected != 3 || rep.Records != 14 {
 		t.Fatalf("--json printed %q (%v), want the report of 14 lines, 9 accepted, 3 rejected", out, err)
 	}
